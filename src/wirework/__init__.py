@@ -1,0 +1,28 @@
+"""wirework: wire containers into networks on Linux, planned, shown and reversible.
+
+Layers, top to bottom (imports point down only): front (`cli`, later `cni`, `dockerplugin`),
+api (`api`, `lab`), policy (`networks`, later `overlay`), mechanism (`drivers`, `plan`,
+`store`, `ipam`, `firewall`), adapters (`kernel`, `guests`, `store.sqlite`), base (`model`,
+`errors`, `naming`). The package itself imports nothing heavy: the CLI's fast path must not
+pay for pyroute2.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_API = ("Wirework", "AttachResult", "AttachmentStatus", "GuestReport")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from wirework import api
+
+        return getattr(api, name)
+    if name in ("attach", "detach", "inspect", "ls"):
+        from wirework import api
+
+        return getattr(api, name)
+    raise AttributeError(name)

@@ -1,0 +1,268 @@
+"""The public Python API, and the one place real adapters are built.
+
+    import wirework
+    ww = wirework.Wirework()                 # the real host; Wirework(netns="h1") for a lab host
+    att = ww.attach("my-test1", "br0", ip="192.168.114.100/24", gateway="192.168.114.1")
+    ww.detach("my-test1")
+
+Every operation validates its input, plans, and runs the plan through the executor; with
+`dry_run=True` it returns the plan instead of running it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from wirework.drivers.links import DelAddress, DelRoute
+from wirework.errors import Conflict, GuestNotFound, GuestNotRunning, StepFailed, WireworkError
+from wirework.guests.docker import DockerClient
+from wirework.guests.resolve import resolve
+from wirework.kernel.host import KernelHost
+from wirework.kernel.netns import netns_id
+from wirework.model.guest import Guest
+from wirework.model.specs import AttachSpec, validate_attach
+from wirework.naming import attachment_id, host_veth_name
+from wirework.networks import records
+from wirework.networks.attach import check_attach, plan_attach, plan_detach, probe_attach
+from wirework.networks.guestcmd import plan_guest_command
+from wirework.networks.records import Attachment
+from wirework.plan.executor import Executor, FaultHook, env_fault_hook, recover, run_best_effort
+from wirework.plan.steps import Plan, Step
+from wirework.store import Store, open_store
+from wirework.store.base import Delete, Op, Put
+
+
+@dataclass(frozen=True)
+class AttachResult:
+    attachment: Attachment
+    changed: bool
+    plan: Plan
+
+
+@dataclass(frozen=True)
+class AttachmentStatus:
+    attachment: Attachment
+    state: str  # "ok", "guest-gone", "link-missing"
+
+
+@dataclass(frozen=True)
+class GuestReport:
+    guest: Guest
+    links: list[dict[str, Any]]
+    routes: list[dict[str, Any]]
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+class Wirework:
+    """A session: adapters for one host namespace plus the state store, kept open."""
+
+    def __init__(
+        self,
+        netns: str | None = None,
+        *,
+        state_dir: str | None = None,
+        store: Store | None = None,
+        docker_socket: str | None = None,
+        ovs_db: str | None = None,
+        fault: FaultHook | None = None,
+    ) -> None:
+        self.host = KernelHost(netns, ovs_db=ovs_db)
+        self.host_id = records.host_id(netns)
+        self.store = store or open_store(state_dir_path=state_dir)
+        self.docker = DockerClient(docker_socket)
+        self.fault = fault or env_fault_hook()
+        self._recovered = False
+
+    def close(self) -> None:
+        self.host.close()
+        self.store.close()
+
+    def __enter__(self) -> Wirework:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing --------------------------------------------------------------------------
+    def _executor(self) -> Executor:
+        if not self._recovered:
+            self.recover()
+        return Executor(self.host, self.store, self.fault)
+
+    def recover(self) -> list[str]:
+        """Undo operations that a crashed wirework process left half-done."""
+        self._recovered = True
+        return recover(self.host, self.store)
+
+    def resolve(self, guest: str) -> Guest:
+        return resolve(guest, self.docker)
+
+    # -- attach / detach -----------------------------------------------------------------
+    def attach(self, guest: str, host_if: str = "", *, dry_run: bool = False, **options: Any) -> AttachResult:
+        """Wire a guest to a bridge, OVS bridge or NIC (pipework's job). See validate_attach."""
+        spec = validate_attach(guest, host_if, **options)
+        return self.attach_spec(spec, dry_run=dry_run)
+
+    def attach_spec(self, spec: AttachSpec, *, dry_run: bool = False) -> AttachResult:
+        g = self.resolve(spec.guest)
+        existing = records.load(self.store, self.host_id, attachment_id(g.key, spec.cont_ifname))
+        stale = self._stale_or_noop(existing, g, spec)
+        if existing is not None and stale is None:
+            return AttachResult(existing, False, Plan("attach", existing.owner, ()))
+        facts = probe_attach(self.host, spec, g, None, self._used_ips(spec))
+        check_attach(spec, facts)
+        plan = plan_attach(spec, facts)
+        if stale is not None:
+            # The guest restarted (new namespace) or its interface was removed by hand: clear
+            # the host-side leftovers (an OVS port, say) before wiring it again.
+            plan = replace(plan_detach(stale, None, 1), operation="attach") + plan
+        if dry_run:
+            return AttachResult(self._record(spec, facts, g, []), True, plan)
+        holder: list[Attachment] = []
+
+        def commit(undo: list[Step]) -> list[Op]:
+            holder.append(self._record(spec, facts, g, undo))
+            return (self._forget_ops(stale) if stale else []) + self._record_ops(holder[0])
+
+        self._executor().run(plan, commit)
+        return AttachResult(holder[0], True, plan)
+
+    def _stale_or_noop(self, att: Attachment | None, g: Guest, spec: AttachSpec) -> Attachment | None:
+        """None when `att` is live and identical (a no-op); `att` when it is stale; else refuse."""
+        if att is None:
+            return None
+        alive = att.guest.netns_id == g.netns_id and self.host.net.link(spec.cont_ifname, g.netns_path) is not None
+        if not alive:
+            return att
+        if att.spec.same_wiring(spec) or (spec.host_mac is not None and att.spec.host_mac == spec.host_mac):
+            return None
+        raise Conflict(f"{spec.cont_ifname} of guest {g.name!r} is already wired to {att.host_if} "
+                       f"({att.cidr or 'dhcp'}); run 'wirework detach {spec.guest} -i {spec.cont_ifname}' first")
+
+    def _used_ips(self, spec: AttachSpec) -> list[Attachment]:
+        if not spec.cidr:
+            return []
+        ip = spec.cidr.split("/")[0]
+        entry = self.store.get(_ip_key(self.host_id, spec.host_if, ip))
+        if entry is None:
+            return []
+        att = records.load(self.store, self.host_id, str(entry.value))
+        return [att] if att is not None else []
+
+    def _record(self, spec: AttachSpec, facts: Any, g: Guest, undo: list[Step]) -> Attachment:
+        cidr, gateway = spec.cidr, spec.gateway
+        for step in undo:  # a DHCP lease shows up as the address and route it added
+            if isinstance(step, DelAddress) and step.ifname == spec.cont_ifname:
+                cidr = step.cidr
+            if isinstance(step, DelRoute) and step.route.dst == "default":
+                gateway = step.route.gateway or gateway
+        link = self.host.net.link(spec.cont_ifname, g.netns_path) if undo else None
+        kind = {"new-bridge": "bridge", "new-ovs": "ovs", "physical": "macvlan"}.get(facts.host_kind, facts.host_kind)
+
+        return Attachment(
+            id=facts.att_id, host=self.host_id, guest=g, spec=spec, host_if=facts.host_if, host_kind=kind,
+            host_ifname="" if kind == "macvlan" else (spec.host_ifname or host_veth_name(facts.att_id)),
+            cont_ifname=spec.cont_ifname, cidr=cidr, gateway=gateway,
+            mac=link.mac if link else (spec.mac or ""), undo=tuple(s.to_dict() for s in undo),
+        )
+
+    def _record_ops(self, att: Attachment) -> list[Op]:
+        ops: list[Op] = [records.put_op(att)]
+        if att.cidr:
+            ops.append(Put(_ip_key(att.host, att.host_if, att.cidr.split("/")[0]), att.id))
+        return ops
+
+    def detach(self, guest: str, ifname: str | None = None, *, dry_run: bool = False) -> list[Attachment]:
+        """Undo attachments of a guest (all, or one interface). Detaching twice is fine."""
+        current_ns: str | None
+        try:
+            g = self.resolve(guest)
+            current_ns = g.netns_id
+            matches = [a for a in self._host_records() if a.guest.key == g.key]
+        except (GuestNotFound, GuestNotRunning):
+            current_ns = None  # the guest is gone: only host-side leftovers remain
+            matches = [a for a in self._host_records() if guest in (a.guest.ref, a.guest.name, a.guest.key)]
+        if ifname:
+            matches = [a for a in matches if a.cont_ifname == ifname]
+        if dry_run:
+            return matches
+        for att in matches:
+            self._teardown(att, current_ns)
+        return matches
+
+    def plan_detach(self, guest: str, ifname: str | None = None) -> Plan:
+        plans = [plan_detach(a, self._ns_id_now(a), self._others_on(a)) for a in self.detach(guest, ifname, dry_run=True)]
+        return sum(plans[1:], plans[0]) if plans else Plan("detach", guest, ())
+
+    def _teardown(self, att: Attachment, current_ns: str | None) -> None:
+        plan = plan_detach(att, current_ns, self._others_on(att))
+        errors = run_best_effort(self.host, plan.steps)
+        self.store.txn([], self._forget_ops(att))
+        if errors:
+            raise StepFailed(f"detach of {att.cont_ifname} from {att.guest.name} left: " + "; ".join(errors))
+
+    def _forget_ops(self, att: Attachment) -> list[Op]:
+        ops: list[Op] = [Delete(records.att_key(att.host, att.id))]
+        if att.cidr:
+            ops.append(Delete(_ip_key(att.host, att.host_if, att.cidr.split("/")[0])))
+        return ops
+
+    def _others_on(self, att: Attachment) -> int:
+        return sum(1 for a in self._host_records() if a.host_if == att.host_if and a.id != att.id)
+
+    def _host_records(self) -> list[Attachment]:
+        return records.all_for_host(self.store, self.host_id)
+
+    @staticmethod
+    def _ns_id_now(att: Attachment) -> str | None:
+        try:
+            return netns_id(att.guest.netns_path)
+        except WireworkError:
+            return None
+
+    # -- listing, inspection, garbage collection ------------------------------------------
+    def ls(self) -> list[AttachmentStatus]:
+        out = []
+        for att in self._host_records():
+            if self._ns_id_now(att) != att.guest.netns_id:
+                state = "guest-gone"
+            elif att.host_ifname and self.host.net.link(att.host_ifname) is None:
+                state = "link-missing"
+            else:
+                state = "ok"
+            out.append(AttachmentStatus(att, state))
+        return out
+
+    def gc(self) -> list[Attachment]:
+        """Tear down what is left of attachments whose guest is gone (OVS ports, records)."""
+        gone = [s.attachment for s in self.ls() if s.state != "ok"]
+        for att in gone:
+            try:
+                self._teardown(att, self._ns_id_now(att))
+            except StepFailed:
+                pass  # reported by doctor; the record is gone and the rest was removed
+        return gone
+
+    def inspect(self, guest: str) -> GuestReport:
+        g = self.resolve(guest)
+        links = []
+        for link in self.host.net.links(g.netns_path):
+            addrs = [a.cidr for a in self.host.net.addresses(g.netns_path, link.name)]
+            links.append({"name": link.name, "kind": link.kind or "device", "mac": link.mac, "mtu": link.mtu,
+                          "up": link.up, "addresses": addrs, "alias": link.alias})
+        routes = [r.__dict__ for r in self.host.net.routes(g.netns_path, table=254)]
+        atts = [a for a in self._host_records() if a.guest.key == g.key]
+        return GuestReport(g, links, routes, atts)
+
+    # -- routes, rules and tc inside a guest (pipework route/rule/tc) ----------------------
+    def guest_command(self, what: str, guest: str, args: list[str], *, dry_run: bool = False) -> Plan:
+        g = self.resolve(guest)
+        plan = plan_guest_command(what, g, args)
+        if not dry_run:
+            self._executor().run(plan)
+        return plan
+
+
+def _ip_key(host: str, host_if: str, ip: str) -> str:
+    return f"ip/{host}/{host_if}/{ip}"

@@ -1,0 +1,439 @@
+"""Steps on links, addresses, routes and rules: each one netlink change with its exact undo.
+
+Removal steps tolerate absence (teardown is repeatable); create steps for tagged objects
+offer a crash undo so an interrupted run never leaks them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from wirework.model.addr import parse_cidr
+from wirework.model.host import Host, RouteSpec, RuleSpec
+from wirework.naming import tag
+from wirework.plan.steps import Step, register
+
+
+def ns_ip(ns: str | None) -> str:
+    """How to say "inside this namespace" to the ip command, for --format commands."""
+    if ns is None:
+        return "ip"
+    if ns.startswith("/run/netns/"):
+        return f"ip -n {os.path.basename(ns)}"
+    return f"nsenter --net={ns} ip"
+
+
+def where(ns: str | None) -> str:
+    return "" if ns is None else f" in {ns}"
+
+
+@register
+@dataclass(frozen=True)
+class CreateVeth(Step):
+    kind = "create_veth"
+    host_name: str
+    peer_name: str
+    peer_ns: str | None
+    owner: str
+    mtu: int | None = None
+    peer_mac: str | None = None
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        host.net.create_veth(self.host_name, self.peer_name, self.peer_ns, mtu=self.mtu, peer_mac=self.peer_mac)
+        undo = [DeleteLink(self.host_name, None, self.owner)]
+        try:
+            host.net.set_alias(self.host_name, tag(self.owner))
+            host.net.set_alias(self.peer_name, tag(self.owner), self.peer_ns)
+        except Exception:
+            host.net.delete_link(self.host_name)
+            raise
+        return undo
+
+    def crash_undo(self) -> Sequence[Step]:
+        return [DeleteLink(self.host_name, None, self.owner)]
+
+    def describe(self) -> str:
+        return f"create veth {self.host_name} <-> {self.peer_name}{where(self.peer_ns)}"
+
+    def commands(self) -> list[str]:
+        netns = f" netns {self.peer_ns}" if self.peer_ns else ""
+        mac = f" address {self.peer_mac}" if self.peer_mac else ""
+        mtu = f" mtu {self.mtu}" if self.mtu else ""
+        return [
+            f"ip link add {self.host_name}{mtu} type veth peer name {self.peer_name}{mac}{mtu}{netns}",
+            f"ip link set {self.host_name} alias {tag(self.owner)}",
+        ]
+
+
+@register
+@dataclass(frozen=True)
+class CreateBridge(Step):
+    kind = "create_bridge"
+    name: str
+    owner: str
+    mtu: int | None = None
+    vlan_filtering: bool = False
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        host.net.create_bridge(self.name, mtu=self.mtu, vlan_filtering=self.vlan_filtering)
+        host.net.set_alias(self.name, tag(self.owner))
+        return [DeleteLink(self.name, None, self.owner)]
+
+    def crash_undo(self) -> Sequence[Step]:
+        return [DeleteLink(self.name, None, self.owner)]
+
+    def describe(self) -> str:
+        return f"create Linux bridge {self.name}" + (" with VLAN filtering" if self.vlan_filtering else "")
+
+    def commands(self) -> list[str]:
+        vf = " vlan_filtering 1" if self.vlan_filtering else ""
+        return [f"ip link add {self.name} type bridge{vf}", f"ip link set {self.name} alias {tag(self.owner)} up"]
+
+
+@register
+@dataclass(frozen=True)
+class CreateMacvlan(Step):
+    kind = "create_macvlan"
+    parent: str
+    name: str
+    ns: str | None
+    owner: str
+    mode: str = "bridge"
+    mac: str | None = None
+    mtu: int | None = None
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        host.net.create_macvlan(self.parent, self.name, self.ns, mode=self.mode, mac=self.mac, mtu=self.mtu)
+        host.net.set_alias(self.name, tag(self.owner), self.ns)
+        return [DeleteLink(self.name, self.ns, self.owner)]
+
+    def crash_undo(self) -> Sequence[Step]:
+        return [DeleteLink(self.name, self.ns, self.owner)]
+
+    def describe(self) -> str:
+        return f"create macvlan {self.name} on {self.parent} ({self.mode} mode){where(self.ns)}"
+
+    def commands(self) -> list[str]:
+        netns = f" netns {self.ns}" if self.ns else ""
+        return [f"ip link add link {self.parent} name {self.name}{netns} type macvlan mode {self.mode}"]
+
+
+@register
+@dataclass(frozen=True)
+class CreateVlan(Step):
+    kind = "create_vlan"
+    parent: str
+    name: str
+    vid: int
+    owner: str
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        host.net.create_vlan(self.parent, self.name, self.vid)
+        host.net.set_alias(self.name, tag(self.owner))
+        host.net.set_up(self.name)
+        return [DeleteLink(self.name, None, self.owner)]
+
+    def crash_undo(self) -> Sequence[Step]:
+        return [DeleteLink(self.name, None, self.owner)]
+
+    def describe(self) -> str:
+        return f"create 802.1Q VLAN {self.vid} interface {self.name} on {self.parent}"
+
+    def commands(self) -> list[str]:
+        return [f"ip link add link {self.parent} name {self.name} type vlan id {self.vid}"]
+
+
+@register
+@dataclass(frozen=True)
+class DeleteLink(Step):
+    kind = "delete_link"
+    name: str
+    ns: str | None = None
+    owner: str | None = None
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        host.net.delete_link(self.name, self.ns, owner=self.owner)
+        return ()
+
+    def describe(self) -> str:
+        return f"delete {self.name}{where(self.ns)}" + (f" (if tagged {tag(self.owner)})" if self.owner else "")
+
+    def commands(self) -> list[str]:
+        return [f"{ns_ip(self.ns)} link del {self.name}"]
+
+
+@register
+@dataclass(frozen=True)
+class SetMaster(Step):
+    """Enslave to a bridge; master None releases (and tolerates a missing link)."""
+
+    kind = "set_master"
+    name: str
+    master: str | None
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        if self.master is None:
+            if host.net.link(self.name) is not None:
+                host.net.set_master(self.name, None)
+            return ()
+        host.net.set_master(self.name, self.master)
+        return [SetMaster(self.name, None)]
+
+    def describe(self) -> str:
+        return f"attach {self.name} to bridge {self.master}" if self.master else f"release {self.name} from its bridge"
+
+    def commands(self) -> list[str]:
+        return [f"ip link set {self.name} master {self.master}" if self.master else f"ip link set {self.name} nomaster"]
+
+
+@register
+@dataclass(frozen=True)
+class LinkUp(Step):
+    kind = "link_up"
+    name: str
+    ns: str | None = None
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        info = host.net.link(self.name, self.ns)
+        if info is not None and info.up:
+            return ()
+        host.net.set_up(self.name, self.ns)
+        return [LinkDown(self.name, self.ns)]
+
+    def describe(self) -> str:
+        return f"bring {self.name} up{where(self.ns)}"
+
+    def commands(self) -> list[str]:
+        return [f"{ns_ip(self.ns)} link set {self.name} up"]
+
+
+@register
+@dataclass(frozen=True)
+class LinkDown(Step):
+    kind = "link_down"
+    name: str
+    ns: str | None = None
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        info = host.net.link(self.name, self.ns)
+        if info is None or not info.up:
+            return ()
+        host.net.set_up(self.name, self.ns, up=False)
+        return [LinkUp(self.name, self.ns)]
+
+    def describe(self) -> str:
+        return f"bring {self.name} down{where(self.ns)}"
+
+    def commands(self) -> list[str]:
+        return [f"{ns_ip(self.ns)} link set {self.name} down"]
+
+
+@register
+@dataclass(frozen=True)
+class SetMtu(Step):
+    kind = "set_mtu"
+    name: str
+    mtu: int
+    ns: str | None = None
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        info = host.net.link(self.name, self.ns)
+        if info is not None and info.mtu == self.mtu:
+            return ()
+        host.net.set_mtu(self.name, self.mtu, self.ns)
+        return [SetMtu(self.name, info.mtu, self.ns)] if info is not None else ()
+
+    def describe(self) -> str:
+        return f"set MTU of {self.name} to {self.mtu}{where(self.ns)}"
+
+    def commands(self) -> list[str]:
+        return [f"{ns_ip(self.ns)} link set {self.name} mtu {self.mtu}"]
+
+
+@register
+@dataclass(frozen=True)
+class AddAddress(Step):
+    kind = "add_address"
+    ifname: str
+    cidr: str
+    ns: str | None = None
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        if host.net.add_address(self.ifname, parse_cidr(self.cidr), self.ns):
+            return [DelAddress(self.ifname, self.cidr, self.ns)]
+        return ()
+
+    def describe(self) -> str:
+        return f"add address {self.cidr} to {self.ifname}{where(self.ns)}"
+
+    def commands(self) -> list[str]:
+        return [f"{ns_ip(self.ns)} addr add {self.cidr} dev {self.ifname}"]
+
+
+@register
+@dataclass(frozen=True)
+class DelAddress(Step):
+    kind = "del_address"
+    ifname: str
+    cidr: str
+    ns: str | None = None
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        removed = host.net.del_address(self.ifname, parse_cidr(self.cidr), self.ns)
+        return [AddAddress(self.ifname, self.cidr, self.ns)] if removed else ()
+
+    def describe(self) -> str:
+        return f"remove address {self.cidr} from {self.ifname}{where(self.ns)}"
+
+    def commands(self) -> list[str]:
+        return [f"{ns_ip(self.ns)} addr del {self.cidr} dev {self.ifname}"]
+
+
+def _route_text(r: RouteSpec) -> str:
+    parts = [r.dst]
+    if r.gateway:
+        parts += ["via", r.gateway]
+    if r.dev:
+        parts += ["dev", r.dev]
+    if r.src:
+        parts += ["src", r.src]
+    if r.metric:
+        parts += ["metric", str(r.metric)]
+    if r.table != 254:
+        parts += ["table", str(r.table)]
+    if r.scope:
+        parts += ["scope", r.scope]
+    if r.onlink:
+        parts.append("onlink")
+    return " ".join(parts)
+
+
+@register
+@dataclass(frozen=True)
+class AddRoute(Step):
+    kind = "add_route"
+    route: RouteSpec
+    ns: str | None = None
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        return [DelRoute(self.route, self.ns)] if host.net.add_route(self.route, self.ns) else ()
+
+    def describe(self) -> str:
+        return f"add route {_route_text(self.route)}{where(self.ns)}"
+
+    def commands(self) -> list[str]:
+        return [f"{ns_ip(self.ns)} route add {_route_text(self.route)}"]
+
+
+@register
+@dataclass(frozen=True)
+class DelRoute(Step):
+    kind = "del_route"
+    route: RouteSpec
+    ns: str | None = None
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        removed = host.net.del_route(self.route, self.ns)
+        return [AddRoute(self.route, self.ns)] if removed else ()
+
+    def describe(self) -> str:
+        return f"remove route {_route_text(self.route)}{where(self.ns)}"
+
+    def commands(self) -> list[str]:
+        return [f"{ns_ip(self.ns)} route del {_route_text(self.route)}"]
+
+
+def _rule_text(r: RuleSpec) -> str:
+    parts = []
+    if r.priority:
+        parts += ["priority", str(r.priority)]
+    for key in ("src", "dst", "iif", "oif"):
+        value = getattr(r, key)
+        if value:
+            parts += [{"src": "from", "dst": "to"}.get(key, key), value]
+    if r.fwmark:
+        parts += ["fwmark", hex(r.fwmark)]
+    parts += ["table", str(r.table)]
+    return " ".join(parts)
+
+
+@register
+@dataclass(frozen=True)
+class AddRule(Step):
+    kind = "add_rule"
+    rule: RuleSpec
+    ns: str | None = None
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        return [DelRule(self.rule, self.ns)] if host.net.add_rule(self.rule, self.ns) else ()
+
+    def describe(self) -> str:
+        return f"add rule {_rule_text(self.rule)}{where(self.ns)}"
+
+    def commands(self) -> list[str]:
+        return [f"{ns_ip(self.ns)} rule add {_rule_text(self.rule)}"]
+
+
+@register
+@dataclass(frozen=True)
+class DelRule(Step):
+    kind = "del_rule"
+    rule: RuleSpec
+    ns: str | None = None
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        removed = host.net.del_rule(self.rule, self.ns)
+        return [AddRule(self.rule, self.ns)] if removed else ()
+
+    def describe(self) -> str:
+        return f"remove rule {_rule_text(self.rule)}{where(self.ns)}"
+
+    def commands(self) -> list[str]:
+        return [f"{ns_ip(self.ns)} rule del {_rule_text(self.rule)}"]
+
+
+@register
+@dataclass(frozen=True)
+class SetTxOffload(Step):
+    kind = "set_tx_offload"
+    ifname: str
+    ns: str | None
+    on: bool
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        host.net.set_tx_offload(self.ifname, self.ns, self.on)
+        return [SetTxOffload(self.ifname, self.ns, not self.on)]
+
+    def describe(self) -> str:
+        why = " (a userspace OVS bridge forwards partial checksums unfixed)" if not self.on else ""
+        return f"turn TX checksum offload {'on' if self.on else 'off'} on {self.ifname}{where(self.ns)}{why}"
+
+    def commands(self) -> list[str]:
+        prefix = f"nsenter --net={self.ns} " if self.ns else ""
+        return [f"{prefix}ethtool -K {self.ifname} tx {'on' if self.on else 'off'}"]
+
+
+@register
+@dataclass(frozen=True)
+class BridgeVlan(Step):
+    """Make `port` an untagged member (PVID) of VLAN `vid` on its VLAN-filtering bridge."""
+
+    kind = "bridge_vlan"
+    port: str
+    vid: int
+    add: bool = True
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        if not self.add and host.net.link(self.port) is None:
+            return ()
+        host.net.bridge_vlan(self.port, self.vid, add=self.add)
+        return [BridgeVlan(self.port, self.vid, not self.add)]
+
+    def describe(self) -> str:
+        return f"{'add' if self.add else 'remove'} {self.port} {'to' if self.add else 'from'} VLAN {self.vid} (untagged)"
+
+    def commands(self) -> list[str]:
+        verb = "add" if self.add else "del"
+        return [f"bridge vlan {verb} dev {self.port} vid {self.vid} pvid untagged"]

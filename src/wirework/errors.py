@@ -1,0 +1,134 @@
+"""Error types shared by every layer.
+
+Every error names the object, the cause and the fix. Messages are filled from keyword
+arguments so that the CLI, the resident service and (later) the CNI and Docker plugins
+can render them the same way; one table maps each type to an exit status.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class WireworkError(Exception):
+    """Base of every error wirework raises on purpose."""
+
+    template: ClassVar[str] = "{detail}"
+    exit_code: ClassVar[int] = 1
+    #: CNI error code (CNI spec 1.x, "Error" section); 11 = "try again later".
+    cni_code: ClassVar[int] = 999
+
+    def __init__(self, message: str | None = None, /, **fields: Any) -> None:
+        self.fields = fields
+        text = message if message is not None else self.template.format(**fields)
+        fix = fields.get("fix")
+        if fix and message is None and "{fix}" not in self.template:
+            text = f"{text}; {fix}"
+        super().__init__(text)
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": type(self).__name__, "message": str(self), "exit_code": self.exit_code}
+
+
+class InvalidInput(WireworkError):
+    """The user's input is malformed or inconsistent; nothing was touched."""
+
+    template = "{what} {value!r} is invalid: {why}"
+    exit_code = 2
+    cni_code = 7
+
+
+class NotFound(WireworkError):
+    template = "{what} {name!r} not found"
+    exit_code = 3
+    cni_code = 3
+
+
+class GuestNotFound(NotFound):
+    template = "guest {name!r} not found (tried: {tried})"
+
+
+class NamespaceGone(NotFound):
+    """A guest's network namespace no longer exists (its interfaces went with it)."""
+
+    template = "network namespace {name!r} no longer exists"
+
+
+class GuestNotRunning(WireworkError):
+    template = "container {name!r} is not running; start it with 'docker start {name}' first"
+    exit_code = 3
+    cni_code = 3
+
+
+class Conflict(WireworkError):
+    """The request collides with something that already exists."""
+
+    exit_code = 4
+    cni_code = 11
+
+
+class Unsupported(WireworkError):
+    """The kernel or a program on this host lacks a part the request needs."""
+
+    template = "{feature} is not available on this host: {why}"
+    exit_code = 5
+    cni_code = 4
+
+
+class StepFailed(WireworkError):
+    """A kernel change failed; the steps already applied were rolled back."""
+
+    template = "step failed: {step}: {cause}"
+    exit_code = 6
+    cni_code = 999
+
+
+class ServiceError(WireworkError):
+    """The resident service could not be reached or answered nonsense."""
+
+    exit_code = 7
+
+
+class StateError(WireworkError):
+    """The state store is unreadable or in an unexpected shape."""
+
+    exit_code = 8
+
+
+EXIT_CODES: dict[str, int] = {
+    cls.__name__: cls.exit_code
+    for cls in (
+        WireworkError,
+        InvalidInput,
+        NotFound,
+        GuestNotFound,
+        NamespaceGone,
+        GuestNotRunning,
+        Conflict,
+        Unsupported,
+        StepFailed,
+        ServiceError,
+        StateError,
+    )
+}
+
+
+def error_from_dict(data: dict[str, Any]) -> WireworkError:
+    """Rebuild an error sent over the service socket, keeping its type and text."""
+    types = {cls.__name__: cls for cls in _all_error_types()}
+    cls = types.get(str(data.get("error")), WireworkError)
+    return cls(str(data.get("message", "unknown error")))
+
+
+def _all_error_types() -> list[type[WireworkError]]:
+    seen: list[type[WireworkError]] = []
+    stack: list[type[WireworkError]] = [WireworkError]
+    while stack:
+        cls = stack.pop()
+        seen.append(cls)
+        stack.extend(cls.__subclasses__())
+    return seen

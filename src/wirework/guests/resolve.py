@@ -1,0 +1,105 @@
+"""Turn what the user typed into a Guest: Docker container, PID, named netns or netns path.
+
+Explicit prefixes (`docker:`, `pid:`, `netns:`, `path:`) pick the kind; otherwise the kinds
+are tried in the order pipework users expect and the error lists every one that was tried.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from wirework.errors import GuestNotFound, GuestNotRunning, InvalidInput
+from wirework.guests.docker import DockerClient
+from wirework.kernel.netns import NETNS_RUN_DIR, netns_id
+from wirework.model.guest import Guest
+
+_KINDS = ("docker", "pid", "netns", "path")
+
+
+def resolve(ref: str, docker: DockerClient | None = None) -> Guest:
+    kind, _, rest = ref.partition(":")
+    if rest and kind in _KINDS:
+        return _resolve_kind(kind, rest, ref, docker)
+    if ref.startswith("/"):
+        return _resolve_kind("path", ref, ref, docker)
+    tried = []
+    if ref.isdigit():
+        tried.append(f"PID {ref}")
+        if os.path.exists(f"/proc/{ref}/ns/net"):
+            return _from_pid(int(ref), ref)
+    tried.append(f"{NETNS_RUN_DIR}/{ref}")
+    if "/" not in ref and os.path.exists(os.path.join(NETNS_RUN_DIR, ref)):
+        return _from_netns(ref, ref)
+    docker = docker or DockerClient()
+    if docker.available():
+        tried.append("Docker container")
+        guest = _from_docker(ref, ref, docker)
+        if guest is not None:
+            return guest
+    else:
+        tried.append(f"Docker (no socket at {docker.path})")
+    raise GuestNotFound(name=ref, tried=", ".join(tried))
+
+
+def _resolve_kind(kind: str, value: str, ref: str, docker: DockerClient | None) -> Guest:
+    if kind == "pid":
+        if not value.isdigit() or not os.path.exists(f"/proc/{value}/ns/net"):
+            raise GuestNotFound(name=ref, tried=f"/proc/{value}/ns/net")
+        return _from_pid(int(value), ref)
+    if kind == "netns":
+        if "/" in value or not os.path.exists(os.path.join(NETNS_RUN_DIR, value)):
+            raise GuestNotFound(name=ref, tried=f"{NETNS_RUN_DIR}/{value}")
+        return _from_netns(value, ref)
+    if kind == "path":
+        if not os.path.exists(value):
+            raise GuestNotFound(name=ref, tried=value)
+        return Guest("path", ref, value, f"path:{value}", value, _nsid(value, ref), mode="netns")
+    guest = _from_docker(value, ref, docker or DockerClient())
+    if guest is None:
+        raise GuestNotFound(name=ref, tried="Docker container")
+    return guest
+
+
+def _nsid(path: str, ref: str) -> str:
+    try:
+        return netns_id(path)
+    except PermissionError:
+        raise InvalidInput(what="guest", value=ref, why="its network namespace is not readable; run as root") from None
+
+
+def _from_pid(pid: int, ref: str) -> Guest:
+    path = f"/proc/{pid}/ns/net"
+    start = _start_time(pid)
+    return Guest("pid", ref, f"pid {pid}", f"pid:{pid}:{start}", path, _nsid(path, ref), pid=pid, mode="netns")
+
+
+def _from_netns(name: str, ref: str) -> Guest:
+    path = os.path.join(NETNS_RUN_DIR, name)
+    return Guest("netns", ref, name, f"netns:{name}", path, _nsid(path, ref), mode="netns")
+
+
+def _from_docker(name: str, ref: str, docker: DockerClient) -> Guest | None:
+    info = docker.inspect(name)
+    if info is None:
+        return None
+    return guest_from_inspect(info, ref)
+
+
+def guest_from_inspect(info: dict[str, Any], ref: str) -> Guest:
+    cname = str(info.get("Name", "")).lstrip("/") or ref
+    state = info.get("State") or {}
+    pid = int(state.get("Pid") or 0)
+    if not state.get("Running") or pid <= 0:
+        raise GuestNotRunning(name=cname)
+    mode = str((info.get("HostConfig") or {}).get("NetworkMode") or "default")
+    path = f"/proc/{pid}/ns/net"
+    return Guest("docker", ref, cname, f"docker:{info['Id']}", path, _nsid(path, ref), pid=pid, mode=mode)
+
+
+def _start_time(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except OSError:
+        return "0"

@@ -1,0 +1,84 @@
+"""Network namespace handles and the one scoped helper that switches into one.
+
+setns(2) moves only the calling thread, so `inside()` switches, runs the body and switches
+back, always in the same thread. Everything else holds per-namespace sockets opened through
+it and never switches by itself.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from wirework.errors import NamespaceGone
+
+CLONE_NEWNET = 0x40000000
+NETNS_RUN_DIR = "/run/netns"
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def netns_path(netns: str) -> str:
+    """A named netns ('h1') or a path ('/proc/12/ns/net') as a path."""
+    return netns if "/" in netns else os.path.join(NETNS_RUN_DIR, netns)
+
+
+def setns_fd(fd: int) -> None:
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"setns failed: {os.strerror(err)}")
+
+
+def open_netns(path: str) -> int:
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise NamespaceGone(name=path) from None
+
+
+def netns_id(path: str) -> str:
+    """A stable identity for a namespace file: device and inode of the nsfs object."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise NamespaceGone(name=path) from None
+    return f"{st.st_dev}:{st.st_ino}"
+
+
+@contextmanager
+def inside(path: str | None) -> Iterator[None]:
+    """Run the body with the calling thread in the netns at `path` (None: stay)."""
+    if path is None:
+        yield
+        return
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    target = open_netns(path)
+    try:
+        setns_fd(target)
+        try:
+            yield
+        finally:
+            setns_fd(own)
+    finally:
+        os.close(target)
+        os.close(own)
+
+
+def create_named(name: str) -> str:
+    """Create /run/netns/NAME the way `ip netns add` does (unshare + bind mount)."""
+    from pyroute2 import netns as pyroute2_netns
+
+    path = netns_path(name)
+    if not os.path.exists(path):
+        pyroute2_netns.create(name)
+    return path
+
+
+def remove_named(name: str) -> None:
+    from pyroute2 import netns as pyroute2_netns
+
+    if os.path.exists(netns_path(name)):
+        pyroute2_netns.remove(name)

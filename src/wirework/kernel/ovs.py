@@ -1,0 +1,115 @@
+"""Open vSwitch adapter: OVSDB through ovs-vsctl, one transaction per change.
+
+Every bridge and port wirework adds carries `external_ids:wirework-owner=<owner>`; deletes
+check it first, so a port someone else made is never removed. `db` points at a private
+ovsdb-server socket (a lab host's own instance); None is the system's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from wirework.kernel.proc import Processes, ProgramFailed
+from wirework.naming import OVS_OWNER_KEY
+
+SYSTEM_DB = "/var/run/openvswitch/db.sock"
+
+
+class Ovs:
+    def __init__(self, proc: Processes, db: str | None = None) -> None:
+        self.proc = proc
+        self.db = db
+        self._available: bool | None = None
+
+    def vsctl(self, *args: str, timeout: float = 10.0) -> str:
+        argv = ["ovs-vsctl", f"--timeout={int(timeout)}"]
+        if self.db:
+            argv.append(f"--db=unix:{self.db}")
+        # ovs-vsctl talks to ovsdb over a unix socket; no need to enter the host's netns.
+        return self.proc.run([*argv, *args], timeout=timeout + 2)
+
+    def available(self) -> bool:
+        if self._available is None:
+            sock = self.db or SYSTEM_DB
+            self._available = bool(self.proc.which("ovs-vsctl")) and os.path.exists(sock)
+            if self._available:
+                try:
+                    self.vsctl("--no-wait", "show", timeout=3)
+                except ProgramFailed:
+                    self._available = False
+        return self._available
+
+    def kernel_datapath_available(self) -> bool:
+        return os.path.isdir("/sys/module/openvswitch")
+
+    def bridge_exists(self, name: str) -> bool:
+        if not self.available():
+            return False
+        try:
+            self.vsctl("br-exists", name)
+        except ProgramFailed:
+            return False
+        return True
+
+    def bridge_datapath(self, name: str) -> str:
+        return self.vsctl("get", "bridge", name, "datapath_type").strip().strip('"') or "system"
+
+    def add_bridge(self, name: str, *, datapath: str, owner: str) -> None:
+        self.vsctl(
+            "--may-exist", "add-br", name, "--", "set", "bridge", name,
+            f"datapath_type={datapath}", f"external_ids:{OVS_OWNER_KEY}={owner}",
+        )
+
+    def del_bridge(self, name: str, *, owner: str | None = None) -> bool:
+        if not self.bridge_exists(name):
+            return False
+        if owner is not None and self._owner("bridge", name) != owner:
+            return False
+        self.vsctl("--if-exists", "del-br", name)
+        return True
+
+    def add_port(self, bridge: str, port: str, *, tag: int | None, owner: str, extra: dict[str, str] | None = None) -> None:
+        args = ["--may-exist", "add-port", bridge, port]
+        if tag is not None:
+            args.append(f"tag={tag}")
+        args += ["--", "set", "port", port, f"external_ids:{OVS_OWNER_KEY}={owner}"]
+        if extra:
+            args += ["--", "set", "interface", port, *[f"{k}={v}" for k, v in extra.items()]]
+        self.vsctl(*args)
+
+    def del_port(self, bridge: str, port: str, *, owner: str | None = None) -> bool:
+        if not self.available():
+            return False
+        current = self._owner("port", port)
+        if current is None and owner is not None:
+            return False
+        if owner is not None and current != owner:
+            return False
+        self.vsctl("--if-exists", "del-port", bridge, port)
+        return True
+
+    def ports(self, bridge: str) -> list[str]:
+        return self.vsctl("list-ports", bridge).split()
+
+    def port_owner(self, port: str) -> str | None:
+        return self._owner("port", port)
+
+    def owned_ports(self) -> list[tuple[str, str, str]]:
+        """(bridge, port, owner) of every port that carries a wirework owner tag."""
+        if not self.available():
+            return []
+        out = []
+        for bridge in self.vsctl("list-br").split():
+            for port in self.ports(bridge):
+                owner = self._owner("port", port)
+                if owner:
+                    out.append((bridge, port, owner))
+        return out
+
+    def _owner(self, table: str, name: str) -> str | None:
+        try:
+            raw = self.vsctl("--if-exists", "get", table, name, f"external_ids:{OVS_OWNER_KEY}").strip()
+        except ProgramFailed:
+            return None
+        return json.loads(raw) if raw.startswith('"') else (raw or None)

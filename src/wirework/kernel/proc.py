@@ -1,0 +1,59 @@
+"""Running the few programs wirework drives (ovs-vsctl, iptables, tc, DHCP clients).
+
+Never a shell: argv lists only. A namespace is entered with nsenter so that the program,
+not this process, moves.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from wirework.errors import NotFound, WireworkError
+
+
+class ProgramFailed(WireworkError):
+    template = "{program} failed: {detail}"
+
+
+class Processes:
+    def __init__(self, netns_path: str | None = None) -> None:
+        self.netns_path = netns_path
+
+    def which(self, program: str) -> str | None:
+        return shutil.which(program, path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+
+    def run_in(self, ns: str | None, argv: list[str], *, timeout: float = 30.0, input_text: str | None = None) -> str:
+        """Run argv inside `ns` (None: this host's netns) and return its stdout."""
+        return self.run(argv, timeout=timeout, input_text=input_text, netns=ns or self.netns_path)
+
+    def run(
+        self, argv: list[str], *, timeout: float = 30.0, input_text: str | None = None, netns: str | None = None
+    ) -> str:
+        """Run argv in this process's netns, or inside `netns` when given."""
+        target = netns
+        program = self.which(argv[0])
+        if program is None:
+            raise NotFound(what="program", name=argv[0], fix=f"install it (apt-get install {_package(argv[0])})")
+        full = [program, *argv[1:]]
+        if target is not None:
+            full = ["nsenter", f"--net={target}", "--", *full]
+        try:
+            done = subprocess.run(full, capture_output=True, text=True, timeout=timeout, input=input_text, check=False)
+        except subprocess.TimeoutExpired:
+            raise ProgramFailed(program=argv[0], detail=f"no answer within {timeout:.0f} s") from None
+        if done.returncode != 0:
+            detail = (done.stderr or done.stdout).strip().splitlines()
+            raise ProgramFailed(program=" ".join(argv[:3]), detail=detail[-1] if detail else f"exit {done.returncode}")
+        return done.stdout
+
+
+def _package(program: str) -> str:
+    return {
+        "ovs-vsctl": "openvswitch-switch",
+        "iptables": "iptables",
+        "tc": "iproute2",
+        "udhcpc": "busybox-static",
+        "dhclient": "isc-dhcp-client",
+        "nsenter": "util-linux",
+    }.get(program, program)

@@ -1,0 +1,25 @@
+"""A guest: anything with a network namespace that wirework wires (container, pid, netns)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Guest:
+    kind: str  # "docker", "pid", "netns", "path"
+    ref: str  # what the user typed
+    name: str  # what to show
+    key: str  # stable identity across restarts of the same guest (container id, netns name)
+    netns_path: str
+    netns_id: str  # "dev:inode" of the namespace right now; changes when a container restarts
+    pid: int | None = None
+    mode: str = ""  # network mode: none, bridge, host, container:X, a network name, or netns
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Guest:
+        return cls(**data)

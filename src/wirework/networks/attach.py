@@ -1,0 +1,227 @@
+"""Attach and detach as plans: what pipework does, as ordered steps with inverses.
+
+`probe_attach` reads the host (read-only) into AttachFacts; `plan_attach` is a pure function
+of spec + facts, so the same plan is printed by --dry-run and run by the executor, and unit
+tests check plans against a fake host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from wirework.drivers.dhcp import RunDhcpClient
+from wirework.drivers.links import (
+    AddAddress,
+    AddRoute,
+    BridgeVlan,
+    CreateBridge,
+    CreateMacvlan,
+    CreateVeth,
+    CreateVlan,
+    DelRoute,
+    LinkUp,
+    SetMaster,
+    SetTxOffload,
+)
+from wirework.drivers.switch import EnsureForwardAccept, OvsAddBridge, OvsAddPort, RemoveForwardAccept
+from wirework.errors import Conflict, InvalidInput, NotFound, Unsupported
+from wirework.model.guest import Guest
+from wirework.model.host import Host, LinkInfo, RouteSpec
+from wirework.model.specs import AttachSpec
+from wirework.naming import attachment_id, host_veth_name
+from wirework.networks.records import Attachment
+from wirework.plan.steps import Plan, Step
+
+# Kinds of link that count as a NIC wirework may put macvlans on.
+PHYSICAL_KINDS = ("", "veth", "macvlan", "vlan", "bond", "team", "vxlan", "tun")
+
+
+@dataclass(frozen=True)
+class AttachFacts:
+    guest: Guest
+    att_id: str
+    host_if: str
+    host_kind: str  # "bridge", "ovs", "physical", "new-bridge", "new-ovs"
+    host_link: LinkInfo | None
+    ovs_datapath: str
+    guest_has_ifname: bool
+    guest_default_route: RouteSpec | None
+    existing: Attachment | None
+    used_ips: dict[str, str]  # ip -> who uses it on this host interface
+    forward_blocked: bool
+
+
+def probe_attach(host: Host, spec: AttachSpec, guest: Guest, existing: Attachment | None,
+                 neighbours: list[Attachment]) -> AttachFacts:
+    """Everything planning needs to know about the host, read without changing anything."""
+    host_if = _host_if_by_mac(host, spec.host_mac) if spec.host_mac else spec.host_if
+    link = host.net.link(host_if)
+    kind, datapath = _host_kind(host, spec, host_if, link)
+    used = {a.cidr.split("/")[0]: a.guest.name for a in neighbours
+            if a.host_if == host_if and a.cidr and a.id != (existing.id if existing else None)}
+    if link is not None and kind == "bridge":
+        for addr in host.net.addresses(ifname=host_if):
+            used.setdefault(addr.cidr.split("/")[0], f"the bridge {host_if} itself")
+    guest_link = host.net.link(spec.cont_ifname, guest.netns_path)
+    default = None
+    if spec.gateway:
+        for r in host.net.routes(guest.netns_path, table=254):
+            if r.dst == "default" and (":" in r.gateway) == (":" in spec.gateway):
+                default = RouteSpec("default", gateway=r.gateway, dev=r.dev, metric=r.metric)
+                break
+    blocked = kind in ("bridge", "new-bridge") and host.netns is None and host.fw.forward_blocked()
+    return AttachFacts(
+        guest=guest, att_id=attachment_id(guest.key, spec.cont_ifname), host_if=host_if, host_kind=kind,
+        host_link=link, ovs_datapath=datapath, guest_has_ifname=guest_link is not None,
+        guest_default_route=default, existing=existing, used_ips=used, forward_blocked=blocked,
+    )
+
+
+def _host_if_by_mac(host: Host, mac: str) -> str:
+    """pipework's mac:<host-mac>: the interface with that MAC, a NIC before anything else."""
+    matches = [link for link in host.net.links() if link.mac.lower() == mac]
+    matches.sort(key=lambda link: (link.kind != "", link.master != 0, link.index))
+    if matches:
+        return matches[0].name
+    raise NotFound(what="host interface with MAC", name=mac, fix="check the address with 'ip link'")
+
+
+def _host_kind(host: Host, spec: AttachSpec, name: str, link: LinkInfo | None) -> tuple[str, str]:
+    if link is None:
+        return _missing_kind(host, spec, name)
+    if link.kind == "bridge":
+        return "bridge", ""
+    if link.kind == "openvswitch" or host.ovs.bridge_exists(name):
+        if host.ovs.bridge_exists(name):
+            return "ovs", host.ovs.bridge_datapath(name)
+        raise InvalidInput(what="host interface", value=name,
+                           why="it is an Open vSwitch port, not a bridge; name the OVS bridge instead")
+    if link.kind in PHYSICAL_KINDS:
+        return "physical", ""
+    raise InvalidInput(what="host interface", value=name,
+                       why=f"it is a {link.kind} interface, neither a bridge nor a NIC; name a bridge or a NIC")
+
+
+def _missing_kind(host: Host, spec: AttachSpec, name: str) -> tuple[str, str]:
+    mode = spec.create
+    if mode == "auto":
+        mode = "ovs" if name.startswith("ovs") else "linux" if name.startswith("br") else "never"
+    if mode == "never":
+        raise NotFound(what="host interface", name=name,
+                       fix="create it first, or name it br* (a Linux bridge) or ovs* (an Open vSwitch bridge) "
+                           "to have it created")
+    if mode == "linux":
+        return "new-bridge", ""
+    if not host.ovs.available():
+        raise Unsupported(feature="Open vSwitch", why=f"cannot create bridge {name!r}: ovsdb-server is not running "
+                          "(apt-get install openvswitch-switch; start ovs-vswitchd)")
+    return "new-ovs", "system" if host.ovs.kernel_datapath_available() else "netdev"
+
+
+def check_attach(spec: AttachSpec, facts: AttachFacts) -> None:
+    """Refuse conflicts before planning; every message names the object and the fix."""
+    if facts.existing is None and facts.guest_has_ifname:
+        raise Conflict(f"interface {spec.cont_ifname!r} already exists in guest {facts.guest.name!r}; "
+                       f"choose another name with -i/--ifname")
+    if spec.cidr:
+        ip = spec.cidr.split("/")[0]
+        if ip in facts.used_ips:
+            raise Conflict(f"address {ip} is already used on {facts.host_if} by {facts.used_ips[ip]}; pick another")
+    if spec.vlan is not None and facts.host_kind == "bridge" and facts.host_link is not None \
+            and not facts.host_link.vlan_filtering:
+        raise InvalidInput(what="VLAN", value=str(spec.vlan),
+                           why=f"Linux bridge {facts.host_if} has no VLAN filtering; enable it "
+                               f"(ip link set {facts.host_if} type bridge vlan_filtering 1) or use an OVS bridge")
+    if facts.guest.mode == "host":
+        raise InvalidInput(what="guest", value=facts.guest.name,
+                           why="it shares the host's network namespace (--net=host); wire the host instead")
+
+
+def plan_attach(spec: AttachSpec, facts: AttachFacts) -> Plan:
+    owner = f"att:{facts.att_id}"
+    ns = facts.guest.netns_path
+    steps: list[Step] = []
+    notes: list[str] = []
+    if facts.host_kind == "physical":
+        steps += _plan_macvlan(spec, facts, owner)
+    else:
+        steps += _plan_veth(spec, facts, owner, notes)
+    steps.append(LinkUp(spec.cont_ifname, ns))
+    if spec.dhcp:
+        steps.append(RunDhcpClient(spec.cont_ifname, ns, spec.dhcp_client, spec.gateway is None))
+    else:
+        assert spec.cidr is not None
+        steps.append(AddAddress(spec.cont_ifname, spec.cidr, ns))
+    if spec.gateway:
+        if facts.guest_default_route is not None:
+            steps.append(DelRoute(facts.guest_default_route, ns))
+        steps.append(AddRoute(RouteSpec("default", gateway=spec.gateway, dev=spec.cont_ifname), ns))
+    lasting = tuple(i for i, step in enumerate(steps) if _builds_shared(step, facts.host_if))
+    return Plan("attach", owner, tuple(steps), tuple(notes), lasting)
+
+
+def _builds_shared(step: Step, host_if: str) -> bool:
+    """Bridges created on the way (pipework creates missing ones) and their FORWARD accept."""
+    if isinstance(step, (CreateBridge, OvsAddBridge, EnsureForwardAccept)):
+        return True
+    return isinstance(step, LinkUp) and step.name == host_if and step.ns is None
+
+
+def _plan_veth(spec: AttachSpec, facts: AttachFacts, owner: str, notes: list[str]) -> list[Step]:
+    ns = facts.guest.netns_path
+    host_name = spec.host_ifname or host_veth_name(facts.att_id)
+    bridge_owner = f"bridge:{facts.host_if}"
+    steps: list[Step] = []
+    if facts.host_kind == "new-bridge":
+        steps += [CreateBridge(facts.host_if, bridge_owner, spec.mtu, spec.vlan is not None), LinkUp(facts.host_if)]
+    elif facts.host_kind == "new-ovs":
+        steps += [OvsAddBridge(facts.host_if, facts.ovs_datapath, bridge_owner), LinkUp(facts.host_if)]
+        notes.append(f"Open vSwitch bridge {facts.host_if} uses the {facts.ovs_datapath} datapath")
+    mtu = spec.mtu or (facts.host_link.mtu if facts.host_link and facts.host_link.mtu != 1500 else None)
+    steps.append(CreateVeth(host_name, spec.cont_ifname, ns, owner, mtu, spec.mac))
+    if facts.host_kind in ("ovs", "new-ovs"):
+        steps.append(OvsAddPort(facts.host_if, host_name, owner, spec.vlan))
+        if facts.ovs_datapath == "netdev":
+            steps.append(SetTxOffload(spec.cont_ifname, ns, False))
+    else:
+        steps.append(SetMaster(host_name, facts.host_if))
+        if spec.vlan is not None:
+            steps.append(BridgeVlan(host_name, spec.vlan))
+        if facts.forward_blocked:
+            steps.append(EnsureForwardAccept(facts.host_if, bridge_owner))
+            notes.append(f"iptables FORWARD policy is DROP (Docker): an accept rule for {facts.host_if} is added "
+                         f"to DOCKER-USER, tagged wirework:{bridge_owner}")
+    steps.append(LinkUp(host_name))
+    return steps
+
+
+def _plan_macvlan(spec: AttachSpec, facts: AttachFacts, owner: str) -> list[Step]:
+    parent = facts.host_if
+    steps: list[Step] = []
+    if spec.vlan is not None:
+        parent = f"{facts.host_if[:10]}.{spec.vlan}"
+        steps.append(CreateVlan(facts.host_if, parent, spec.vlan, f"vlan:{parent}"))
+    steps.append(CreateMacvlan(parent, spec.cont_ifname, facts.guest.netns_path, owner, "bridge", spec.mac, spec.mtu))
+    return steps
+
+
+def plan_detach(att: Attachment, guest_netns_id: str | None, others_on_bridge: int) -> Plan:
+    """The recorded undo steps, minus those inside a namespace that is no longer the guest's."""
+    steps: list[Step] = []
+    stale_ns = guest_netns_id != att.guest.netns_id
+    for step in att.undo_steps():
+        ns = getattr(step, "ns", None) or getattr(step, "peer_ns", None)
+        if stale_ns and ns == att.guest.netns_path:
+            continue  # that namespace died (and its interfaces with it); the path may now be another's
+        if isinstance(step, RemoveForwardAccept) and others_on_bridge:
+            continue
+        steps.append(step)
+    if att.host_kind == "bridge" and att.host == "-" and not others_on_bridge:
+        # Whichever attachment added the bridge's FORWARD accept, the last one out removes it.
+        steps.append(RemoveForwardAccept(att.host_if, f"bridge:{att.host_if}"))
+    return Plan("detach", att.owner, tuple(steps))
+
+
+def route_family(cidr: str) -> int:
+    return ipaddress.ip_interface(cidr).version

@@ -1,0 +1,89 @@
+"""Shared fixtures: throwaway network namespaces as "hosts" and "guests", a state dir each.
+
+Every namespace a test makes has a unique name with the run's prefix and is removed by name
+at teardown; tests never touch the machine's own network, and never clean up by pattern.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+RUN_ID = uuid.uuid4().hex[:6]
+
+
+def sh(*argv: str, check: bool = True, ns: str | None = None, timeout: float = 60) -> str:
+    """Run a command (tests may use ip/nft/ovs-vsctl freely to set up and to observe)."""
+    full = ["ip", "netns", "exec", ns, *argv] if ns else list(argv)
+    done = subprocess.run(full, capture_output=True, text=True, timeout=timeout, check=False)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{' '.join(full)} failed ({done.returncode}): {done.stderr.strip()}")
+    return done.stdout
+
+
+def ping(ns: str, addr: str, *, count: int = 1, size: int | None = None, dont_fragment: bool = False) -> bool:
+    argv = ["busybox", "ping", "-c", str(count), "-W", "2"]
+    if size is not None:
+        argv += ["-s", str(size)]
+    if dont_fragment:
+        argv = ["ping", "-M", "do", "-c", str(count), "-W", "2"] + (["-s", str(size)] if size else [])
+    argv.append(addr)
+    return subprocess.run(["ip", "netns", "exec", ns, *argv], capture_output=True, timeout=30).returncode == 0
+
+
+class Namespaces:
+    def __init__(self) -> None:
+        self.made: list[str] = []
+
+    def __call__(self, label: str) -> str:
+        name = f"wwt{RUN_ID}{len(self.made)}{label}"[:30]
+        subprocess.run(["ip", "netns", "add", name], check=True)
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        self.made.append(name)
+        return name
+
+    def cleanup(self) -> None:
+        for name in reversed(self.made):
+            subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+
+
+@pytest.fixture
+def netns() -> Iterator[Namespaces]:
+    """Factory: netns("h1") makes a fresh namespace and returns its name."""
+    spaces = Namespaces()
+    yield spaces
+    spaces.cleanup()
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> str:
+    path = tmp_path / "state"
+    path.mkdir()
+    return str(path)
+
+
+@pytest.fixture
+def ww(netns: Namespaces, state_dir: str):  # type: ignore[no-untyped-def]
+    """A Wirework session whose "host" is a throwaway namespace."""
+    from wirework.api import Wirework
+
+    host = netns("host")
+    session = Wirework(netns=host, state_dir=state_dir)
+    yield session
+    session.close()
+
+
+def snapshot(ns: str | None) -> str:
+    """Links, addresses and routes of a namespace, for "unchanged" assertions."""
+    parts = []
+    for argv in (["ip", "-o", "link"], ["ip", "-o", "addr"], ["ip", "route", "show", "table", "all"]):
+        out = sh(*argv, ns=ns)
+        # Counters and per-boot state vary; links are compared by name, flags and master.
+        parts.append("\n".join(sorted(line.split(" link/")[0] for line in out.splitlines())))
+    return "\n---\n".join(parts)
+
+
