@@ -74,6 +74,10 @@ class Wirework:
         self.fault = fault or env_fault_hook()
         self._recovered = False
 
+    def refresh_environment(self) -> None:
+        """Re-read per-request settings from the environment (the service's requests differ)."""
+        self.fault = env_fault_hook()
+
     def close(self) -> None:
         self.host.close()
         self.store.close()

@@ -1,0 +1,80 @@
+"""The argument parser and dispatch, shared by the local CLI and the resident service.
+
+Each subcommand lives in `wirework.cli.commands.<module>` and exposes `register(sub)`, which
+adds its parsers with `set_defaults(func=...)`; a func takes the parsed args and returns an
+exit status. Errors of type WireworkError become one line on stderr and their exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from wirework import __version__
+from wirework.errors import WireworkError
+
+COMMAND_MODULES = (
+    "wirework.cli.commands.attach",
+    "wirework.cli.commands.pipework",
+    "wirework.cli.commands.service",
+)
+_OPTIONAL_MODULES = (
+    "wirework.cli.commands.networks",
+    "wirework.cli.commands.doctor",
+    "wirework.cli.commands.lab",
+    "wirework.cli.commands.uplink",
+    "wirework.cli.commands.tunnel",
+)
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """Options every state-touching command takes."""
+    parser.add_argument("--state-dir", help="state store directory (default /var/lib/wirework, env WIREWORK_STATE_DIR)")
+    parser.add_argument("--netns", help="operate on this network namespace as the host (a lab host)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wirework", description="Wire containers into networks on Linux.")
+    parser.add_argument("--version", action="version", version=f"wirework {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES + _OPTIONAL_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # that command group is not part of this build yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def run(argv: list[str], *, stdout: Any = None, stderr: Any = None) -> int:
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse prints usage and exits 2
+        return int(exc.code or 0)
+    func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help(out)
+        return 2
+    try:
+        return int(func(args) or 0)
+    except WireworkError as exc:
+        print(f"wirework: {exc}", file=err)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("wirework: interrupted", file=err)
+        return 130
+
+
+def session(args: argparse.Namespace) -> Any:
+    """The API session for a command's --netns/--state-dir (reused inside the service)."""
+    from wirework.cli.sessions import get_session
+
+    return get_session(getattr(args, "netns", None), getattr(args, "state_dir", None))

@@ -1,0 +1,48 @@
+"""API sessions for CLI commands: one per (netns, state dir), kept open inside the service.
+
+In a one-shot CLI process this makes a fresh session; in the resident service the same
+session (with its netlink sockets and store connection) serves every later request.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+_SESSIONS: dict[tuple[str | None, str | None], tuple[Any, str]] = {}
+KEEP_SESSIONS = False  # set by the service
+
+
+def get_session(netns: str | None, state_dir: str | None) -> Any:
+    from wirework.api import Wirework
+    from wirework.store import state_dir as resolve_state_dir
+
+    key = (netns, resolve_state_dir(state_dir))
+    identity = _identity(netns)
+    cached = _SESSIONS.get(key)
+    if cached is not None and cached[1] == identity:
+        cached[0].refresh_environment()
+        return cached[0]
+    if cached is not None:
+        cached[0].close()  # the namespace was re-created: its old sockets point at a dead one
+    session = Wirework(netns=netns, state_dir=key[1])
+    if KEEP_SESSIONS:
+        _SESSIONS[key] = (session, identity)
+    return session
+
+
+def _identity(netns: str | None) -> str:
+    from wirework.kernel.netns import netns_path
+
+    path = netns_path(netns) if netns else "/proc/self/ns/net"
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ""
+    return f"{st.st_dev}:{st.st_ino}"
+
+
+def close_all() -> None:
+    for session, _ in _SESSIONS.values():
+        session.close()
+    _SESSIONS.clear()
