@@ -24,7 +24,7 @@ from wirework.model.guest import Guest
 from wirework.model.specs import AttachSpec, validate_attach
 from wirework.naming import attachment_id, host_veth_name
 from wirework.networks import records
-from wirework.networks.attach import check_attach, plan_attach, plan_detach, probe_attach
+from wirework.networks.attach import bridge_prunable, check_attach, plan_attach, plan_detach, probe_attach
 from wirework.networks.guestcmd import plan_guest_command
 from wirework.networks.records import Attachment
 from wirework.plan.executor import Executor, FaultHook, env_fault_hook, recover, run_best_effort
@@ -196,11 +196,15 @@ class Wirework:
         return matches
 
     def plan_detach(self, guest: str, ifname: str | None = None) -> Plan:
-        plans = [plan_detach(a, self._ns_id_now(a), self._others_on(a)) for a in self.detach(guest, ifname, dry_run=True)]
+        plans = [self._detach_plan(a, self._ns_id_now(a)) for a in self.detach(guest, ifname, dry_run=True)]
         return sum(plans[1:], plans[0]) if plans else Plan("detach", guest, ())
 
+    def _detach_plan(self, att: Attachment, current_ns: str | None) -> Plan:
+        others = self._others_on(att)
+        return plan_detach(att, current_ns, others, prune_bridge=bridge_prunable(self.host, att, others))
+
     def _teardown(self, att: Attachment, current_ns: str | None) -> None:
-        plan = plan_detach(att, current_ns, self._others_on(att))
+        plan = self._detach_plan(att, current_ns)
         errors = run_best_effort(self.host, plan.steps)
         self.store.txn([], self._forget_ops(att))
         if errors:

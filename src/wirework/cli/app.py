@@ -55,6 +55,9 @@ def run(argv: list[str], *, stdout: Any = None, stderr: Any = None) -> int:
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     parser = build_parser()
+    if argv[:1] == ["pipework"] and argv[1:2] not in (["-h"], ["--help"]):
+        # pipework's own words (--wait, -i, -l ...) must reach its parser untouched.
+        argv = ["pipework", "--", *argv[1:]]
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse prints usage and exits 2

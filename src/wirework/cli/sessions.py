@@ -46,3 +46,9 @@ def close_all() -> None:
     for session, _ in _SESSIONS.values():
         session.close()
     _SESSIONS.clear()
+
+
+def live_sessions() -> list[Any]:
+    """Every session the service holds, plus the default one (the real host)."""
+    get_session(None, None)
+    return [session for session, _ in _SESSIONS.values()]

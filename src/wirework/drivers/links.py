@@ -25,6 +25,14 @@ def ns_ip(ns: str | None) -> str:
     return f"nsenter --net={ns} ip"
 
 
+def ip_netns_arg(ns: str) -> str:
+    """`ip link set ... netns X` takes a name or a PID, not a path."""
+    if ns.startswith("/run/netns/"):
+        return os.path.basename(ns)
+    parts = ns.split("/")
+    return parts[2] if ns.startswith("/proc/") and len(parts) > 2 else ns
+
+
 def where(ns: str | None) -> str:
     return "" if ns is None else f" in {ns}"
 
@@ -58,7 +66,7 @@ class CreateVeth(Step):
         return f"create veth {self.host_name} <-> {self.peer_name}{where(self.peer_ns)}"
 
     def commands(self) -> list[str]:
-        netns = f" netns {self.peer_ns}" if self.peer_ns else ""
+        netns = f" netns {ip_netns_arg(self.peer_ns)}" if self.peer_ns else ""
         mac = f" address {self.peer_mac}" if self.peer_mac else ""
         mtu = f" mtu {self.mtu}" if self.mtu else ""
         return [
@@ -116,7 +124,7 @@ class CreateMacvlan(Step):
         return f"create macvlan {self.name} on {self.parent} ({self.mode} mode){where(self.ns)}"
 
     def commands(self) -> list[str]:
-        netns = f" netns {self.ns}" if self.ns else ""
+        netns = f" netns {ip_netns_arg(self.ns)}" if self.ns else ""
         return [f"ip link add link {self.parent} name {self.name}{netns} type macvlan mode {self.mode}"]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 from collections import OrderedDict
 from typing import Any
 
@@ -191,11 +192,21 @@ class Netlink:
             ethtool.set_tx_checksum(name, on)
 
     # -- addresses -----------------------------------------------------------------------
-    def addresses(self, ns: str | None = None, ifname: str | None = None) -> list[AddrInfo]:
+    def addresses(self, ns: str | None = None, ifname: str | None = None, *, v4_only: bool = False) -> list[AddrInfo]:
         ipr = self.sock(ns)
-        names = {m["index"]: m.get_attr("IFLA_IFNAME") for m in ipr.get_links()}
+        if ifname is not None:
+            info = self.link(ifname, ns)
+            if info is None:
+                return []
+            names = {info.index: ifname}
+            query: dict[str, Any] = {"index": info.index}
+        else:
+            names = {m["index"]: m.get_attr("IFLA_IFNAME") for m in ipr.get_links()}
+            query = {}
+        if v4_only:
+            query["family"] = socket.AF_INET
         out = []
-        for msg in ipr.get_addr():
+        for msg in ipr.get_addr(**query):
             name = names.get(msg["index"], "")
             if ifname is None or name == ifname:
                 out.append(AddrInfo(name, f"{msg.get_attr('IFA_ADDRESS')}/{msg['prefixlen']}"))

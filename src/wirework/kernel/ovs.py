@@ -95,6 +95,9 @@ class Ovs:
     def port_owner(self, port: str) -> str | None:
         return self._owner("port", port)
 
+    def bridge_owner(self, name: str) -> str | None:
+        return self._owner("bridge", name)
+
     def owned_ports(self) -> list[tuple[str, str, str]]:
         """(bridge, port, owner) of every port that carries a wirework owner tag."""
         if not self.available():

@@ -19,22 +19,23 @@ from wirework.drivers.links import (
     CreateMacvlan,
     CreateVeth,
     CreateVlan,
+    DeleteLink,
     DelRoute,
     LinkUp,
     SetMaster,
     SetTxOffload,
 )
-from wirework.drivers.switch import EnsureForwardAccept, OvsAddBridge, OvsAddPort, RemoveForwardAccept
+from wirework.drivers.switch import EnsureForwardAccept, OvsAddBridge, OvsAddPort, OvsDelBridge, RemoveForwardAccept
 from wirework.errors import Conflict, InvalidInput, NotFound, Unsupported
 from wirework.model.guest import Guest
 from wirework.model.host import Host, LinkInfo, RouteSpec
 from wirework.model.specs import AttachSpec
-from wirework.naming import attachment_id, host_veth_name
+from wirework.naming import attachment_id, host_veth_name, owner_of
 from wirework.networks.records import Attachment
 from wirework.plan.steps import Plan, Step
 
 # Kinds of link that count as a NIC wirework may put macvlans on.
-PHYSICAL_KINDS = ("", "veth", "macvlan", "vlan", "bond", "team", "vxlan", "tun")
+PHYSICAL_KINDS = ("", "veth", "vlan", "bond", "team")
 
 
 @dataclass(frozen=True)
@@ -88,13 +89,13 @@ def _host_if_by_mac(host: Host, mac: str) -> str:
 
 
 def _host_kind(host: Host, spec: AttachSpec, name: str, link: LinkInfo | None) -> tuple[str, str]:
+    if link is not None and link.kind == "bridge":
+        return "bridge", ""  # checked first: no OVSDB round trip for the common case
+    if host.ovs.bridge_exists(name):
+        return "ovs", host.ovs.bridge_datapath(name)
     if link is None:
         return _missing_kind(host, spec, name)
-    if link.kind == "bridge":
-        return "bridge", ""
-    if link.kind == "openvswitch" or host.ovs.bridge_exists(name):
-        if host.ovs.bridge_exists(name):
-            return "ovs", host.ovs.bridge_datapath(name)
+    if link.kind == "openvswitch":
         raise InvalidInput(what="host interface", value=name,
                            why="it is an Open vSwitch port, not a bridge; name the OVS bridge instead")
     if link.kind in PHYSICAL_KINDS:
@@ -206,8 +207,12 @@ def _plan_macvlan(spec: AttachSpec, facts: AttachFacts, owner: str) -> list[Step
     return steps
 
 
-def plan_detach(att: Attachment, guest_netns_id: str | None, others_on_bridge: int) -> Plan:
-    """The recorded undo steps, minus those inside a namespace that is no longer the guest's."""
+def plan_detach(att: Attachment, guest_netns_id: str | None, others_on_bridge: int, *, prune_bridge: bool = False) -> Plan:
+    """The recorded undo steps, minus those inside a namespace that is no longer the guest's.
+
+    `prune_bridge`: the bridge was created by wirework on the way and nothing else uses it
+    (no other port, no address): remove it too, so the last detach leaves the host as it was.
+    """
     steps: list[Step] = []
     stale_ns = guest_netns_id != att.guest.netns_id
     for step in att.undo_steps():
@@ -220,7 +225,26 @@ def plan_detach(att: Attachment, guest_netns_id: str | None, others_on_bridge: i
     if att.host_kind == "bridge" and att.host == "-" and not others_on_bridge:
         # Whichever attachment added the bridge's FORWARD accept, the last one out removes it.
         steps.append(RemoveForwardAccept(att.host_if, f"bridge:{att.host_if}"))
+    if prune_bridge and att.host_kind == "bridge":
+        steps.append(DeleteLink(att.host_if, None, f"bridge:{att.host_if}"))
+    elif prune_bridge and att.host_kind == "ovs":
+        steps.append(OvsDelBridge(att.host_if, f"bridge:{att.host_if}"))
     return Plan("detach", att.owner, tuple(steps))
+
+
+def bridge_prunable(host: Host, att: Attachment, others_on_bridge: int) -> bool:
+    """Whether the last detach may remove the bridge: wirework made it and it is now bare."""
+    if others_on_bridge or att.host_kind not in ("bridge", "ovs"):
+        return False
+    owner = f"bridge:{att.host_if}"
+    if att.host_kind == "ovs":
+        return host.ovs.available() and host.ovs.bridge_owner(att.host_if) == owner and \
+            set(host.ovs.ports(att.host_if)) <= {att.host_ifname}
+    link = host.net.link(att.host_if)
+    if link is None or owner_of(link.alias) != owner or host.net.addresses(ifname=att.host_if, v4_only=True):
+        return False
+    ports = [p for p in host.net.links() if p.master == link.index and p.name != att.host_ifname]
+    return not ports
 
 
 def route_family(cidr: str) -> int:

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Start the services the tests and the demo use, unless they already run: dockerd, and the
+# local busybox image (no registry here: built from Debian's busybox-static).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+docker_up() { timeout 5 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+if ! docker_up; then
+  echo "services: starting dockerd"
+  mkdir -p /var/log
+  setsid dockerd >/var/log/wirework-dockerd.log 2>&1 < /dev/null &
+  for _ in $(seq 1 120); do docker_up && break; sleep 0.5; done
+  docker_up || { echo "services: dockerd did not start; see /var/log/wirework-dockerd.log" >&2; exit 1; }
+fi
+
+IMAGE=${WIREWORK_TEST_IMAGE:-wirework-busybox:latest}
+if ! timeout 30 docker image inspect "$IMAGE" >/dev/null 2>&1; then
+  echo "services: building image $IMAGE from busybox-static"
+  root=$(mktemp -d)
+  mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/var/www"
+  cp /bin/busybox "$root/bin/busybox"
+  for applet in $(/bin/busybox --list); do
+    [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+  done
+  echo "root:x:0:0:root:/root:/bin/sh" > "$root/etc/passwd"
+  tar -C "$root" -c . | timeout 120 docker import -c 'CMD ["/bin/sh"]' -c 'ENV PATH=/bin' - "$IMAGE" >/dev/null
+  rm -rf "$root"
+fi
+echo "services: docker $(docker version --format '{{.Server.Version}}'), image $IMAGE"

@@ -1,0 +1,84 @@
+"""`wirework pipework ...` (pipework's whole command line) and route/rule/tc inside a guest."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from wirework.cli.app import add_common, session
+from wirework.cli.commands.attach import print_attach
+from wirework.cli.pipework_args import USAGE, parse, split_own_options
+from wirework.cli.render import PLAN_FORMATS, render_plan
+from wirework.errors import InvalidInput, WireworkError
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("pipework", help="pipework's command line, accepted unchanged", usage=USAGE,
+                       description="Runs a pipework command line through wirework (planned, reversible).")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
+    p.add_argument("--format", choices=PLAN_FORMATS, default="text")
+    p.add_argument("--timeout", type=float, default=0.0, help="--wait: give up after this many seconds (0: never)")
+    add_common(p)
+    p.add_argument("words", nargs=argparse.REMAINDER, help="pipework's arguments")
+    p.set_defaults(func=cmd_pipework)
+    for what, example in (("route", "add 192.168.0.0/16 via 192.168.1.1 dev eth1"),
+                          ("rule", "add from 10.0.0.0/24 table 100"),
+                          ("tc", "qdisc add dev eth1 root tbf rate 10mbit burst 10kb latency 50ms")):
+        p = sub.add_parser(what, help=f"{what} inside a guest's network namespace (e.g. {example})")
+        p.add_argument("guest")
+        p.add_argument("--dry-run", action="store_true")
+        p.add_argument("--format", choices=PLAN_FORMATS, default="text")
+        add_common(p)
+        p.add_argument("words", nargs=argparse.REMAINDER)
+        p.set_defaults(func=cmd_guest, what=what)
+
+
+def cmd_guest(args: argparse.Namespace) -> int:
+    plan = session(args).guest_command(args.what, args.guest, list(args.words), dry_run=args.dry_run)
+    if args.dry_run:
+        print(render_plan(plan, args.format))
+    return 0
+
+
+def cmd_pipework(args: argparse.Namespace) -> int:
+    words = list(args.words)
+    if words and words[0] == "--":
+        words = words[1:]
+    own, words = split_own_options(words)
+    args.dry_run = args.dry_run or "--dry-run" in own
+    args.format = own.get("--format", args.format)
+    args.netns = own.get("--netns", args.netns)
+    args.state_dir = own.get("--state-dir", args.state_dir)
+    args.timeout = float(own.get("--timeout", args.timeout))
+    if args.format not in PLAN_FORMATS:
+        raise InvalidInput(what="--format", value=args.format, why=f"use one of {', '.join(PLAN_FORMATS)}")
+    cmd = parse(words)
+    if cmd.action == "wait":
+        return wait_for_interface(cmd.ifname, args.timeout)
+    if cmd.action in ("route", "rule", "tc"):
+        plan = session(args).guest_command(cmd.action, cmd.guest, list(cmd.args), dry_run=args.dry_run)
+        if args.dry_run:
+            print(render_plan(plan, args.format))
+        return 0
+    options = dict(cmd.attach)
+    host_if = options.pop("host_if")
+    result = session(args).attach(cmd.guest, host_if, dry_run=args.dry_run, **options)
+    args.json = False
+    return print_attach(result, args)
+
+
+def wait_for_interface(ifname: str, timeout: float) -> int:
+    """pipework --wait, run inside a container: block until the interface has carrier."""
+    deadline = time.monotonic() + timeout if timeout > 0 else None
+    while True:
+        try:
+            with open(f"/sys/class/net/{ifname}/carrier", encoding="ascii") as f:
+                if f.read().strip() == "1":
+                    return 0
+        except OSError:
+            pass  # not there yet (or down: reading carrier of a down link fails)
+        if deadline is not None and time.monotonic() > deadline:
+            raise WireworkError(f"interface {ifname} did not come up within {timeout:g} s; "
+                                f"run 'wirework pipework ...' on the host for this container")
+        time.sleep(0.1)

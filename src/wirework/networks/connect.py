@@ -1,0 +1,132 @@
+"""Connecting guests to networks: validation and the pieces `Wirework.connect` plans with.
+
+A connection is an attachment (`networks.attach`: a veth from the network's bridge into the
+guest, its address, and the default route when asked) plus the firewall's published ports,
+run as one plan; the endpoint record (`networks.endpoints`) is written in the transaction
+that closes the journal. Which network gives the default route is explicit
+(`default_route=True`), never an accident of the order of connects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from wirework.errors import Conflict, InvalidInput
+from wirework.firewall.model import PortMapping, bind, parse_publish
+from wirework.model.addr import parse_ifname, parse_ip
+from wirework.model.guest import Guest
+from wirework.model.specs import AttachSpec
+from wirework.networks.endpoints import Endpoint
+from wirework.networks.network import Network, validate_network_name
+
+_ALIAS_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+@dataclass(frozen=True)
+class ConnectSpec:
+    network: str
+    guest: str
+    ip: str | None = None
+    aliases: tuple[str, ...] = ()
+    default_route: bool = False
+    ports: tuple[PortMapping, ...] = ()  # parsed, not yet bound to the guest's address
+    ifname: str | None = None
+    no_sysctl: bool = False
+    mode: str = ""
+
+
+def validate_connect(network: str, guest: str, *, ip: str | None = None, aliases: Sequence[str] = (),
+                     default_route: bool = False, publish: Sequence[str] = (), ifname: str | None = None,
+                     no_sysctl: bool = False, mode: str = "") -> ConnectSpec:
+    refuse_mode_switch(network, guest)
+    validate_network_name(network)
+    if not guest:
+        raise InvalidInput(what="guest", value=guest, why="name a container, PID or network namespace")
+    if ip is not None:
+        ip = str(parse_ip(ip.split("/")[0], "address"))
+    for alias in aliases:
+        if not alias or not set(alias) <= _ALIAS_CHARS:
+            raise InvalidInput(what="alias", value=alias, why="use letters, digits, '-', '_' or '.'")
+    if ifname is not None:
+        parse_ifname(ifname, "guest interface name")
+    ports = tuple(m for text in publish for m in parse_publish(text))
+    _check_duplicates(ports)
+    return ConnectSpec(network, guest, ip, tuple(aliases), default_route, ports, ifname, no_sysctl, mode)
+
+
+def refuse_mode_switch(network: str, guest: str) -> None:
+    """host / container:X / none are namespace choices made when a guest starts, not networks."""
+    if network == "host" or network.startswith("container:"):
+        raise InvalidInput(what="network", value=network, why=(
+            f"a running guest's network namespace cannot be swapped for the "
+            f"{'host' if network == 'host' else network.split(':', 1)[1] + chr(39) + 's'} one; "
+            f"start it that way instead (docker run --net={network} or wirework run --net {network})"))
+    if network == "none":
+        raise InvalidInput(what="network", value=network,
+                           why=f"'none' is no network; run 'wirework disconnect NETWORK {guest}' for each of its networks")
+
+
+def _check_duplicates(ports: Sequence[PortMapping]) -> None:
+    seen: set[tuple[str | None, str, int]] = set()
+    for m in ports:
+        key = (m.host_ip, m.proto, m.host_port)
+        if key in seen:
+            raise InvalidInput(what="published port", value=m.text(), why="it is given twice; publish each host port once")
+        seen.add(key)
+
+
+def check_guest_mode(guest: Guest) -> None:
+    if guest.mode == "host":
+        raise InvalidInput(what="guest", value=guest.name, why=(
+            "it shares the host's network namespace (--net=host), which cannot be switched to a network; "
+            "start it with --net=none to connect it"))
+    if guest.mode.startswith("container:"):
+        raise InvalidInput(what="guest", value=guest.name, why=(
+            f"it shares the network namespace of {guest.mode.split(':', 1)[1]} (--net={guest.mode}); "
+            f"connect that guest instead"))
+
+
+def choose_ifname(existing: Sequence[str], taken_by_endpoints: Sequence[str], requested: str | None) -> str:
+    """The requested name, or the first free ethN (eth0 for a guest's first network)."""
+    if requested is not None:
+        return requested
+    used = set(existing) | set(taken_by_endpoints)
+    n = 0
+    while f"eth{n}" in used:
+        n += 1
+    return f"eth{n}"
+
+
+def attach_spec(spec: ConnectSpec, net: Network, guest: Guest, ifname: str, ip: str) -> AttachSpec:
+    return AttachSpec(guest=guest.ref, host_if=net.bridge, cont_ifname=ifname,
+                      cidr=f"{ip}/{net.addresses().prefixlen}",
+                      gateway=net.gateway if spec.default_route else None, mtu=net.mtu, create="never")
+
+
+def bound_ports(spec: ConnectSpec, net: Network, ip: str, owner: str) -> list[PortMapping]:
+    if spec.ports and net.internal:
+        raise InvalidInput(what="published port", value=spec.ports[0].text(),
+                           why=f"network {net.name} is --internal: nothing outside it may reach its guests")
+    return bind(list(spec.ports), net.name, ip, owner)
+
+
+def check_ports(existing: Sequence[Endpoint], new: Sequence[PortMapping], in_use: set[tuple[str, int]]) -> None:
+    """A host port is published once; a port a host program listens on is refused too."""
+    from wirework.firewall.check import port_conflicts
+
+    published = [PortMapping(**p) for ep in existing for p in ep.ports]
+    problems = port_conflicts(published, list(new))
+    if problems:
+        raise Conflict(str(problems[0]))
+    for m in new:
+        if (m.proto, m.host_port) in in_use:
+            raise Conflict(f"host port {m.host_port}/{m.proto} is in use by a program on the host; "
+                           f"stop it or publish another host port")
+
+
+def same_request(ep: Endpoint, spec: ConnectSpec) -> bool:
+    ports = {(p["host_ip"], p["proto"], p["host_port"], p["guest_port"]) for p in ep.ports}
+    wanted = {(m.host_ip, m.proto, m.host_port, m.guest_port) for m in spec.ports}
+    return (ports == wanted and (spec.ip is None or spec.ip == ep.address)
+            and spec.default_route == ep.default_route and (spec.ifname is None or spec.ifname == ep.ifname))

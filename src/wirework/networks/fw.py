@@ -1,0 +1,44 @@
+"""The networks' side of the firewall: turning network records into `wirework.firewall` steps.
+
+The firewall layer renders nftables rules (NAT, isolation, published ports) in one
+`inet wirework` table; this module is the one place that maps networks, links and
+published ports onto its model, so the rest of `networks/` never builds rules itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from wirework.firewall import steps as fws
+from wirework.firewall.model import NetworkRules, PortMapping
+from wirework.networks.network import Network
+from wirework.plan.steps import Step
+
+
+def rules_of(net: Network) -> NetworkRules:
+    return NetworkRules(net.name, net.bridge, net.subnet, net.gateway, internal=net.internal,
+                        masquerade=net.masquerade, icc=net.icc)
+
+
+def network_steps(net: Network) -> list[Step]:
+    return [fws.EnsureFirewallBase(), fws.AddNetworkRules(rules_of(net))]
+
+
+def remove_network_steps(net: Network) -> list[Step]:
+    return [fws.RemoveNetworkRules(rules_of(net))]
+
+
+def link_steps(a: Network, b: Network) -> list[Step]:
+    return [fws.EnsureFirewallBase(), fws.LinkNetworks(a.name, b.name)]
+
+
+def unlink_steps(net: Network, linked: Iterable[Network]) -> list[Step]:
+    return [fws.UnlinkNetworks(net.name, other.name) for other in linked]
+
+
+def publish_steps(mappings: Sequence[PortMapping]) -> list[Step]:
+    return [fws.PublishPort(m) for m in mappings]
+
+
+def unpublish_steps(mappings: Sequence[PortMapping]) -> list[Step]:
+    return [fws.UnpublishPort(m) for m in mappings]

@@ -1,0 +1,286 @@
+"""An in-memory host for unit tests of plans and the executor (no root, no kernel).
+
+It models what steps change — links per namespace, addresses, routes, rules, OVS ports,
+iptables accepts, sysctls — closely enough that "apply then undo" can be checked to return
+the host to its exact starting state, and it can be told to fail any call.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from wirework.errors import Conflict, NotFound
+from wirework.model.addr import IPInterface
+from wirework.model.host import AddrInfo, LinkInfo, RouteInfo, RouteSpec, RuleInfo, RuleSpec
+
+
+@dataclass
+class FakeState:
+    links: dict[tuple[str | None, str], LinkInfo] = field(default_factory=dict)
+    addrs: set[tuple[str | None, str, str]] = field(default_factory=set)
+    routes: set[tuple[str | None, RouteSpec]] = field(default_factory=set)
+    rules: set[tuple[str | None, RuleSpec]] = field(default_factory=set)
+    ovs_bridges: dict[str, str] = field(default_factory=dict)
+    ovs_ports: dict[str, tuple[str, str]] = field(default_factory=dict)
+    accepts: set[tuple[str, str]] = field(default_factory=set)
+    sysctls: dict[tuple[str | None, str], str] = field(default_factory=dict)
+    offload: dict[tuple[str | None, str], bool] = field(default_factory=dict)
+
+
+class FakeNet:
+    def __init__(self, state: FakeState, owner: FakeHost) -> None:
+        self.s = state
+        self.h = owner
+        self._next = 100
+
+    def _check(self, call: str) -> None:
+        self.h.maybe_fail(call)
+
+    def link(self, name: str, ns: str | None = None) -> LinkInfo | None:
+        return self.s.links.get((ns, name))
+
+    def link_by_index(self, index: int, ns: str | None = None) -> LinkInfo | None:
+        return next((li for (n, _), li in self.s.links.items() if n == ns and li.index == index), None)
+
+    def links(self, ns: str | None = None) -> list[LinkInfo]:
+        return [li for (n, _), li in self.s.links.items() if n == ns]
+
+    def _add(self, ns: str | None, name: str, kind: str, mtu: int | None = None, mac: str | None = None) -> None:
+        if (ns, name) in self.s.links:
+            raise Conflict(f"interface {name!r} already exists")
+        self._next += 1
+        self.s.links[(ns, name)] = LinkInfo(self._next, name, kind, mtu or 1500, mac or f"02:00:00:00:00:{self._next % 256:02x}", False)
+
+    def create_veth(self, host_name: str, peer_name: str, peer_ns: str | None, *, mtu: int | None, peer_mac: str | None) -> None:
+        self._check("create_veth")
+        if (peer_ns, peer_name) in self.s.links:
+            raise Conflict(f"interface {peer_name!r} already exists")
+        self._add(None, host_name, "veth", mtu)
+        self._add(peer_ns, peer_name, "veth", mtu, peer_mac)
+
+    def create_bridge(self, name: str, *, mtu: int | None, vlan_filtering: bool) -> None:
+        self._check("create_bridge")
+        self._add(None, name, "bridge", mtu)
+
+    def create_macvlan(self, parent: str, name: str, ns: str | None, *, mode: str, mac: str | None, mtu: int | None) -> None:
+        self._check("create_macvlan")
+        self._add(ns, name, "macvlan", mtu, mac)
+
+    def create_vlan(self, parent: str, name: str, vid: int) -> None:
+        self._check("create_vlan")
+        self._add(None, name, "vlan")
+
+    def delete_link(self, name: str, ns: str | None = None, *, owner: str | None = None) -> bool:
+        info = self.s.links.get((ns, name))
+        if info is None or (owner is not None and info.alias != f"wirework:{owner}"):
+            return False
+        del self.s.links[(ns, name)]
+        if info.kind == "veth":  # the peer goes too
+            for key, other in list(self.s.links.items()):
+                if other.kind == "veth" and other.alias == info.alias and key != (ns, name):
+                    del self.s.links[key]
+        self.s.addrs = {a for a in self.s.addrs if (a[0], a[1]) != (ns, name)}
+        self.s.routes = {r for r in self.s.routes if (r[0], r[1].dev) != (ns, name)}
+        return True
+
+    def _set(self, name: str, ns: str | None, **changes: Any) -> None:
+        info = self.s.links.get((ns, name))
+        if info is None:
+            raise NotFound(what="interface", name=name)
+        self.s.links[(ns, name)] = replace(info, **changes)
+
+    def set_alias(self, name: str, alias: str, ns: str | None = None) -> None:
+        self._set(name, ns, alias=alias)
+
+    def set_master(self, name: str, master: str | None, ns: str | None = None) -> None:
+        self._check("set_master")
+        index = self.s.links[(ns, master)].index if master else 0
+        self._set(name, ns, master=index)
+
+    def set_up(self, name: str, ns: str | None = None, up: bool = True) -> None:
+        self._check("set_up")
+        self._set(name, ns, up=up)
+
+    def set_mtu(self, name: str, mtu: int, ns: str | None = None) -> None:
+        self._set(name, ns, mtu=mtu)
+
+    def addresses(self, ns: str | None = None, ifname: str | None = None, *, v4_only: bool = False) -> list[AddrInfo]:
+        return [AddrInfo(i, c) for n, i, c in sorted(self.s.addrs, key=str) if n == ns and ifname in (None, i)]
+
+    def add_address(self, name: str, cidr: IPInterface, ns: str | None = None) -> bool:
+        self._check("add_address")
+        if (ns, name) not in self.s.links:
+            raise NotFound(what="interface", name=name)
+        key = (ns, name, str(cidr))
+        if key in self.s.addrs:
+            return False
+        self.s.addrs.add(key)
+        return True
+
+    def del_address(self, name: str, cidr: IPInterface, ns: str | None = None) -> bool:
+        key = (ns, name, str(cidr))
+        if key not in self.s.addrs:
+            return False
+        self.s.addrs.discard(key)
+        return True
+
+    def routes(self, ns: str | None = None, *, table: int | None = None) -> list[RouteInfo]:
+        return [RouteInfo(r.dst, r.gateway, r.dev, r.table, r.metric) for n, r in self.s.routes
+                if n == ns and table in (None, r.table)]
+
+    def add_route(self, route: RouteSpec, ns: str | None = None) -> bool:
+        self._check("add_route")
+        if (ns, route) in self.s.routes:
+            return False
+        self.s.routes.add((ns, route))
+        return True
+
+    def del_route(self, route: RouteSpec, ns: str | None = None) -> bool:
+        if (ns, route) not in self.s.routes:
+            return False
+        self.s.routes.discard((ns, route))
+        return True
+
+    def rules(self, ns: str | None = None) -> list[RuleInfo]:
+        return [RuleInfo(r.priority, r.table, r.src, r.dst) for n, r in self.s.rules if n == ns]
+
+    def add_rule(self, rule: RuleSpec, ns: str | None = None) -> bool:
+        if (ns, rule) in self.s.rules:
+            return False
+        self.s.rules.add((ns, rule))
+        return True
+
+    def del_rule(self, rule: RuleSpec, ns: str | None = None) -> bool:
+        if (ns, rule) not in self.s.rules:
+            return False
+        self.s.rules.discard((ns, rule))
+        return True
+
+    def bridge_vlan(self, port: str, vid: int, *, add: bool) -> None:
+        self._check("bridge_vlan")
+
+    def set_tx_offload(self, name: str, ns: str | None, on: bool) -> None:
+        self.s.offload[(ns, name)] = on
+
+
+class FakeOvs:
+    def __init__(self, state: FakeState, datapath: str = "netdev") -> None:
+        self.s = state
+        self.datapath = datapath
+
+    def available(self) -> bool:
+        return True
+
+    def kernel_datapath_available(self) -> bool:
+        return self.datapath == "system"
+
+    def bridge_exists(self, name: str) -> bool:
+        return name in self.s.ovs_bridges
+
+    def bridge_datapath(self, name: str) -> str:
+        return self.datapath
+
+    def add_bridge(self, name: str, *, datapath: str, owner: str) -> None:
+        self.s.ovs_bridges.setdefault(name, owner)
+
+    def del_bridge(self, name: str, *, owner: str | None = None) -> bool:
+        if self.s.ovs_bridges.get(name) is None or (owner and self.s.ovs_bridges[name] != owner):
+            return False
+        del self.s.ovs_bridges[name]
+        return True
+
+    def add_port(self, bridge: str, port: str, *, tag: int | None, owner: str, extra: dict[str, str] | None = None) -> None:
+        self.s.ovs_ports[port] = (bridge, owner)
+
+    def del_port(self, bridge: str, port: str, *, owner: str | None = None) -> bool:
+        if port not in self.s.ovs_ports or (owner and self.s.ovs_ports[port][1] != owner):
+            return False
+        del self.s.ovs_ports[port]
+        return True
+
+    def ports(self, bridge: str) -> list[str]:
+        return [p for p, (b, _) in self.s.ovs_ports.items() if b == bridge]
+
+    def port_owner(self, port: str) -> str | None:
+        return self.s.ovs_ports.get(port, ("", None))[1]
+
+    def bridge_owner(self, name: str) -> str | None:
+        return self.s.ovs_bridges.get(name)
+
+    def owned_ports(self) -> list[tuple[str, str, str]]:
+        return [(b, p, o) for p, (b, o) in self.s.ovs_ports.items()]
+
+
+class FakeFw:
+    def __init__(self, state: FakeState, blocked: bool) -> None:
+        self.s = state
+        self.blocked = blocked
+
+    def forward_blocked(self) -> bool:
+        return self.blocked
+
+    def ensure_bridge_forward(self, bridge: str, owner: str) -> bool:
+        if (bridge, owner) in self.s.accepts:
+            return False
+        self.s.accepts.add((bridge, owner))
+        return True
+
+    def remove_bridge_forward(self, bridge: str, owner: str) -> bool:
+        if (bridge, owner) not in self.s.accepts:
+            return False
+        self.s.accepts.discard((bridge, owner))
+        return True
+
+
+class FakeSysctl:
+    def __init__(self, state: FakeState) -> None:
+        self.s = state
+
+    def get(self, key: str, ns: str | None = None) -> str | None:
+        return self.s.sysctls.get((ns, key), "0")
+
+    def set(self, key: str, value: str, ns: str | None = None) -> None:
+        self.s.sysctls[(ns, key)] = value
+
+
+class FakeProc:
+    def __init__(self) -> None:
+        self.ran: list[tuple[str | None, list[str]]] = []
+
+    def run_in(self, ns: str | None, argv: list[str], *, timeout: float = 30.0, input_text: str | None = None) -> str:
+        self.ran.append((ns, argv))
+        return ""
+
+    def which(self, program: str) -> str | None:
+        return f"/usr/bin/{program}"
+
+
+class FakeHost:
+    """Host protocol in memory. `fail_on("add_route")` makes that call raise once."""
+
+    def __init__(self, *, netns: str | None = None, forward_blocked: bool = False, ovs_datapath: str = "netdev") -> None:
+        self.netns = netns
+        self.state = FakeState()
+        self._fail: set[str] = set()
+        self.net = FakeNet(self.state, self)
+        self.ovs = FakeOvs(self.state, ovs_datapath)
+        self.fw = FakeFw(self.state, forward_blocked)
+        self.sysctl = FakeSysctl(self.state)
+        self.proc = FakeProc()
+
+    def fail_on(self, call: str) -> None:
+        self._fail.add(call)
+
+    def maybe_fail(self, call: str) -> None:
+        if call in self._fail:
+            self._fail.discard(call)
+            raise RuntimeError(f"injected failure in {call}")
+
+    def snapshot(self) -> FakeState:
+        return copy.deepcopy(self.state)
+
+    def add_guest(self, ns: str) -> None:
+        """A guest namespace with only lo in it."""
+        self.net._add(ns, "lo", "", 65536, "00:00:00:00:00:00")
