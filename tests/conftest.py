@@ -134,3 +134,40 @@ def ovs_host(netns: Namespaces):  # type: ignore[no-untyped-def]
     yield name, instance
     instance.stop()
     shutil.rmtree(rundir, ignore_errors=True)
+
+
+_TCP_SERVER = """
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(1); s.settimeout(20)
+c, _ = s.accept(); c.settimeout(20); n = 0
+while True:
+    b = c.recv(65536)
+    if not b: break
+    n += len(b)
+print(n)
+"""
+_TCP_CLIENT = """
+import socket, sys
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+c.sendall(b"x" * int(sys.argv[3])); c.shutdown(socket.SHUT_WR); c.recv(1)
+"""
+
+
+def tcp_transfer(server_ns: str, client_ns: str, addr: str, size: int = 2_000_000, port: int = 5001) -> bool:
+    """Send `size` bytes over TCP from client_ns to addr:port in server_ns; True when all arrived."""
+    import sys
+    import time
+
+    server = subprocess.Popen(["ip", "netns", "exec", server_ns, sys.executable, "-c", _TCP_SERVER, str(port)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.3)
+        subprocess.run(["ip", "netns", "exec", client_ns, sys.executable, "-c", _TCP_CLIENT, addr, str(port), str(size)],
+                       capture_output=True, timeout=30, check=False)
+        out, _ = server.communicate(timeout=30)
+        return out.strip() == str(size)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()

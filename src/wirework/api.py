@@ -11,6 +11,7 @@ Every operation validates its input, plans, and runs the plan through the execut
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -31,6 +32,8 @@ from wirework.plan.executor import Executor, FaultHook, env_fault_hook, recover,
 from wirework.plan.steps import Plan, Step
 from wirework.store import Store, open_store
 from wirework.store.base import Delete, Op, Put
+
+OVS_DB_ENV = "WIREWORK_OVS_DB"  # an ovsdb-server socket other than the system's
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class Wirework:
         ovs_db: str | None = None,
         fault: FaultHook | None = None,
     ) -> None:
-        self.host = KernelHost(netns, ovs_db=ovs_db)
+        self.host = KernelHost(netns, ovs_db=ovs_db or os.environ.get(OVS_DB_ENV) or None)
         self.host_id = records.host_id(netns)
         self.store = store or open_store(state_dir_path=state_dir)
         self.docker = DockerClient(docker_socket)
@@ -114,7 +117,7 @@ class Wirework:
         stale = self._stale_or_noop(existing, g, spec)
         if existing is not None and stale is None:
             return AttachResult(existing, False, Plan("attach", existing.owner, ()))
-        facts = probe_attach(self.host, spec, g, None, self._used_ips(spec))
+        facts = probe_attach(self.host, spec, g, None, self._used_ips(spec, attachment_id(g.key, spec.cont_ifname)))
         check_attach(spec, facts)
         plan = plan_attach(spec, facts)
         if stale is not None:
@@ -144,12 +147,13 @@ class Wirework:
         raise Conflict(f"{spec.cont_ifname} of guest {g.name!r} is already wired to {att.host_if} "
                        f"({att.cidr or 'dhcp'}); run 'wirework detach {spec.guest} -i {spec.cont_ifname}' first")
 
-    def _used_ips(self, spec: AttachSpec) -> list[Attachment]:
+    def _used_ips(self, spec: AttachSpec, att_id: str) -> list[Attachment]:
+        """Who holds the requested address on that host interface (not this very attachment)."""
         if not spec.cidr:
             return []
         ip = spec.cidr.split("/")[0]
         entry = self.store.get(_ip_key(self.host_id, spec.host_if, ip))
-        if entry is None:
+        if entry is None or entry.value == att_id:
             return []
         att = records.load(self.store, self.host_id, str(entry.value))
         return [att] if att is not None else []
@@ -270,6 +274,82 @@ class Wirework:
         if not dry_run:
             self._executor().run(plan)
         return plan
+
+    # -- Docker-style networks (issue 3; the logic lives in wirework.networks) -------------
+    def network_create(self, name: str, *, force: bool = False, dry_run: bool = False, no_sysctl: bool = False,
+                       pools: str | None = None, **options: Any) -> Any:
+        """Create a network (bridge, subnet, NAT, isolation). See networks.network.validate_network."""
+        from wirework.networks import netops
+        from wirework.networks.network import validate_network
+
+        spec = validate_network(name, **options)
+        return netops.create(self, spec, force=force, dry_run=dry_run, no_sysctl=no_sysctl, pools=pools)
+
+    def network_rm(self, name: str, *, force: bool = False) -> Any:
+        from wirework.networks import connops, netops
+
+        return netops.remove(self, name, force=force, detach=lambda ep: connops.drop_endpoint(self, ep))
+
+    def network_ls(self) -> list[dict[str, Any]]:
+        from wirework.networks import netops
+
+        return netops.listing(self)
+
+    def network_inspect(self, name: str) -> dict[str, Any]:
+        from wirework.networks import netops
+
+        return netops.inspect(self, name)
+
+    def network_link(self, a: str, b: str, *, unlink: bool = False, dry_run: bool = False) -> Plan:
+        from wirework.networks import netops
+
+        return netops.link(self, a, b, unlink=unlink, dry_run=dry_run)
+
+    def connect(self, network: str, guest: str, *, dry_run: bool = False, **options: Any) -> Any:
+        """Connect a guest to a network (address from IPAM, ports, default route if asked)."""
+        from wirework.networks import connops
+        from wirework.networks.connect import validate_connect
+
+        spec = validate_connect(network, guest, **options)
+        return connops.connect(self, spec, dry_run=dry_run)
+
+    def disconnect(self, network: str, guest: str) -> Any:
+        from wirework.networks import connops
+
+        return connops.disconnect(self, network, guest)
+
+    def ports(self, guest: str) -> list[Any]:
+        from wirework.networks import connops
+
+        return connops.ports_of(self, guest)
+
+    def run_guest(self, net: str, command: list[str], **options: Any) -> Any:
+        """Start a command in a namespace of the given mode (wirework run). See networks.modes."""
+        from wirework.networks import modes
+
+        return modes.run(self, modes.validate_run(net, command, **options))
+
+    def remove_guest(self, name: str) -> Any:
+        from wirework.networks import modes
+
+        return modes.remove(self, name)
+
+    def up(self, *, no_sysctl: bool = False) -> Any:
+        """Re-apply every network, link, connection and published port (after a reboot or flush)."""
+        from wirework.networks import up
+
+        self.recover()
+        return up.up(self, no_sysctl=no_sysctl)
+
+    def doctor(self, *, root: str = "/") -> Any:
+        from wirework.networks import doctor
+
+        return doctor.diagnose(self, root=root)
+
+    def check(self, *, lan: str | None = None, lan_addr: str | None = None, probe: bool = True) -> Any:
+        from wirework.networks import check
+
+        return check.matrix(self, lan=lan, lan_addr=lan_addr, probe=probe)
 
 
 def _ip_key(host: str, host_if: str, ip: str) -> str:

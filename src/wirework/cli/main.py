@@ -51,6 +51,8 @@ def _via_service(argv: list[str]) -> int | None:
         answer = json.loads(raw)
     except json.JSONDecodeError:
         return None
+    if os.environ.get("WIREWORK_TRACE"):
+        sys.stderr.write(f"wirework: served by the service at {path}\n")
     sys.stdout.write(answer.get("stdout", ""))
     sys.stderr.write(answer.get("stderr", ""))
     return int(answer.get("exit", 1))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-_SESSIONS: dict[tuple[str | None, str | None], tuple[Any, str]] = {}
+_SESSIONS: dict[tuple[str | None, str, str | None], tuple[Any, str]] = {}
 KEEP_SESSIONS = False  # set by the service
 
 
@@ -17,7 +17,7 @@ def get_session(netns: str | None, state_dir: str | None) -> Any:
     from wirework.api import Wirework
     from wirework.store import state_dir as resolve_state_dir
 
-    key = (netns, resolve_state_dir(state_dir))
+    key = (netns, resolve_state_dir(state_dir), os.environ.get("WIREWORK_OVS_DB"))
     identity = _identity(netns)
     cached = _SESSIONS.get(key)
     if cached is not None and cached[1] == identity:
@@ -25,7 +25,7 @@ def get_session(netns: str | None, state_dir: str | None) -> Any:
         return cached[0]
     if cached is not None:
         cached[0].close()  # the namespace was re-created: its old sockets point at a dead one
-    session = Wirework(netns=netns, state_dir=key[1])
+    session = Wirework(netns=netns, state_dir=key[1], ovs_db=key[2])
     if KEEP_SESSIONS:
         _SESSIONS[key] = (session, identity)
     return session
