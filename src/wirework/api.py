@@ -23,7 +23,7 @@ from wirework.kernel.host import KernelHost
 from wirework.kernel.netns import netns_id
 from wirework.model.guest import Guest
 from wirework.model.specs import AttachSpec, validate_attach
-from wirework.naming import attachment_id, host_veth_name
+from wirework.naming import attachment_id, guest_mac, host_veth_name
 from wirework.networks import records
 from wirework.networks.attach import bridge_prunable, check_attach, plan_attach, plan_detach, probe_attach
 from wirework.networks.guestcmd import plan_guest_command
@@ -97,6 +97,10 @@ class Wirework:
             self.recover()
         return Executor(self.host, self.store, self.fault)
 
+    def run_plan(self, plan: Plan) -> list[Step]:
+        """Run a plan built elsewhere (a lab host's setup item) through this host's executor."""
+        return self._executor().run(plan)
+
     def recover(self) -> list[str]:
         """Undo operations that a crashed wirework process left half-done."""
         self._recovered = True
@@ -165,14 +169,13 @@ class Wirework:
                 cidr = step.cidr
             if isinstance(step, DelRoute) and step.route.dst == "default":
                 gateway = step.route.gateway or gateway
-        link = self.host.net.link(spec.cont_ifname, g.netns_path) if undo else None
         kind = {"new-bridge": "bridge", "new-ovs": "ovs", "physical": "macvlan"}.get(facts.host_kind, facts.host_kind)
 
         return Attachment(
             id=facts.att_id, host=self.host_id, guest=g, spec=spec, host_if=facts.host_if, host_kind=kind,
             host_ifname="" if kind == "macvlan" else (spec.host_ifname or host_veth_name(facts.att_id)),
             cont_ifname=spec.cont_ifname, cidr=cidr, gateway=gateway,
-            mac=link.mac if link else (spec.mac or ""), undo=tuple(s.to_dict() for s in undo),
+            mac=spec.mac or guest_mac(facts.att_id), undo=tuple(s.to_dict() for s in undo),
         )
 
     def _record_ops(self, att: Attachment) -> list[Op]:
@@ -350,6 +353,55 @@ class Wirework:
         from wirework.networks import check
 
         return check.matrix(self, lan=lan, lan_addr=lan_addr, probe=probe)
+
+    # -- uplink (S9) and Open vSwitch tunnels (S10): wirework.networks.uplink*, .tunnel ------
+    def uplink(self, bridge: str, nic: str, *, ovs: bool | None = None, check: str | None = None,
+               confirm_within: float = 0.0, dry_run: bool = False, on_applied: Any = None) -> Any:
+        """Move NIC's addresses and routes onto BRIDGE and enslave NIC; put back when `check`
+        (default: the gateway) does not answer. confirm_within > 0 leaves it pending until
+        `uplink_confirm` (a watchdog, started by `on_applied(record)`, reverts otherwise)."""
+        from wirework.networks import uplink_state
+
+        return uplink_state.session_uplink(self, bridge, nic, ovs=ovs, check=check, confirm_within=confirm_within,
+                                           dry_run=dry_run, on_applied=on_applied)
+
+    def uplink_confirm(self, bridge: str) -> dict[str, Any]:
+        from wirework.networks import uplink_state
+
+        return uplink_state.confirm(self.store, self.host_id, bridge)
+
+    def uplink_undo(self, bridge: str, nic: str | None = None) -> bool:
+        from wirework.networks import uplink_state
+
+        return uplink_state.session_undo(self, bridge, nic)
+
+    def uplink_watch(self, bridge: str, *, interval: float = 1.0) -> str:
+        from wirework.networks import uplink_state
+
+        return uplink_state.watch(self.host, self.store, self.host_id, bridge, interval=interval)
+
+    def uplinks(self) -> list[dict[str, Any]]:
+        from wirework.networks import uplink_state
+
+        return uplink_state.records(self.store, self.host_id)
+
+    def tunnel_add(self, bridge: str, remote: str, *, type_: str = "gre", key: int | None = None,
+                   name: str | None = None, underlay_bridge: str | None = None, dry_run: bool = False) -> Any:
+        """An OVS tunnel port to `remote` on BRIDGE, with the underlay and MTUs it needs."""
+        from wirework.networks import tunnel
+
+        return tunnel.add(self, tunnel.validate_tunnel(bridge, remote, type_=type_, key=key, name=name,
+                                                       underlay_bridge=underlay_bridge), dry_run=dry_run)
+
+    def tunnel_rm(self, bridge: str, remote_or_port: str, *, dry_run: bool = False) -> Any:
+        from wirework.networks import tunnel
+
+        return tunnel.remove(self, bridge, remote_or_port, dry_run=dry_run)
+
+    def tunnel_ls(self) -> list[dict[str, Any]]:
+        from wirework.networks import tunnel
+
+        return tunnel.listing(self)
 
 
 def _ip_key(host: str, host_if: str, ip: str) -> str:

@@ -37,3 +37,12 @@ def attachment_id(guest_key: str, cont_ifname: str) -> str:
 
 def host_veth_name(att_id: str) -> str:
     return VETH_PREFIX + att_id[:12]
+
+
+def guest_mac(att_id: str) -> str:
+    """A stable MAC per attachment, so a guest wired again (after a restart) keeps its MAC.
+
+    Locally administered unicast (02:...), 40 bits from the attachment id's hash.
+    """
+    digest = short_hash("mac", att_id, length=10)
+    return "02:" + ":".join(digest[i:i + 2] for i in range(0, 10, 2))

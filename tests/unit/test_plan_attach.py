@@ -8,7 +8,7 @@ import pytest
 
 from wirework.errors import Conflict, InvalidInput, NotFound, StepFailed
 from wirework.model.guest import Guest
-from wirework.model.host import LinkInfo
+from wirework.model.host import LinkInfo, RouteSpec
 from wirework.model.specs import validate_attach
 from wirework.networks.attach import check_attach, plan_attach, plan_detach, probe_attach
 from wirework.networks.records import Attachment
@@ -40,16 +40,13 @@ def test_plan_new_bridge_golden() -> None:
     assert [s.describe() for s in plan.steps] == [
         "create Linux bridge br0",
         "bring br0 up",
-        f"create veth wwv{plan.owner[4:]} <-> eth1 in {NS}",
-        f"attach wwv{plan.owner[4:]} to bridge br0",
+        f"create veth wwv{plan.owner[4:]} (in bridge br0, up) <-> eth1 in {NS}",
         "accept traffic between ports of br0 in iptables DOCKER-USER/FORWARD (the FORWARD policy is DROP, "
         "as Docker sets it, and bridged frames pass through it)",
-        f"bring wwv{plan.owner[4:]} up",
-        f"bring eth1 up in {NS}",
         f"add address 192.168.114.100/24 to eth1 in {NS}",
         f"add route default via 192.168.114.1 dev eth1 in {NS}",
     ]
-    assert plan.lasting == (0, 1, 4)
+    assert plan.lasting == (0, 1, 3)
     assert plan_from_dict(plan.to_dict()) == plan
 
 
@@ -58,7 +55,7 @@ def test_plan_ovs_userspace_turns_offload_off_and_tags_vlan() -> None:
     host.ovs.add_bridge("ovsbr0", datapath="netdev", owner="someone")
     _, _, plan = make_plan(host, "ovsbr0", ip="10.0.0.2/24", vlan="10")
     kinds = [s.kind for s in plan.steps]
-    assert kinds == ["create_veth", "ovs_add_port", "set_tx_offload", "link_up", "link_up", "add_address"]
+    assert kinds == ["create_veth", "ovs_add_port", "set_tx_offload", "add_address"]
     assert plan.steps[1].tag == 10  # type: ignore[attr-defined]
 
 
@@ -104,7 +101,9 @@ def test_failure_anywhere_restores_exact_state(failing: str) -> None:
 
 
 def test_fault_hook_at_every_step_restores_state() -> None:
-    for index in range(9):
+    steps = len(make_plan(host_with_guest(forward_blocked=True), "br0", ip="10.0.0.2/24", gateway="10.0.0.1")[2].steps)
+    assert steps == 6
+    for index in range(steps):
         host = host_with_guest(forward_blocked=True)
         before = host.snapshot()
         _, _, plan = make_plan(host, "br0", ip="10.0.0.2/24", gateway="10.0.0.1")
@@ -122,7 +121,8 @@ def test_undo_of_success_excludes_lasting_and_reverses() -> None:
     host = host_with_guest()
     _, facts, plan = make_plan(host, "br0", ip="10.0.0.2/24", gateway="10.0.0.1")
     undo = Executor(host, None).run(plan)
-    assert [s.kind for s in undo] == ["del_route", "del_address", "link_down", "link_down", "set_master", "delete_link"]
+    # Steps on the links the plan created record no undo: deleting the veth takes them along.
+    assert [s.kind for s in undo] == ["delete_link"]
     for step in undo:
         step.apply(host)
     assert host.net.link("br0") is not None  # the bridge outlives the attachment
@@ -158,8 +158,12 @@ def test_recover_skips_live_process() -> None:
 
 def test_detach_plan_skips_steps_in_a_replaced_namespace() -> None:
     host = host_with_guest()
-    spec, facts, plan = make_plan(host, "br0", ip="10.0.0.2/24")
+    host.net._add(NS, "eth0", "veth")
+    host.net.add_route(RouteSpec("default", gateway="10.9.9.9", dev="eth0"), NS)
+    spec, facts, plan = make_plan(host, "br0", ip="10.0.0.2/24", gateway="10.0.0.1")
     undo = Executor(host, None).run(plan)
+    # the new default goes, then the guest's old default comes back, then the veth goes
+    assert [s.kind for s in undo] == ["del_route", "add_route", "delete_link"]
     att = Attachment(id=facts.att_id, host="-", guest=GUEST, spec=spec, host_if="br0", host_kind="bridge",
                      host_ifname=f"wwv{facts.att_id}", cont_ifname="eth1", cidr="10.0.0.2/24", gateway=None,
                      mac="", undo=tuple(s.to_dict() for s in undo))

@@ -9,14 +9,39 @@ there), through the `iptables` program so the backend Docker uses (nft or legacy
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from wirework.kernel.proc import Processes, ProgramFailed
 
 DOCKER_USER = "DOCKER-USER"
 
 
+def owner_comment(owner: str) -> str:
+    """How `iptables -S` prints the comment of a rule wirework added."""
+    return f'"wirework:{owner}"'
+
+
+#: How long a read of the FORWARD policy and of wirework's accept rules is trusted. The
+#: resident service attaches many guests to one bridge; each `iptables` run costs ~10 ms.
+_CACHE_TTL = 10.0
+
+
 class Iptables:
     def __init__(self, proc: Processes) -> None:
         self.proc = proc
+        self._cache: dict[str, tuple[float, object]] = {}
+
+    def _cached(self, key: str, read: Callable[[], object]) -> object:
+        hit = self._cache.get(key)
+        if hit is not None and time.monotonic() - hit[0] < _CACHE_TTL:
+            return hit[1]
+        value = read()
+        self._cache[key] = (time.monotonic(), value)
+        return value
+
+    def _changed(self) -> None:
+        self._cache.clear()
 
     def _ipt(self, *args: str) -> str:
         return self.proc.run_in(None, ["iptables", "-w", "5", *args], timeout=15)
@@ -26,6 +51,23 @@ class Iptables:
 
     def forward_blocked(self) -> bool:
         """True when the FORWARD policy is DROP (as Docker leaves it)."""
+        return bool(self._cached("blocked", self._forward_blocked))
+
+    def has_bridge_forward(self, bridge: str, owner: str) -> bool:
+        """Whether the accept rule for `bridge` is in place (read from a cached listing)."""
+        listing = str(self._cached("rules", self._listing))
+        return f"-i {bridge} -o {bridge} -m comment --comment {owner_comment(owner)} -j ACCEPT" in listing
+
+    def _listing(self) -> str:
+        out = []
+        for chain in (DOCKER_USER, "FORWARD"):
+            try:
+                out.append(self._ipt("-S", chain))
+            except ProgramFailed:
+                continue
+        return "\n".join(out)
+
+    def _forward_blocked(self) -> bool:
         if not self.available():
             return False
         try:
@@ -57,10 +99,41 @@ class Iptables:
         rule = self._rule(bridge, owner)
         if self._has(chain, rule):
             return False
+        self._changed()
         self._ipt("-I", chain, "1", *rule)
         return True
 
+    def _io_rules(self, bridge: str, owner: str) -> list[list[str]]:
+        comment = ["-m", "comment", "--comment", f"wirework:{owner}", "-j", "ACCEPT"]
+        return [["-i", bridge, *comment], ["-o", bridge, *comment]]
+
+    def ensure_bridge_accept(self, bridge: str, owner: str) -> bool:
+        """Accept everything from and to `bridge` (wirework's nft table filters it); True if added.
+
+        Used for the bridges of wirework networks, whose isolation and NAT policy is enforced
+        in `inet wirework`: these accepts only neutralise a DROP policy of FORWARD.
+        """
+        self._changed()
+        chain = self._chain()
+        added = False
+        for rule in self._io_rules(bridge, owner):
+            if not self._has(chain, rule):
+                self._ipt("-I", chain, "1", *rule)
+                added = True
+        return added
+
+    def remove_bridge_accept(self, bridge: str, owner: str) -> bool:
+        self._changed()
+        removed = False
+        for chain in (DOCKER_USER, "FORWARD"):
+            for rule in self._io_rules(bridge, owner):
+                while self._has(chain, rule):
+                    self._ipt("-D", chain, *rule)
+                    removed = True
+        return removed
+
     def remove_bridge_forward(self, bridge: str, owner: str) -> bool:
+        self._changed()
         removed = False
         rule = self._rule(bridge, owner)
         for chain in (DOCKER_USER, "FORWARD"):

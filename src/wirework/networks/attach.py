@@ -22,7 +22,6 @@ from wirework.drivers.links import (
     DeleteLink,
     DelRoute,
     LinkUp,
-    SetMaster,
     SetTxOffload,
 )
 from wirework.drivers.switch import EnsureForwardAccept, OvsAddBridge, OvsAddPort, OvsDelBridge, RemoveForwardAccept
@@ -30,7 +29,7 @@ from wirework.errors import Conflict, InvalidInput, NotFound, Unsupported
 from wirework.model.guest import Guest
 from wirework.model.host import Host, LinkInfo, RouteSpec
 from wirework.model.specs import AttachSpec
-from wirework.naming import attachment_id, host_veth_name, owner_of
+from wirework.naming import attachment_id, guest_mac, host_veth_name, owner_of
 from wirework.networks.records import Attachment
 from wirework.plan.steps import Plan, Step
 
@@ -61,9 +60,10 @@ def probe_attach(host: Host, spec: AttachSpec, guest: Guest, existing: Attachmen
     kind, datapath = _host_kind(host, spec, host_if, link)
     used = {a.cidr.split("/")[0]: a.guest.name for a in neighbours
             if a.host_if == host_if and a.cidr and a.id != (existing.id if existing else None)}
-    if link is not None and kind == "bridge":
-        for addr in host.net.addresses(ifname=host_if):
-            used.setdefault(addr.cidr.split("/")[0], f"the bridge {host_if} itself")
+    if spec.cidr and kind == "bridge":
+        ip = spec.cidr.split("/")[0]
+        if ip not in used and host.net.is_local_address(ip):
+            used[ip] = f"the host itself (an address of {host_if} or another host interface)"
     guest_link = host.net.link(spec.cont_ifname, guest.netns_path)
     default = None
     if spec.gateway:
@@ -71,7 +71,8 @@ def probe_attach(host: Host, spec: AttachSpec, guest: Guest, existing: Attachmen
             if r.dst == "default" and (":" in r.gateway) == (":" in spec.gateway):
                 default = RouteSpec("default", gateway=r.gateway, dev=r.dev, metric=r.metric)
                 break
-    blocked = kind in ("bridge", "new-bridge") and host.netns is None and host.fw.forward_blocked()
+    blocked = kind in ("bridge", "new-bridge") and host.netns is None and host.fw.forward_blocked() \
+        and not host.fw.has_bridge_forward(host_if, f"bridge:{host_if}")
     return AttachFacts(
         guest=guest, att_id=attachment_id(guest.key, spec.cont_ifname), host_if=host_if, host_kind=kind,
         host_link=link, ovs_datapath=datapath, guest_has_ifname=guest_link is not None,
@@ -148,16 +149,22 @@ def plan_attach(spec: AttachSpec, facts: AttachFacts) -> Plan:
         steps += _plan_macvlan(spec, facts, owner)
     else:
         steps += _plan_veth(spec, facts, owner, notes)
-    steps.append(LinkUp(spec.cont_ifname, ns))
+    # Everything below happens on links this plan creates: deleting them undoes it all, so
+    # those steps record no undo of their own (fresh=True) and skip their pre-checks.
+    if facts.host_kind == "physical":
+        steps.append(LinkUp(spec.cont_ifname, ns, fresh=True))  # a veth is born up; a macvlan is not
     if spec.dhcp:
         steps.append(RunDhcpClient(spec.cont_ifname, ns, spec.dhcp_client, spec.gateway is None))
     else:
         assert spec.cidr is not None
-        steps.append(AddAddress(spec.cont_ifname, spec.cidr, ns))
+        steps.append(AddAddress(spec.cont_ifname, spec.cidr, ns, fresh=True))
     if spec.gateway:
         if facts.guest_default_route is not None:
             steps.append(DelRoute(facts.guest_default_route, ns))
-        steps.append(AddRoute(RouteSpec("default", gateway=spec.gateway, dev=spec.cont_ifname), ns))
+        # When it replaces the guest's default route, its undo must run before that route is put
+        # back (one default per table): then it records one, like any other step.
+        replaced = facts.guest_default_route is not None
+        steps.append(AddRoute(RouteSpec("default", gateway=spec.gateway, dev=spec.cont_ifname), ns, fresh=not replaced))
     lasting = tuple(i for i, step in enumerate(steps) if _builds_shared(step, facts.host_if))
     return Plan("attach", owner, tuple(steps), tuple(notes), lasting)
 
@@ -180,20 +187,20 @@ def _plan_veth(spec: AttachSpec, facts: AttachFacts, owner: str, notes: list[str
         steps += [OvsAddBridge(facts.host_if, facts.ovs_datapath, bridge_owner), LinkUp(facts.host_if)]
         notes.append(f"Open vSwitch bridge {facts.host_if} uses the {facts.ovs_datapath} datapath")
     mtu = spec.mtu or (facts.host_link.mtu if facts.host_link and facts.host_link.mtu != 1500 else None)
-    steps.append(CreateVeth(host_name, spec.cont_ifname, ns, owner, mtu, spec.mac))
-    if facts.host_kind in ("ovs", "new-ovs"):
+    ovs = facts.host_kind in ("ovs", "new-ovs")
+    mac = spec.mac or guest_mac(facts.att_id)
+    steps.append(CreateVeth(host_name, spec.cont_ifname, ns, owner, mtu, mac, None if ovs else facts.host_if, True))
+    if ovs:
         steps.append(OvsAddPort(facts.host_if, host_name, owner, spec.vlan))
         if facts.ovs_datapath == "netdev":
-            steps.append(SetTxOffload(spec.cont_ifname, ns, False))
+            steps.append(SetTxOffload(spec.cont_ifname, ns, False, fresh=True))
     else:
-        steps.append(SetMaster(host_name, facts.host_if))
         if spec.vlan is not None:
             steps.append(BridgeVlan(host_name, spec.vlan))
         if facts.forward_blocked:
             steps.append(EnsureForwardAccept(facts.host_if, bridge_owner))
             notes.append(f"iptables FORWARD policy is DROP (Docker): an accept rule for {facts.host_if} is added "
                          f"to DOCKER-USER, tagged wirework:{bridge_owner}")
-    steps.append(LinkUp(host_name))
     return steps
 
 
@@ -203,7 +210,8 @@ def _plan_macvlan(spec: AttachSpec, facts: AttachFacts, owner: str) -> list[Step
     if spec.vlan is not None:
         parent = f"{facts.host_if[:10]}.{spec.vlan}"
         steps.append(CreateVlan(facts.host_if, parent, spec.vlan, f"vlan:{parent}"))
-    steps.append(CreateMacvlan(parent, spec.cont_ifname, facts.guest.netns_path, owner, "bridge", spec.mac, spec.mtu))
+    mac = spec.mac or guest_mac(facts.att_id)
+    steps.append(CreateMacvlan(parent, spec.cont_ifname, facts.guest.netns_path, owner, "bridge", mac, spec.mtu))
     return steps
 
 

@@ -1,9 +1,12 @@
-"""The one executor: run a plan's steps, journal each, roll back in reverse on failure.
+"""The one executor: run a plan's steps, keep each one's undo, roll back in reverse on failure.
 
 The journal lives in the store under `ops/<id>`: the plan is written before the first step,
-and the undo steps of each applied step are appended as it succeeds. A process that dies
-mid-way leaves that record behind; `recover()` undoes it (recorded undos in reverse, plus
-the tagged-object cleanup of the step that was in flight), so nothing leaks after a crash.
+and removed in the same transaction that stores the operation's result. In between, the exact
+undo of every applied step is kept in memory for rollback; it is not written per step,
+because a store commit per step would cost more than the kernel changes themselves. A
+process that dies mid-way leaves the journal behind, and `recover()` runs the crash undo of
+every planned step in reverse: tag-checked removal of whatever the plan creates, which is
+safe whether or not the step got to run (addresses and routes on those links go with them).
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ def env_fault_hook() -> FaultHook | None:
 
 @dataclass
 class Journal:
-    """The record of one running operation, persisted after every applied step."""
+    """The record of one running operation: persisted when it starts, undos kept in memory."""
 
     store: Store | None
     plan: Plan
@@ -68,7 +71,6 @@ class Journal:
 
     def applied(self, undo: Sequence[Step]) -> None:
         self.undo.append(list(undo))
-        self._save(applied=len(self.undo))
 
     def finish(self, ops: Sequence[Op] = ()) -> None:
         if self.store is not None:
@@ -160,8 +162,8 @@ def recover(host: Host, store: Store) -> list[str]:
         plan = plan_from_dict(record["plan"])
         applied = int(record.get("applied", 0))
         steps = [step_from_dict(s) for group in reversed(record.get("undo", [])) for s in group]
-        if applied < len(plan.steps):
-            steps = list(plan.steps[applied].crash_undo()) + steps
+        # Steps from `applied` on may or may not have run: their crash undo is safe either way.
+        steps = [u for step in reversed(plan.steps[applied:]) for u in step.crash_undo()] + steps
         errors = run_best_effort(host, steps)
         store.delete(entry.key)
         done.append(f"rolled back interrupted {plan.operation} of {plan.owner}" + (f" ({'; '.join(errors)})" if errors else ""))

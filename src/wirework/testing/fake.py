@@ -51,14 +51,22 @@ class FakeNet:
         if (ns, name) in self.s.links:
             raise Conflict(f"interface {name!r} already exists")
         self._next += 1
-        self.s.links[(ns, name)] = LinkInfo(self._next, name, kind, mtu or 1500, mac or f"02:00:00:00:00:{self._next % 256:02x}", False)
+        mac = mac or f"02:00:00:00:00:{self._next % 256:02x}"
+        self.s.links[(ns, name)] = LinkInfo(self._next, name, kind, mtu or 1500, mac, False)
 
-    def create_veth(self, host_name: str, peer_name: str, peer_ns: str | None, *, mtu: int | None, peer_mac: str | None) -> None:
+    def create_veth(self, host_name: str, peer_name: str, peer_ns: str | None, *, mtu: int | None,
+                    peer_mac: str | None, master: str | None = None, up: bool = False) -> None:
         self._check("create_veth")
+        if master:
+            self._check("set_master")  # the kernel enslaves at creation: all or nothing
         if (peer_ns, peer_name) in self.s.links:
             raise Conflict(f"interface {peer_name!r} already exists")
         self._add(None, host_name, "veth", mtu)
         self._add(peer_ns, peer_name, "veth", mtu, peer_mac)
+        if master:
+            self._set(host_name, None, master=self.s.links[(None, master)].index)
+        if up:
+            self._set(host_name, None, up=True)
 
     def create_bridge(self, name: str, *, mtu: int | None, vlan_filtering: bool) -> None:
         self._check("create_bridge")
@@ -76,13 +84,14 @@ class FakeNet:
         info = self.s.links.get((ns, name))
         if info is None or (owner is not None and info.alias != f"wirework:{owner}"):
             return False
-        del self.s.links[(ns, name)]
+        gone = [(ns, name)]
         if info.kind == "veth":  # the peer goes too
-            for key, other in list(self.s.links.items()):
-                if other.kind == "veth" and other.alias == info.alias and key != (ns, name):
-                    del self.s.links[key]
-        self.s.addrs = {a for a in self.s.addrs if (a[0], a[1]) != (ns, name)}
-        self.s.routes = {r for r in self.s.routes if (r[0], r[1].dev) != (ns, name)}
+            gone += [key for key, other in self.s.links.items()
+                     if other.kind == "veth" and other.alias == info.alias and key != (ns, name)]
+        for key in gone:
+            del self.s.links[key]
+        self.s.addrs = {a for a in self.s.addrs if (a[0], a[1]) not in gone}
+        self.s.routes = {r for r in self.s.routes if (r[0], r[1].dev) not in gone}
         return True
 
     def _set(self, name: str, ns: str | None, **changes: Any) -> None:
@@ -91,8 +100,8 @@ class FakeNet:
             raise NotFound(what="interface", name=name)
         self.s.links[(ns, name)] = replace(info, **changes)
 
-    def set_alias(self, name: str, alias: str, ns: str | None = None) -> None:
-        self._set(name, ns, alias=alias)
+    def set_alias(self, name: str, alias: str, ns: str | None = None, *, up: bool = False) -> None:
+        self._set(name, ns, alias=alias, **({"up": True} if up else {}))
 
     def set_master(self, name: str, master: str | None, ns: str | None = None) -> None:
         self._check("set_master")
@@ -119,6 +128,9 @@ class FakeNet:
         self.s.addrs.add(key)
         return True
 
+    def is_local_address(self, ip: str, ns: str | None = None) -> bool:
+        return any(n == ns and c.split("/")[0] == ip for n, _, c in self.s.addrs)
+
     def del_address(self, name: str, cidr: IPInterface, ns: str | None = None) -> bool:
         key = (ns, name, str(cidr))
         if key not in self.s.addrs:
@@ -127,8 +139,9 @@ class FakeNet:
         return True
 
     def routes(self, ns: str | None = None, *, table: int | None = None) -> list[RouteInfo]:
-        return [RouteInfo(r.dst, r.gateway, r.dev, r.table, r.metric) for n, r in self.s.routes
-                if n == ns and table in (None, r.table)]
+        scopes = {"link": 253, "host": 254}
+        return [RouteInfo(r.dst, r.gateway, r.dev, r.table, r.metric, r.src, scopes.get(r.scope, 0), r.proto, r.onlink)
+                for n, r in self.s.routes if n == ns and table in (None, r.table)]
 
     def add_route(self, route: RouteSpec, ns: str | None = None) -> bool:
         self._check("add_route")
@@ -220,6 +233,9 @@ class FakeFw:
 
     def forward_blocked(self) -> bool:
         return self.blocked
+
+    def has_bridge_forward(self, bridge: str, owner: str) -> bool:
+        return (bridge, owner) in self.s.accepts
 
     def ensure_bridge_forward(self, bridge: str, owner: str) -> bool:
         if (bridge, owner) in self.s.accepts:
