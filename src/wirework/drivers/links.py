@@ -47,13 +47,16 @@ class CreateVeth(Step):
     owner: str
     mtu: int | None = None
     peer_mac: str | None = None
+    master: str | None = None  # born enslaved to this bridge
+    up: bool = False  # both ends born up
 
     def apply(self, host: Host) -> Sequence[Step]:
-        host.net.create_veth(self.host_name, self.peer_name, self.peer_ns, mtu=self.mtu, peer_mac=self.peer_mac)
+        host.net.create_veth(self.host_name, self.peer_name, self.peer_ns, mtu=self.mtu, peer_mac=self.peer_mac,
+                             master=self.master, up=self.up)
         undo = [DeleteLink(self.host_name, None, self.owner)]
         try:
             host.net.set_alias(self.host_name, tag(self.owner))
-            host.net.set_alias(self.peer_name, tag(self.owner), self.peer_ns)
+            host.net.set_alias(self.peer_name, tag(self.owner), self.peer_ns, up=self.up)
         except Exception:
             host.net.delete_link(self.host_name)
             raise
@@ -63,16 +66,24 @@ class CreateVeth(Step):
         return [DeleteLink(self.host_name, None, self.owner)]
 
     def describe(self) -> str:
-        return f"create veth {self.host_name} <-> {self.peer_name}{where(self.peer_ns)}"
+        extras = [f"in bridge {self.master}"] if self.master else []
+        extras += ["up"] if self.up else []
+        suffix = f" ({', '.join(extras)})" if extras else ""
+        return f"create veth {self.host_name}{suffix} <-> {self.peer_name}{where(self.peer_ns)}"
 
     def commands(self) -> list[str]:
         netns = f" netns {ip_netns_arg(self.peer_ns)}" if self.peer_ns else ""
         mac = f" address {self.peer_mac}" if self.peer_mac else ""
         mtu = f" mtu {self.mtu}" if self.mtu else ""
-        return [
+        master = f" master {self.master}" if self.master else ""
+        up = " up" if self.up else ""
+        cmds = [
             f"ip link add {self.host_name}{mtu} type veth peer name {self.peer_name}{mac}{mtu}{netns}",
-            f"ip link set {self.host_name} alias {tag(self.owner)}",
+            f"ip link set {self.host_name} alias {tag(self.owner)}{master}{up}",
         ]
+        if self.up:
+            cmds.append(f"{ns_ip(self.peer_ns)} link set {self.peer_name} up")
+        return cmds
 
 
 @register
@@ -180,6 +191,7 @@ class SetMaster(Step):
     kind = "set_master"
     name: str
     master: str | None
+    fresh: bool = False  # the link was created by this plan: its deletion is the undo
 
     def apply(self, host: Host) -> Sequence[Step]:
         if self.master is None:
@@ -187,7 +199,7 @@ class SetMaster(Step):
                 host.net.set_master(self.name, None)
             return ()
         host.net.set_master(self.name, self.master)
-        return [SetMaster(self.name, None)]
+        return () if self.fresh else [SetMaster(self.name, None)]
 
     def describe(self) -> str:
         return f"attach {self.name} to bridge {self.master}" if self.master else f"release {self.name} from its bridge"
@@ -202,8 +214,12 @@ class LinkUp(Step):
     kind = "link_up"
     name: str
     ns: str | None = None
+    fresh: bool = False  # created by this plan, so known to be down: no check, no undo
 
     def apply(self, host: Host) -> Sequence[Step]:
+        if self.fresh:
+            host.net.set_up(self.name, self.ns)
+            return ()
         info = host.net.link(self.name, self.ns)
         if info is not None and info.up:
             return ()
@@ -267,9 +283,10 @@ class AddAddress(Step):
     ifname: str
     cidr: str
     ns: str | None = None
+    fresh: bool = False  # on a link this plan created: the address goes with the link
 
     def apply(self, host: Host) -> Sequence[Step]:
-        if host.net.add_address(self.ifname, parse_cidr(self.cidr), self.ns):
+        if host.net.add_address(self.ifname, parse_cidr(self.cidr), self.ns) and not self.fresh:
             return [DelAddress(self.ifname, self.cidr, self.ns)]
         return ()
 
@@ -315,6 +332,8 @@ def _route_text(r: RouteSpec) -> str:
         parts += ["scope", r.scope]
     if r.onlink:
         parts.append("onlink")
+    if r.proto:
+        parts += ["proto", str(r.proto)]
     return " ".join(parts)
 
 
@@ -324,9 +343,11 @@ class AddRoute(Step):
     kind = "add_route"
     route: RouteSpec
     ns: str | None = None
+    fresh: bool = False  # through a link this plan created: the route goes with the link
 
     def apply(self, host: Host) -> Sequence[Step]:
-        return [DelRoute(self.route, self.ns)] if host.net.add_route(self.route, self.ns) else ()
+        added = host.net.add_route(self.route, self.ns)
+        return [DelRoute(self.route, self.ns)] if added and not self.fresh else ()
 
     def describe(self) -> str:
         return f"add route {_route_text(self.route)}{where(self.ns)}"
@@ -409,10 +430,11 @@ class SetTxOffload(Step):
     ifname: str
     ns: str | None
     on: bool
+    fresh: bool = False
 
     def apply(self, host: Host) -> Sequence[Step]:
         host.net.set_tx_offload(self.ifname, self.ns, self.on)
-        return [SetTxOffload(self.ifname, self.ns, not self.on)]
+        return () if self.fresh else [SetTxOffload(self.ifname, self.ns, not self.on)]
 
     def describe(self) -> str:
         why = " (a userspace OVS bridge forwards partial checksums unfixed)" if not self.on else ""
@@ -445,3 +467,49 @@ class BridgeVlan(Step):
     def commands(self) -> list[str]:
         verb = "add" if self.add else "del"
         return [f"bridge vlan {verb} dev {self.port} vid {self.vid} pvid untagged"]
+
+
+@register
+@dataclass(frozen=True)
+class CreateNetns(Step):
+    """A named network namespace (/run/netns/NAME) for a guest wirework starts (`wirework run`)."""
+
+    kind = "create_netns"
+    name: str
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        from wirework.errors import Conflict
+        from wirework.kernel.netns import create_named, netns_path
+
+        if os.path.exists(netns_path(self.name)):
+            raise Conflict(f"network namespace {self.name!r} already exists; choose another --name")
+        create_named(self.name)
+        return [DeleteNetns(self.name)]
+
+    def crash_undo(self) -> Sequence[Step]:
+        return [DeleteNetns(self.name)]
+
+    def describe(self) -> str:
+        return f"create network namespace {self.name}"
+
+    def commands(self) -> list[str]:
+        return [f"ip netns add {self.name}"]
+
+
+@register
+@dataclass(frozen=True)
+class DeleteNetns(Step):
+    kind = "delete_netns"
+    name: str
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        from wirework.kernel.netns import remove_named
+
+        remove_named(self.name)
+        return ()
+
+    def describe(self) -> str:
+        return f"delete network namespace {self.name}"
+
+    def commands(self) -> list[str]:
+        return [f"ip netns del {self.name}"]
