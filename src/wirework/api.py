@@ -406,3 +406,31 @@ class Wirework:
 
 def _ip_key(host: str, host_if: str, ip: str) -> str:
     return f"ip/{host}/{host_if}/{ip}"
+
+
+# -- module-level shortcuts: one default session on the real host ---------------------------
+_default: Wirework | None = None
+
+
+def _session() -> Wirework:
+    global _default
+    if _default is None:
+        _default = Wirework()
+    return _default
+
+
+def attach(guest: str, host_if: str = "", **options: Any) -> AttachResult:
+    """`wirework.attach("my-test1", "br0", ip="192.168.114.100/24")` on the real host."""
+    return _session().attach(guest, host_if, **options)
+
+
+def detach(guest: str, ifname: str | None = None) -> list[Attachment]:
+    return _session().detach(guest, ifname)
+
+
+def ls() -> list[AttachmentStatus]:
+    return _session().ls()
+
+
+def inspect(guest: str) -> GuestReport:
+    return _session().inspect(guest)

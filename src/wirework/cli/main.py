@@ -9,9 +9,7 @@ need this terminal (run, lab exec, service itself), the command runs here.
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import sys
 
 SOCKET_ENV = "WIREWORK_SOCKET"
@@ -32,30 +30,38 @@ def _via_service(argv: list[str]) -> int | None:
     path = socket_path()
     if not os.path.exists(path):
         return None
-    request = {
-        "argv": argv,
-        "env": {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV_PREFIXES)},
-        "cwd": os.getcwd(),
-        "stdin": None if sys.stdin is None or sys.stdin.isatty() or not _wants_stdin(argv) else sys.stdin.read(),
-    }
+    # _socket rather than socket: the wrapper module imports enum and selectors (~3 ms).
+    import _socket
+
+    from wirework.cli.wire import decode_answer, encode_request
+
+    stdin = None
+    if sys.stdin is not None and not sys.stdin.isatty() and _wants_stdin(argv):
+        stdin = sys.stdin.read()
+    env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV_PREFIXES)}
+    request = encode_request(argv, env, os.getcwd(), stdin)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(300)
-            sock.connect(path)
-            sock.sendall(json.dumps(request).encode() + b"\n")
-            sock.shutdown(socket.SHUT_WR)
-            raw = b"".join(iter(lambda: sock.recv(65536), b""))
+        sock.settimeout(600)
+        sock.connect(path)
+        sock.sendall(request)
+        sock.shutdown(_socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
     except OSError:
-        return None  # no service after all (stale socket): run here
+        return None  # no service after all (a stale socket): run here
+    finally:
+        sock.close()
     try:
-        answer = json.loads(raw)
-    except json.JSONDecodeError:
+        code, out, err = decode_answer(b"".join(chunks))
+    except Exception:
         return None
     if os.environ.get("WIREWORK_TRACE"):
         sys.stderr.write(f"wirework: served by the service at {path}\n")
-    sys.stdout.write(answer.get("stdout", ""))
-    sys.stderr.write(answer.get("stderr", ""))
-    return int(answer.get("exit", 1))
+    sys.stdout.write(out)
+    sys.stderr.write(err)
+    return code
 
 
 def _wants_stdin(argv: list[str]) -> bool:

@@ -1,8 +1,8 @@
 """The resident service: runs CLI requests with everything loaded, and cleans up after Docker.
 
-Protocol: one JSON request per connection on a unix socket (mode 0600, root only):
-{"argv": [...], "env": {"WIREWORK_...": ...}, "cwd": "...", "stdin": null | "..."}; the answer is
-{"stdout": "...", "stderr": "...", "exit": N}. Requests run one at a time in the main thread,
+Protocol (`wirework.cli.wire`): one request per connection on a unix socket (mode 0600,
+root only) — argv, the WIREWORK_* environment, the working directory, optional stdin; the
+answer is the exit status, stdout and stderr. Requests run one at a time in the main thread,
 through the same `cli.app.run` a local CLI uses, so there is one code path. A thread follows
 Docker's event stream; when a container dies, the main loop tears down what is left of its
 attachments (OVS ports, records), because unlike a veth an OVS port does not vanish with the
@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import queue
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -25,6 +25,7 @@ import time
 from typing import Any
 
 from wirework.cli.main import socket_path
+from wirework.cli.wire import decode_request, encode_answer
 
 __all__ = ["running_pid", "serve", "socket_path", "start", "stop"]
 
@@ -139,12 +140,12 @@ def _serve_one(conn: socket.socket) -> None:
     conn.settimeout(30)
     try:
         raw = b"".join(iter(lambda: conn.recv(65536), b""))
-        request = json.loads(raw)
-        answer = handle(request)
-    except (OSError, json.JSONDecodeError) as exc:
+        argv, env, cwd, stdin = decode_request(raw)
+        answer = handle({"argv": argv, "env": env, "cwd": cwd, "stdin": stdin})
+    except (OSError, ValueError, struct.error) as exc:
         answer = {"stdout": "", "stderr": f"wirework service: bad request: {exc}\n", "exit": 7}
     with contextlib.suppress(OSError):
-        conn.sendall(json.dumps(answer).encode())
+        conn.sendall(encode_answer(int(answer["exit"]), str(answer["stdout"]), str(answer["stderr"])))
 
 
 def handle(request: dict[str, Any]) -> dict[str, Any]:
