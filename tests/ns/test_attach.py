@@ -245,3 +245,20 @@ def test_store_records_what_was_made(ww: Wirework, netns: Namespaces) -> None:
     assert keys == [f"att/{ww.host_id}/{att.id}", f"ip/{ww.host_id}/br0/10.6.0.2"]
     alias = sh("ip", "-d", "link", "show", att.host_ifname, ns=ww.host.netns)
     assert f"alias wirework:att:{att.id}" in alias
+
+
+def test_ipv6_address_and_gateway_with_pipework_family_flag(ww: Wirework, netns: Namespaces, state_dir: str) -> None:
+    g1, g2 = netns("g1"), netns("g2")
+    env = {"WIREWORK_STATE_DIR": state_dir}
+    host = ww.host.netns
+    assert host is not None
+    wirework_cli("pipework", "br6", "-a", "6", g1, "fd00:114::100/64@fd00:114::1", "--netns", host, env=env)
+    wirework_cli("pipework", "br6", "-a", "6", g2, "fd00:114::101/64", "--netns", host, env=env)
+    assert "fd00:114::100/64" in sh("ip", "-6", "addr", ns=g1)
+    assert "default via fd00:114::1 dev eth1" in sh("ip", "-6", "route", ns=g1)
+    deadline = time.monotonic() + 5  # duplicate address detection takes a moment
+    while time.monotonic() < deadline and not ping(g1, "fd00:114::101"):
+        time.sleep(0.2)
+    assert ping(g1, "fd00:114::101")
+    bad = wirework_cli("pipework", "br6", "-a", "6", g2, "10.0.0.2/24", "--netns", host, env=env, check=False)
+    assert bad.returncode == 2 and "not IPv6" in bad.stderr

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from wirework.cli.wire import decode_answer, decode_request, encode_answer, encode_request
+from wirework.service.daemon import handle
+
+
+def test_wire_round_trip() -> None:
+    raw = encode_request(["pipework", "br0", "", "é"], {"WIREWORK_STATE_DIR": "/x=y"}, "/tmp", None)
+    assert decode_request(raw) == (["pipework", "br0", "", "é"], {"WIREWORK_STATE_DIR": "/x=y"}, "/tmp", None)
+    raw = encode_request([], {}, "/", "input\n")
+    assert decode_request(raw)[3] == "input\n"
+    assert decode_answer(encode_answer(-3, "out", "err")) == (-3, "out", "err")
+
+
+def test_handle_runs_the_cli_with_the_request_environment(tmp_path: Path) -> None:
+    before = {k: v for k, v in os.environ.items() if k.startswith("WIREWORK_")}
+    answer = handle({"argv": ["attach"], "env": {"WIREWORK_STATE_DIR": "/nonexistent"}, "cwd": "/"})
+    assert answer["exit"] == 2 and "usage" in answer["stderr"]
+    env = {"WIREWORK_STATE_DIR": str(tmp_path)}
+    answer = handle({"argv": ["attach", "g", "br0", "--ip", "10.0.0.1"], "env": env, "cwd": "/"})
+    assert answer["exit"] == 2 and answer["stderr"].startswith("wirework: address '10.0.0.1' is invalid")
+    assert {k: v for k, v in os.environ.items() if k.startswith("WIREWORK_")} == before
