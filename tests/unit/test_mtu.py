@@ -50,4 +50,4 @@ def test_validate_tunnel_names_ports_and_checks_input() -> None:
     assert validate_tunnel("obr0", "192.168.115.6").port == "grec0a87306"
     for bad in ({"remote": "nope"}, {"remote": "10.0.0.1", "type_": "ipip"}, {"remote": "10.0.0.1", "key": -1}):
         with pytest.raises(InvalidInput):
-            validate_tunnel("obr0", **bad)  # type: ignore[arg-type]
+            validate_tunnel("obr0", **bad)

@@ -11,7 +11,9 @@ from functools import cached_property
 from wirework.kernel.iptables import Iptables
 from wirework.kernel.netlink import Netlink
 from wirework.kernel.netns import netns_path
+from wirework.kernel.nft import Nft
 from wirework.kernel.ovs import Ovs
+from wirework.kernel.ovs_instance import socket_for
 from wirework.kernel.proc import Processes
 from wirework.kernel.sysctl import Sysctl
 
@@ -20,7 +22,8 @@ class KernelHost:
     def __init__(self, netns: str | None = None, *, ovs_db: str | None = None) -> None:
         self.netns = netns
         self.netns_path = netns_path(netns) if netns else None
-        self.ovs_db = ovs_db
+        # A lab host's private OVS instance in its default run directory is found by itself.
+        self.ovs_db = ovs_db or socket_for(netns)
 
     @cached_property
     def net(self) -> Netlink:
@@ -42,6 +45,12 @@ class KernelHost:
     def sysctl(self) -> Sysctl:
         return Sysctl(self.netns_path)
 
+    @cached_property
+    def nft(self) -> Nft:
+        return Nft(self.netns_path)
+
     def close(self) -> None:
         if "net" in self.__dict__:
             self.net.close()
+        if "nft" in self.__dict__:
+            self.nft.close()

@@ -35,6 +35,8 @@ def route_request(nl: Netlink, route: RouteSpec, ns: str | None) -> dict[str, An
         req["scope"] = _SCOPES[route.scope]
     if route.onlink:
         req["flags"] = RTNH_F_ONLINK
+    if route.proto:
+        req["proto"] = route.proto
     return req
 
 
@@ -60,6 +62,7 @@ def dump_routes(ipr: Any, table: int | None) -> list[RouteInfo]:
                 src=msg.get_attr("RTA_PREFSRC") or "",
                 scope=msg["scope"],
                 proto=msg["proto"],
+                onlink=bool(msg["flags"] & RTNH_F_ONLINK),
             ))
     return out
 

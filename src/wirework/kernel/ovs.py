@@ -14,6 +14,7 @@ from wirework.kernel.proc import Processes, ProgramFailed
 from wirework.naming import OVS_OWNER_KEY
 
 SYSTEM_DB = "/var/run/openvswitch/db.sock"
+TUNNEL_TYPES = ("gre", "vxlan", "geneve")
 
 
 class Ovs:
@@ -42,6 +43,10 @@ class Ovs:
 
     def kernel_datapath_available(self) -> bool:
         return os.path.isdir("/sys/module/openvswitch")
+
+    def default_datapath(self) -> str:
+        """`system` (kernel datapath) where the openvswitch module is loaded, else `netdev`."""
+        return "system" if self.kernel_datapath_available() else "netdev"
 
     def bridge_exists(self, name: str) -> bool:
         if not self.available():
@@ -89,6 +94,49 @@ class Ovs:
         self.vsctl("--if-exists", "del-port", bridge, port)
         return True
 
+    def add_tunnel_port(
+        self, bridge: str, port: str, type_: str, remote_ip: str, *, owner: str,
+        key: int | None = None, local_ip: str | None = None,
+    ) -> None:
+        """A GRE/VXLAN/Geneve port: `set interface P type=T options:remote_ip=...`."""
+        if type_ not in TUNNEL_TYPES:
+            raise ValueError(f"tunnel type {type_!r} is not one of {', '.join(TUNNEL_TYPES)}")
+        options = {"type": type_, "options:remote_ip": remote_ip}
+        if key is not None:
+            options["options:key"] = str(key)
+        if local_ip:
+            options["options:local_ip"] = local_ip
+        self.add_port(bridge, port, tag=None, owner=owner, extra=options)
+
+    def add_internal_port(self, bridge: str, port: str, *, owner: str, tag: int | None = None) -> None:
+        """An internal port: a kernel interface (tap on the netdev datapath) on the bridge."""
+        self.add_port(bridge, port, tag=tag, owner=owner, extra={"type": "internal"})
+
+    def interface_type(self, port: str) -> str:
+        """"" (a system port), "internal", "gre", "vxlan", ...; "" when absent."""
+        return self._get("interface", port, "type") or ""
+
+    def interface_options(self, port: str) -> dict[str, str]:
+        raw = self._get("interface", port, "options")
+        return _ovs_map(raw) if raw else {}
+
+    def interface_error(self, port: str) -> str | None:
+        """What OVS says went wrong with the port (`could not open network device ...`), if anything."""
+        raw = self._get("interface", port, "error")
+        return raw if raw and raw != "[]" else None
+
+    def port_bridge(self, port: str) -> str | None:
+        try:
+            return self.vsctl("port-to-br", port).strip() or None
+        except ProgramFailed:
+            return None
+
+    def set_bridge_hwaddr(self, bridge: str, mac: str | None) -> None:
+        if mac:
+            self.vsctl("set", "bridge", bridge, f"other_config:hwaddr=\"{mac}\"")
+        else:
+            self.vsctl("remove", "bridge", bridge, "other_config", "hwaddr")
+
     def ports(self, bridge: str) -> list[str]:
         return self.vsctl("list-ports", bridge).split()
 
@@ -110,9 +158,26 @@ class Ovs:
                     out.append((bridge, port, owner))
         return out
 
+    def _get(self, table: str, name: str, column: str) -> str | None:
+        try:
+            raw = self.vsctl("--if-exists", "get", table, name, column).strip()
+        except ProgramFailed:
+            return None
+        return json.loads(raw) if raw.startswith('"') else (raw or None)
+
     def _owner(self, table: str, name: str) -> str | None:
         try:
             raw = self.vsctl("--if-exists", "get", table, name, f"external_ids:{OVS_OWNER_KEY}").strip()
         except ProgramFailed:
             return None
         return json.loads(raw) if raw.startswith('"') else (raw or None)
+
+
+def _ovs_map(raw: str) -> dict[str, str]:
+    """`{key="1", remote_ip="10.0.0.2"}` (ovs-vsctl's map syntax) as a dict."""
+    out: dict[str, str] = {}
+    body = raw.strip().strip("{}").strip()
+    for item in body.split(", ") if body else []:
+        key, _, value = item.partition("=")
+        out[key.strip()] = json.loads(value) if value.startswith('"') else value
+    return out

@@ -92,13 +92,36 @@ class OvsInstance:
                 os.unlink(path)
 
 
+#: Where a namespace's instance lives unless told otherwise (`KernelHost(netns)` finds it there).
+DEFAULT_ROOT = "/run/wirework/ovs"
+
+
+def default_rundir(netns: str) -> str:
+    return os.path.join(DEFAULT_ROOT, os.path.basename(netns))
+
+
+def socket_for(netns: str | None) -> str | None:
+    """The db socket of the instance serving `netns` from its default rundir, if one runs there."""
+    if not netns:
+        return None
+    sock = os.path.join(default_rundir(netns), "db.sock")
+    return sock if os.path.exists(sock) else None
+
+
 def instance_at(netns: str | None, rundir: str) -> OvsInstance:
     """The instance whose files live in rundir (started or not) — e.g. to stop it later."""
     return OvsInstance(netns=netns, rundir=os.path.abspath(rundir))
 
 
-def start_instance(netns: str | None, rundir: str, *, timeout: float = 10.0) -> OvsInstance:
-    """Start (or find running) the private instance for `netns` with its files in rundir."""
+def start_instance(netns: str | None, rundir: str | None = None, *, timeout: float = 10.0) -> OvsInstance:
+    """Start (or find running) the private instance for `netns` with its files in rundir.
+
+    rundir None: `default_rundir(netns)`, where `KernelHost(netns)` finds the socket by itself.
+    """
+    if rundir is None:
+        if not netns:
+            raise InvalidInput(what="OVS run directory", value="", why="name one for an instance outside a netns")
+        rundir = default_rundir(netns)
     inst = instance_at(netns, rundir)
     if len(inst.rundir) > _MAX_RUNDIR:
         why = f"longer than {_MAX_RUNDIR} characters (unix socket paths are limited)"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
 
 from wirework.errors import NotFound, WireworkError
 
@@ -46,6 +47,20 @@ class Processes:
             detail = (done.stderr or done.stdout).strip().splitlines()
             raise ProgramFailed(program=" ".join(argv[:3]), detail=detail[-1] if detail else f"exit {done.returncode}")
         return done.stdout
+
+
+def spawn_detached(argv: list[str], *, env: dict[str, str] | None = None, log: str | None = None) -> int:
+    """Start argv in a session of its own, cut from this terminal (a lost SSH session's SIGHUP
+    does not reach it); returns its PID. A thread reaps it should this process outlive it."""
+    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
+    try:
+        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                 start_new_session=True, close_fds=True, env=env)
+    finally:
+        if log:
+            out.close()  # type: ignore[union-attr]
+    threading.Thread(target=child.wait, daemon=True).start()
+    return child.pid
 
 
 def _package(program: str) -> str:
