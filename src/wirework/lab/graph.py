@@ -1,0 +1,112 @@
+"""lab graph: the topology as text for the terminal, or Graphviz dot (rendered to SVG/PNG).
+
+Hosts are clusters holding their bridges, OVS bridges and guests; segments are switches
+between hosts with each member's interface and address on the edge; tunnels are dashed edges
+between the hosts that own their two ends.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from wirework.lab import kinds
+from wirework.lab.model import Topology
+
+FORMATS = ("text", "dot", "svg", "png")
+
+
+def text(topo: Topology) -> str:
+    lines = [f"lab {topo.name} ({topo.path})"]
+    for host in topo.hosts.values():
+        extras = ["forwarding" if host.forwarding else "no forwarding"] + (["private OVS"] if host.ovs else [])
+        lines.append(f"host {host.name}  [{', '.join(extras)}]")
+        for seg, m in topo.members_of(host.name):
+            lines.append(f"  {m.ifname:<8} {m.address:<20} -> segment {seg.name}")
+        for item in host.setup:
+            kind = kinds.KINDS.get(item.kind)
+            lines.append(f"  {kind.describe(item) if kind else item.kind}")
+        for gname in host.guests:
+            g = topo.guests[gname]
+            run = f"  runs: {'; '.join(g.run)}" if g.run else ""
+            lines.append(f"  guest {g.name}{run}")
+            for a in g.attach:
+                gw = f" via {a.gateway}" if a.gateway else ""
+                lines.append(f"    {a.ifname:<6} {a.ip or 'dhcp'}{gw} -> {a.bridge}")
+    for seg in topo.segments:
+        extras = [f"mtu {seg.mtu}"] if seg.mtu else []
+        extras += [f"{k} {v}" for k, v in (("rate", seg.rate), ("delay", seg.delay), ("loss", seg.loss)) if v]
+        members = ", ".join(f"{m.host}:{m.ifname}" for m in seg.members)
+        lines.append(f"segment {seg.name} {seg.subnet}" + (f" [{', '.join(extras)}]" if extras else "") + f": {members}")
+    return "\n".join(lines)
+
+
+def _q(text: str) -> str:
+    return '"' + text.replace('"', '\\"') + '"'
+
+
+def dot(topo: Topology) -> str:
+    out = [f"graph {_q(topo.name)} {{", "  rankdir=LR; compound=true; node [fontname=Helvetica fontsize=10];",
+           "  edge [fontname=Helvetica fontsize=9];"]
+    for host in topo.hosts.values():
+        out += _host_cluster(topo, host.name)
+    for seg in topo.segments:
+        out.append(f"  {_q('seg:' + seg.name)} [shape=ellipse style=filled fillcolor=lightyellow "
+                   f"label={_q(seg.name + chr(10) + seg.subnet + (f' mtu {seg.mtu}' if seg.mtu else ''))}];")
+        for m in seg.members:
+            out.append(f"  {_q(m.host + ':' + m.ifname)} -- {_q('seg:' + seg.name)};")
+    out += _tunnel_edges(topo)
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def _host_cluster(topo: Topology, host: str) -> list[str]:
+    h = topo.hosts[host]
+    out = [f"  subgraph {_q('cluster_' + host)} {{", f"    label={_q('host ' + host)}; style=rounded; color=gray40;"]
+    for _seg, m in topo.members_of(host):
+        out.append(f"    {_q(host + ':' + m.ifname)} [shape=box label={_q(m.ifname + chr(10) + m.address)}];")
+    for item in h.setup:
+        kind = kinds.KINDS.get(item.kind)
+        for name in kind.provides(item) if kind else []:
+            addrs = chr(10).join(kind.addresses(item)) if kind else ""
+            shape = "box3d" if item.kind == "ovs_bridge" else "box"
+            out.append(f"    {_q(host + ':' + name)} [shape={shape} style=filled fillcolor=lightblue "
+                       f"label={_q(name + (chr(10) + addrs if addrs else ''))}];")
+        for port in item.arg("ports") or []:
+            out.append(f"    {_q(host + ':' + str(port))} -- {_q(host + ':' + str(item.arg('name')))};")
+        if item.kind == "uplink":
+            out.append(f"    {_q(host + ':' + str(item.arg('nic')))} -- {_q(host + ':' + str(item.arg('bridge')))};")
+    for gname in h.guests:
+        g = topo.guests[gname]
+        label = g.name + "".join(f"\n{a.ifname} {a.ip or 'dhcp'}" for a in g.attach)
+        out.append(f"    {_q('guest:' + g.name)} [shape=component style=filled fillcolor=palegreen label={_q(label)}];")
+        out += [f"    {_q('guest:' + g.name)} -- {_q(host + ':' + a.bridge)};" for a in g.attach]
+    out.append("  }")
+    return out
+
+
+def _tunnel_edges(topo: Topology) -> list[str]:
+    owner: dict[str, str] = {}
+    for seg in topo.segments:
+        for m in seg.members:
+            owner[str(ipaddress.ip_interface(m.address).ip)] = m.host
+    out = []
+    for item in topo.items("tunnel"):
+        peer = owner.get(str(item.arg("remote")), "?")
+        out.append(f"  {_q(item.host + ':' + str(item.arg('bridge')))} -- {_q(peer + ':' + str(item.arg('bridge')))} "
+                   f"[style=dashed color=firebrick label={_q(str(item.arg('type')) + ' ' + str(item.arg('remote')))}];")
+    for item in topo.items("vxlan"):
+        out.append(f"  {_q(item.host + ':' + str(item.arg('bridge') or item.arg('name')))} -- "
+                   f"{_q('vxlan:' + str(item.arg('id')))} [style=dashed color=firebrick];")
+    if topo.items("vxlan"):
+        out.append(f"  {_q('vxlan:' + str(topo.items('vxlan')[0].arg('id')))} [shape=doublecircle label=\"VXLAN\"];")
+    return out
+
+
+def render(topo: Topology, fmt: str) -> bytes:
+    if fmt == "text":
+        return (text(topo) + "\n").encode()
+    if fmt == "dot":
+        return dot(topo).encode()
+    from wirework.kernel.labenv import render_graphviz
+
+    return render_graphviz(dot(topo), fmt)

@@ -1,0 +1,226 @@
+"""lab up / down / status: run the lab's plan through the executor and keep its records.
+
+Stores: the wirework state store (`--state-dir`) keeps an index entry `lab/<name>` (file,
+directories) so `lab down NAME` and `lab status` find a lab; the lab's own store
+(`<state>/labs/<name>/state.db`) keeps its journal (`ops/...`) and what it made
+(`lab/<name>/undo/<time>`), apart from the real host's journals, whose steps run elsewhere.
+Each lab host has its own state dir below it, as a real machine has its own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from wirework.errors import NotFound, Unsupported
+from wirework.kernel import labenv
+from wirework.lab.build import LabFacts, plan_down, plan_up
+from wirework.lab.loader import LabFileError, load_file
+from wirework.lab.model import Topology
+from wirework.lab.resolve import LabNames
+from wirework.lab.runtime import LabRuntime
+from wirework.lab.steps import StopOvs, StopProgram
+from wirework.lab.topology import build
+from wirework.naming import owner_of
+from wirework.plan.executor import Executor, FaultHook, env_fault_hook, recover, run_best_effort
+from wirework.plan.steps import Plan, Step, step_from_dict
+from wirework.store import Store, open_store
+from wirework.store import state_dir as resolve_state_dir
+from wirework.store.base import Op, Put
+
+Progress = Callable[[int, int, Step], None]
+
+
+@dataclass(frozen=True)
+class UpResult:
+    name: str
+    plan: Plan
+    changed: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class LabStatus:
+    name: str
+    path: str
+    namespaces: list[str]
+    programs: dict[str, bool]
+    ovs: dict[str, bool]
+
+
+class LabManager:
+    def __init__(self, state_dir: str | None = None, *, run_root: str | None = None) -> None:
+        self.state_root = resolve_state_dir(state_dir)
+        self.run_root = run_root
+        self._index: Store | None = None
+
+    @property
+    def index(self) -> Store:
+        if self._index is None:
+            self._index = open_store(state_dir_path=self.state_root)
+        return self._index
+
+    def close(self) -> None:
+        if self._index is not None:
+            self._index.close()
+
+    def names(self, lab: str) -> LabNames:
+        return LabNames(lab, self.state_root, self.run_root) if self.run_root else LabNames(lab, self.state_root)
+
+    def load(self, path: str) -> Topology:
+        from wirework.api import Wirework
+
+        return build(load_file(path), Wirework)
+
+    def topology(self, ref: str) -> Topology:
+        """A lab by file path or by the name it was brought up under."""
+        if os.path.exists(ref):
+            return self.load(ref)
+        entry = self.index.get(f"lab/{ref}")
+        if entry is None:
+            raise NotFound(what="lab", name=ref, fix="give the lab file, or see 'wirework lab status'")
+        return self.load(str(entry.value["file"]))
+
+    # -- up --------------------------------------------------------------------------------
+    def up(self, topo: Topology, *, dry_run: bool = False, progress: Progress | None = None) -> UpResult:
+        names = self.names(topo.name)
+        if any(s.delay or s.loss for s in topo.segments) and not labenv.netem_available():
+            seg = next(s for s in topo.segments if s.delay or s.loss)
+            raise Unsupported(feature="tc netem (segment delay/loss)",
+                              why=f"this kernel has no netem qdisc; remove delay:/loss: from segment {seg.name} "
+                                  f"({topo.path}:{seg.line}) or use rate: (tbf), which works")
+        started = time.monotonic()
+        runtime = LabRuntime(names.switch_ns)
+        store = open_store(state_dir_path=names.state_dir) if not dry_run else open_store("memory")
+        try:
+            if not dry_run:
+                recover(runtime, store)
+            plan = plan_up(topo, names, self._probe(runtime, names))
+            if dry_run:
+                return UpResult(topo.name, plan, 0, 0.0)
+            self.index.put(f"lab/{topo.name}", {"file": os.path.abspath(topo.path), "state_dir": names.state_dir,
+                                                "run_dir": names.run_dir})
+            os.makedirs(names.run_dir, exist_ok=True)
+            try:
+                undo = Executor(runtime, store, _hook(progress, len(plan.steps))).run(plan, _commit(topo.name))
+            except Exception:
+                new_lab = not store.scan(f"lab/{topo.name}/undo/")
+                store.close()
+                if new_lab:  # rolled back to nothing: forget the lab too
+                    self._forget(names)
+                raise
+            return UpResult(topo.name, plan, len(undo), time.monotonic() - started)
+        finally:
+            runtime.close()
+            store.close()
+
+    def _forget(self, names: LabNames) -> None:
+        for path in (names.state_dir, names.run_dir):
+            shutil.rmtree(path, ignore_errors=True)
+        self.index.delete(f"lab/{names.lab}")
+
+    def _probe(self, runtime: LabRuntime, names: LabNames) -> LabFacts:
+        spaces = frozenset(runtime.names(names.prefix) + runtime.names(names.switch_ns))
+        links: frozenset[str] = frozenset()
+        if names.switch_ns in spaces:
+            links = frozenset(link.name for link in runtime.net.links())
+        running = {s.pidfile for s in self._leftovers(names) if isinstance(s, StopProgram)
+                   if runtime.daemon_alive(s.pidfile)}
+        running |= {s.rundir for s in self._leftovers(names) if isinstance(s, StopOvs)
+                    if runtime.ovs_running(s.netns, s.rundir)}
+        return LabFacts(spaces, links, frozenset(running))
+
+    # -- down ------------------------------------------------------------------------------
+    def down(self, ref: str) -> list[str]:
+        """Remove everything the lab made; returns what could not be removed (empty: all gone)."""
+        name = self._name_of(ref)
+        names = self.names(name)
+        runtime = LabRuntime(names.switch_ns)
+        store = open_store(state_dir_path=names.state_dir)
+        try:
+            errors = recover(runtime, store)
+            errors = [e for e in errors if "(" in e]
+            recorded = [step_from_dict(d) for e in store.scan(f"lab/{name}/undo/") for d in e.value]
+            plan = plan_down(names, recorded + self._leftovers(names), self._tagged(runtime, names))
+            errors += run_best_effort(runtime, plan.steps)
+        finally:
+            runtime.close()
+            store.close()
+        if not errors:
+            self._forget(names)
+        return errors
+
+    def _name_of(self, ref: str) -> str:
+        if os.path.isfile(ref):
+            try:
+                return self.load(ref).name
+            except LabFileError:
+                pass
+            path = os.path.abspath(ref)
+            for entry in self.index.scan("lab/"):
+                if isinstance(entry.value, dict) and entry.value.get("file") == path:
+                    return entry.key.split("/", 1)[1]
+        return ref
+
+    @staticmethod
+    def _leftovers(names: LabNames) -> list[Step]:
+        """Programs and OVS instances found in the run dir (a crash may have beaten the records)."""
+        out: list[Step] = []
+        if os.path.isdir(names.run_dir):
+            out += [StopProgram(os.path.join(names.run_dir, f)) for f in os.listdir(names.run_dir) if f.endswith(".pid")]
+        ovs_root = os.path.join(names.run_dir, "ovs")
+        if os.path.isdir(ovs_root):
+            out += [StopOvs(names.ns(h), os.path.join(ovs_root, h)) for h in os.listdir(ovs_root)]
+        return out
+
+    @staticmethod
+    def _tagged(runtime: LabRuntime, names: LabNames) -> list[str]:
+        out = []
+        for ns in runtime.names(names.prefix) + runtime.names(names.switch_ns):
+            if ns != names.switch_ns and not ns.startswith(names.prefix):
+                continue
+            lo = runtime.net.link("lo", "/run/netns/" + ns)
+            if lo is not None and owner_of(lo.alias) == names.owner:
+                out.append(ns)
+        return out
+
+    # -- status ----------------------------------------------------------------------------
+    def status(self) -> list[LabStatus]:
+        out = []
+        daemons = labenv.Daemons()
+        for entry in self.index.scan("lab/"):
+            name = entry.key.split("/", 1)[1]
+            names = self.names(name)
+            spaces = labenv.Namespaces().names(names.prefix) + labenv.Namespaces().names(names.switch_ns)
+            programs = {}
+            if os.path.isdir(names.run_dir):
+                programs = {f[:-4]: daemons.alive(os.path.join(names.run_dir, f))
+                            for f in sorted(os.listdir(names.run_dir)) if f.endswith(".pid")}
+            ovs = {s.netns: LabRuntime.ovs_running_at(s.netns, s.rundir) for s in self._leftovers(names)
+                   if isinstance(s, StopOvs)}
+            out.append(LabStatus(name, str(entry.value.get("file", "")), spaces, programs, ovs))
+        return out
+
+
+def _hook(progress: Progress | None, total: int) -> FaultHook:
+    fault = env_fault_hook()
+
+    def hook(index: int, step: Step) -> None:
+        if progress is not None:
+            progress(index, total, step)
+        if fault is not None:
+            fault(index, step)
+
+    return hook
+
+
+def _commit(name: str) -> Callable[[list[Step]], list[Op]]:
+    def commit(undo: list[Step]) -> list[Op]:
+        if not undo:
+            return []
+        return [Put(f"lab/{name}/undo/{time.time_ns()}", [s.to_dict() for s in undo])]
+
+    return commit

@@ -1,0 +1,277 @@
+"""The lab's own step kinds: namespaces, guest programs, private OVS instances, host setup.
+
+Like every step they are frozen plain values registered by kind, so the lab's plan is
+journaled and rolled back by the one executor. They reach the machine through `host.lab`
+(`LabOps`), which only the lab's runtime host has; `HostSetup` runs one item of a host's
+`setup:` through that host's own `Wirework` session.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from wirework.errors import Conflict, StateError
+from wirework.lab import kinds
+from wirework.lab.model import Item
+from wirework.model.host import Host
+from wirework.naming import owner_of, tag
+from wirework.plan.steps import Step, register
+
+
+class LabOps(Protocol):
+    def ns_create(self, name: str) -> bool: ...
+    def ns_delete(self, name: str) -> bool: ...
+    def ns_exists(self, name: str) -> bool: ...
+    def daemon_start(self, ns_path: str, argv: list[str], pidfile: str, log: str) -> None: ...
+    def daemon_stop(self, pidfile: str) -> bool: ...
+    def daemon_alive(self, pidfile: str) -> bool: ...
+    def ovs_start(self, netns: str, rundir: str) -> None: ...
+    def ovs_stop(self, netns: str, rundir: str) -> None: ...
+    def ovs_running(self, netns: str, rundir: str) -> bool: ...
+    def session(self, netns: str, state_dir: str, ovs_db: str | None) -> Any: ...
+
+
+def lab_ops(host: Host) -> LabOps:
+    ops: LabOps | None = getattr(host, "lab", None)
+    if ops is None:
+        raise StateError("a lab step was run outside a lab (the journal belongs to 'wirework lab')")
+    return ops
+
+
+def _path(name: str) -> str:
+    return "/run/netns/" + name
+
+
+@register
+@dataclass(frozen=True)
+class CreateNetns(Step):
+    kind = "lab_create_netns"
+    name: str
+    owner: str
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        created = lab_ops(host).ns_create(self.name)
+        lo = host.net.link("lo", _path(self.name))
+        if not created and lo is not None and owner_of(lo.alias) != self.owner:
+            raise Conflict(f"network namespace {self.name} exists and was not made by {self.owner}; remove it first")
+        host.net.set_alias("lo", tag(self.owner), _path(self.name))
+        host.net.set_up("lo", _path(self.name))
+        return [DeleteNetns(self.name, self.owner)] if created else ()
+
+    def crash_undo(self) -> Sequence[Step]:
+        return [DeleteNetns(self.name, self.owner)]
+
+    def describe(self) -> str:
+        return f"create network namespace {self.name}"
+
+    def commands(self) -> list[str]:
+        return [f"ip netns add {self.name}", f"ip -n {self.name} link set lo alias {tag(self.owner)} up"]
+
+
+@register
+@dataclass(frozen=True)
+class VerifyNetns(Step):
+    """A namespace found in place on a converging run: check it is the lab's, bring lo up."""
+
+    kind = "lab_verify_netns"
+    name: str
+    owner: str
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        lo = host.net.link("lo", _path(self.name))
+        if lo is None or owner_of(lo.alias) != self.owner:
+            raise Conflict(f"network namespace {self.name} exists and was not made by {self.owner}; remove it first")
+        if not lo.up:
+            host.net.set_up("lo", _path(self.name))
+        return ()
+
+    def describe(self) -> str:
+        return f"check network namespace {self.name} (already there)"
+
+
+@register
+@dataclass(frozen=True)
+class DeleteNetns(Step):
+    """Delete a namespace the lab made (its `lo` carries the lab's tag), and all inside it."""
+
+    kind = "lab_delete_netns"
+    name: str
+    owner: str
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        ops = lab_ops(host)
+        if not ops.ns_exists(self.name):
+            return ()
+        lo = host.net.link("lo", _path(self.name))
+        if lo is not None and owner_of(lo.alias) not in (self.owner, None):
+            return ()  # someone else's namespace by that name: never touch it
+        ops.ns_delete(self.name)
+        return ()
+
+    def describe(self) -> str:
+        return f"delete network namespace {self.name}"
+
+    def commands(self) -> list[str]:
+        return [f"ip netns del {self.name}"]
+
+
+@register
+@dataclass(frozen=True)
+class StartProgram(Step):
+    kind = "lab_start_program"
+    guest: str
+    ns: str
+    argv: tuple[str, ...]
+    pidfile: str
+    log: str
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        ops = lab_ops(host)
+        if ops.daemon_alive(self.pidfile):
+            return ()
+        ops.daemon_start(self.ns, list(self.argv), self.pidfile, self.log)
+        return [StopProgram(self.pidfile)]
+
+    def crash_undo(self) -> Sequence[Step]:
+        return [StopProgram(self.pidfile)]
+
+    def describe(self) -> str:
+        return f"start '{' '.join(self.argv)}' in guest {self.guest} (log {self.log})"
+
+    def commands(self) -> list[str]:
+        return [f"nsenter --net={self.ns} {' '.join(self.argv)} >{self.log} 2>&1 &"]
+
+
+@register
+@dataclass(frozen=True)
+class StopProgram(Step):
+    kind = "lab_stop_program"
+    pidfile: str
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        lab_ops(host).daemon_stop(self.pidfile)
+        return ()
+
+    def describe(self) -> str:
+        return f"stop the program whose pidfile is {self.pidfile}"
+
+
+@register
+@dataclass(frozen=True)
+class StartOvs(Step):
+    kind = "lab_start_ovs"
+    host_name: str
+    netns: str
+    rundir: str
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        ops = lab_ops(host)
+        if ops.ovs_running(self.netns, self.rundir):
+            return ()
+        ops.ovs_start(self.netns, self.rundir)
+        return [StopOvs(self.netns, self.rundir)]
+
+    def crash_undo(self) -> Sequence[Step]:
+        return [StopOvs(self.netns, self.rundir)]
+
+    def describe(self) -> str:
+        return f"start a private Open vSwitch (ovsdb-server + ovs-vswitchd) for host {self.host_name} in {self.rundir}"
+
+
+@register
+@dataclass(frozen=True)
+class StopOvs(Step):
+    kind = "lab_stop_ovs"
+    netns: str
+    rundir: str
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        lab_ops(host).ovs_stop(self.netns, self.rundir)
+        return ()
+
+    def describe(self) -> str:
+        return f"stop the private Open vSwitch in {self.rundir}"
+
+
+@register
+@dataclass(frozen=True)
+class HostSetup(Step):
+    """One `setup:` item of a lab host, applied through that host's own Wirework session."""
+
+    kind = "lab_host_setup"
+    host_name: str
+    netns: str
+    state_dir: str
+    ovs_db: str | None
+    item_kind: str
+    args_json: str
+    owner: str
+
+    def item(self) -> Item:
+        return Item(self.host_name, self.item_kind, json.loads(self.args_json), 0)
+
+    def session(self, host: Host) -> Any:
+        return lab_ops(host).session(self.netns, self.state_dir, self.ovs_db)
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        undo = kinds.get(self.item_kind).apply(self.session(host), self.item(), self.owner)
+        if undo is None:
+            return ()
+        return [HostUndo(self.host_name, self.netns, self.state_dir, self.ovs_db, self.item_kind, self.args_json,
+                         json.dumps(undo))]
+
+    def crash_undo(self) -> Sequence[Step]:
+        return [HostRecover(self.host_name, self.netns, self.state_dir, self.ovs_db)]
+
+    def describe(self) -> str:
+        return f"on {self.host_name}: {kinds.get(self.item_kind).describe(self.item())}"
+
+
+@register
+@dataclass(frozen=True)
+class HostUndo(Step):
+    kind = "lab_host_undo"
+    host_name: str
+    netns: str
+    state_dir: str
+    ovs_db: str | None
+    item_kind: str
+    args_json: str
+    undo_json: str
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        ops = lab_ops(host)
+        if not ops.ns_exists(self.netns.rsplit("/", 1)[-1]):
+            return ()  # the host went, and everything set up in it with it
+        item = Item(self.host_name, self.item_kind, json.loads(self.args_json), 0)
+        kinds.get(self.item_kind).remove(ops.session(self.netns, self.state_dir, self.ovs_db), item,
+                                         json.loads(self.undo_json))
+        return ()
+
+    def describe(self) -> str:
+        item = Item(self.host_name, self.item_kind, json.loads(self.args_json), 0)
+        return f"on {self.host_name}: undo {kinds.get(self.item_kind).describe(item)}"
+
+
+@register
+@dataclass(frozen=True)
+class HostRecover(Step):
+    """After a crash inside a host setup: let that host's session roll back its own journal."""
+
+    kind = "lab_host_recover"
+    host_name: str
+    netns: str
+    state_dir: str
+    ovs_db: str | None
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        ops = lab_ops(host)
+        if ops.ns_exists(self.netns.rsplit("/", 1)[-1]):
+            ops.session(self.netns, self.state_dir, self.ovs_db).recover()
+        return ()
+
+    def describe(self) -> str:
+        return f"on {self.host_name}: roll back an interrupted change"

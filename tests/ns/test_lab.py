@@ -1,0 +1,130 @@
+"""Every shipped lab file: up, check, converge, down, and nothing left behind; crashes and failures."""
+
+from __future__ import annotations
+
+import glob
+import os
+import subprocess
+import sys
+
+import pytest
+
+EXAMPLES = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "..", "examples", "*.yaml")))
+ROUTED = next(p for p in EXAMPLES if p.endswith("routed.yaml"))
+
+
+def wirework(state_dir: str, *argv: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "WIREWORK_NO_SERVICE": "1", "WIREWORK_STATE_DIR": state_dir, **(env or {})}
+    full_env.pop("WIREWORK_FAIL_AT", None) if not env or "WIREWORK_FAIL_AT" not in env else None
+    done = subprocess.run([sys.executable, "-m", "wirework.cli.main", *argv], capture_output=True, text=True,
+                          env=full_env, timeout=120, check=False)
+    if check and done.returncode != 0:
+        raise AssertionError(f"wirework {' '.join(argv)} -> {done.returncode}\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def machine() -> dict[str, list[str]]:
+    """What a lab could leave behind: namespaces, root links, lab processes, lab files."""
+    spaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
+    procs = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    return {
+        "netns": sorted(line.split()[0] for line in spaces.splitlines() if line.startswith("wwl-")),
+        "links": sorted(line.split(":")[1].strip() for line in links.splitlines()),
+        "procs": sorted(line for line in procs.splitlines() if "/run/wirework/lab/" in line or "wwl-" in line),
+        "files": sorted(os.listdir("/run/wirework/lab")) if os.path.isdir("/run/wirework/lab") else [],
+    }
+
+
+def lab_name(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)
+def test_example_up_check_converge_down(path: str, state_dir: str) -> None:
+    before = machine()
+    try:
+        first = wirework(state_dir, "lab", "up", "-q", path)
+        assert "is up" in first.stdout
+        result = wirework(state_dir, "lab", "check", path)
+        assert "MISMATCH" not in result.stdout and " as expected" in result.stdout, result.stdout
+        again = wirework(state_dir, "lab", "up", "-q", path)
+        assert "is up" in again.stdout
+        assert lab_name(path) in wirework(state_dir, "lab", "status").stdout
+        wirework(state_dir, "lab", "check", lab_name(path))
+    finally:
+        down = wirework(state_dir, "lab", "down", path, check=False)
+    assert down.returncode == 0, down.stderr
+    assert machine() == before
+
+
+def test_exec_and_graph(state_dir: str, tmp_path: str) -> None:
+    try:
+        wirework(state_dir, "lab", "up", "-q", ROUTED)
+        out = wirework(state_dir, "lab", "exec", "routed", "c1", "--", "ip", "-o", "addr", "show", "eth0").stdout
+        assert "10.1.1.2/24" in out
+        svg = os.path.join(str(tmp_path), "lab.svg")
+        wirework(state_dir, "lab", "graph", "routed", "--format", "svg", "-o", svg)
+        with open(svg, encoding="utf-8") as f:
+            assert "<svg" in f.read()
+        assert "host h1" in wirework(state_dir, "lab", "graph", ROUTED).stdout
+    finally:
+        wirework(state_dir, "lab", "down", "routed", check=False)
+
+
+def test_check_reports_a_mismatch(state_dir: str, tmp_path: str) -> None:
+    with open(ROUTED, encoding="utf-8") as f:
+        text = f.read().replace("- {from: c1, to: 10.1.2.99, result: fail}", "- {from: c1, to: 10.1.2.99}")
+    path = os.path.join(str(tmp_path), "routed.yaml")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    try:
+        wirework(state_dir, "lab", "up", "-q", path)
+        done = wirework(state_dir, "lab", "check", path, check=False)
+        assert done.returncode == 1 and "MISMATCH" in done.stdout
+    finally:
+        wirework(state_dir, "lab", "down", path, check=False)
+
+
+@pytest.mark.parametrize("at", ["crash:4", "crash:14", "crash:30", "lab_start_program", "lab_host_setup"])
+def test_interrupted_or_failed_up_leaves_nothing_after_down(at: str, state_dir: str) -> None:
+    before = machine()
+    try:
+        done = wirework(state_dir, "lab", "up", "-q", ROUTED, env={"WIREWORK_FAIL_AT": at}, check=False)
+        assert done.returncode != 0
+        if not at.startswith("crash"):
+            assert machine() == before  # rolled back by itself
+        wirework(state_dir, "lab", "up", "-q", ROUTED)  # a second up converges
+        assert "17/17 as expected" in wirework(state_dir, "lab", "check", "routed").stdout
+    finally:
+        wirework(state_dir, "lab", "down", "routed", check=False)
+    assert machine() == before
+
+
+def test_invalid_file_creates_nothing(state_dir: str, tmp_path: str) -> None:
+    path = os.path.join(str(tmp_path), "bad.yaml")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("hosts:\n  h1: {}\nsegments:\n  lan:\n    members:\n      h1: 10.0.0.1/24\n      h7: 10.0.0.2/24\n")
+    before = machine()
+    done = wirework(state_dir, "lab", "up", path, check=False)
+    assert done.returncode == 2 and f"{path}:7: segment lan: unknown host 'h7'" in done.stderr
+    assert machine() == before
+
+
+def test_delay_needs_netem_and_says_so(state_dir: str, tmp_path: str) -> None:
+    from wirework.kernel.labenv import netem_available
+
+    path = os.path.join(str(tmp_path), "slow.yaml")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("hosts:\n  h1: {}\n  h2: {}\nsegments:\n  lan:\n    delay: 10ms\n"
+                "    members: {h1: 10.0.0.1/24, h2: 10.0.0.2/24}\n")
+    before = machine()
+    done = wirework(state_dir, "lab", "up", "-q", path, check=False)
+    try:
+        if netem_available():
+            assert done.returncode == 0
+        else:
+            assert done.returncode == 5 and "tc netem (segment delay/loss) is not available" in done.stderr
+            assert machine() == before
+    finally:
+        wirework(state_dir, "lab", "down", path, check=False)
