@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import ctypes
 import json
+import subprocess
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from wirework.errors import Conflict, NotFound, WireworkError
 from wirework.kernel.netns import inside
-from wirework.kernel.proc import Processes, ProgramFailed
+from wirework.kernel.proc import Processes
 
 LIBRARY = "libnftables.so.1"
 OUTPUT_JSON = 1 << 4
@@ -75,7 +76,7 @@ class Nft:
     def __init__(self, netns_path: str | None = None, *, use_library: bool = True) -> None:
         self.netns_path = netns_path
         self._use_library = use_library and _LIB is not None
-        self._ctx: int | None = None
+        self._ctx: dict[str, int] = {}
         self._lock = threading.Lock()
 
     @property
@@ -87,7 +88,8 @@ class Nft:
         if not commands:
             return []
         text = json.dumps({"nftables": list(commands)}, separators=(",", ":"))
-        output = self._run_text(text)
+        reading = all(set(c) == {"list"} for c in commands)
+        output = self._run_text(text, "read" if reading else "write")
         if not output.strip():
             return []
         data: dict[str, Any] = json.loads(output)
@@ -97,20 +99,21 @@ class Nft:
         """(value, comment) of one map element by key in nft syntax ("tcp . 8080"), or None.
 
         nft 1.0.6 has no JSON form of `get element` (and prints it as text), so this one query
-        is text: a kernel lookup of one key, whatever the size of the map.
+        is text. It costs O(elements in the table) (nft fetches them all into its cache first),
+        so wirework uses it only on error paths.
         """
         try:
-            out = self._run_text(f"get element {family} {table} {name} {{ {key} }}")
+            out = self._run_text(f"get element {family} {table} {name} {{ {key} }}", "read")
         except NotFound:
             return None
         return parse_element(out)
 
-    def _run_text(self, text: str) -> str:
+    def _run_text(self, text: str, purpose: str) -> str:
         if not self._use_library:
             return self._run_program(text)
         assert _LIB is not None
         with self._lock, inside(self.netns_path):
-            ctx = self._context()
+            ctx = self._context(purpose)
             rc = _LIB.nft_run_cmd_from_buffer(ctx, text.encode())
             out = (_LIB.nft_ctx_get_output_buffer(ctx) or b"").decode()
             err = (_LIB.nft_ctx_get_error_buffer(ctx) or b"").decode()
@@ -118,9 +121,11 @@ class Nft:
             raise classify(err or "nft failed")
         return out
 
-    def _context(self) -> int:
-        # Created inside the target netns: the context's netlink socket belongs to it.
-        if self._ctx is None:
+    def _context(self, purpose: str) -> int:
+        # Created inside the target netns: the context's netlink socket belongs to it. Reads
+        # get their own context: nft 1.0.6 caches every set element of a table it lists or
+        # `get`s from, and a write context holding that cache pays to refresh it.
+        if purpose not in self._ctx:
             assert _LIB is not None
             ctx = _LIB.nft_ctx_new(0)
             if not ctx:
@@ -128,32 +133,37 @@ class Nft:
             _LIB.nft_ctx_output_set_flags(ctx, OUTPUT_JSON)
             _LIB.nft_ctx_buffer_output(ctx)
             _LIB.nft_ctx_buffer_error(ctx)
-            self._ctx = int(ctx)
-        return self._ctx
+            self._ctx[purpose] = int(ctx)
+        return self._ctx[purpose]
 
     def _run_program(self, text: str) -> str:
-        argv = ["nft", "-j", "-f", "-"] if text.startswith("{") else ["nft", "-j", *_split(text)]
+        # Not through Processes.run: nft's whole stderr is needed to tell "exists" from "missing".
+        nft = Processes().which("nft")
+        if nft is None:
+            raise NotFound(what="program", name="nft", fix="install it (apt-get install nftables)")
+        argv = [nft, "-j", "-f", "-"] if text.startswith("{") else [nft, "-j", *text.split()]
+        if self.netns_path is not None:
+            argv = ["nsenter", f"--net={self.netns_path}", "--", *argv]
         try:
-            return Processes(self.netns_path).run(argv, input_text=text, timeout=60)
-        except ProgramFailed as exc:
-            raise classify(str(exc)) from None
+            done = subprocess.run(argv, input=text, capture_output=True, text=True, timeout=60, check=False)
+        except subprocess.TimeoutExpired:
+            raise NftRejected(detail="nft gave no answer within 60 s") from None
+        if done.returncode != 0:
+            raise classify(done.stderr or done.stdout or f"nft exited with {done.returncode}")
+        return done.stdout
 
     def close(self) -> None:
         with self._lock:
-            if self._ctx is not None and _LIB is not None:
-                _LIB.nft_ctx_free(self._ctx)
-            self._ctx = None
+            if _LIB is not None:
+                for ctx in self._ctx.values():
+                    _LIB.nft_ctx_free(ctx)
+            self._ctx = {}
 
     def __del__(self) -> None:
         try:
             self.close()
         except Exception:
             pass
-
-
-def _split(text: str) -> list[str]:
-    # Only our own fixed `get element` command goes through here: plain words and braces.
-    return text.split()
 
 
 def parse_element(text: str) -> tuple[str, str] | None:

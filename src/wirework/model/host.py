@@ -59,6 +59,36 @@ class RuleInfo:
 
 
 @dataclass(frozen=True)
+class VxlanInfo:
+    """What the kernel reports of a Linux VXLAN device (`ip -d link show`)."""
+
+    vni: int
+    local: str
+    port: int
+    learning: bool
+    underlay: int = 0  # index of the underlay device (`dev`), 0 when unset
+
+
+@dataclass(frozen=True)
+class FdbEntry:
+    """One static forwarding entry of a VXLAN device: frames for `mac` go to `dst` (underlay IP).
+
+    The all-zero MAC is the default destination: head-end replication of broadcast, unknown
+    unicast and multicast frames to every peer listed, instead of a multicast group.
+    """
+
+    mac: str
+    dst: str
+
+
+@dataclass(frozen=True)
+class NeighInfo:
+    ip: str
+    mac: str
+    dev: str
+
+
+@dataclass(frozen=True)
 class RouteSpec:
     """One route as `ip route` would take it; dst "default" or a prefix."""
 
@@ -116,6 +146,16 @@ class NetlinkOps(Protocol):
     def del_rule(self, rule: RuleSpec, ns: str | None = None) -> bool: ...
     def bridge_vlan(self, port: str, vid: int, *, add: bool) -> None: ...
     def set_tx_offload(self, name: str, ns: str | None, on: bool) -> None: ...
+    def create_vxlan(
+        self, name: str, *, vni: int, local: str, port: int, learning: bool, underlay: str | None, mtu: int | None
+    ) -> None: ...
+    def vxlan(self, name: str) -> VxlanInfo | None: ...
+    def fdb(self, dev: str) -> list[FdbEntry]: ...
+    def fdb_append(self, dev: str, mac: str, dst: str) -> bool: ...
+    def fdb_del(self, dev: str, mac: str, dst: str) -> bool: ...
+    def neighbours(self, dev: str) -> list[NeighInfo]: ...
+    def neigh_add(self, dev: str, ip: str, mac: str) -> bool: ...
+    def neigh_del(self, dev: str, ip: str) -> bool: ...
 
 
 class OvsOps(Protocol):
