@@ -173,3 +173,10 @@ def test_detach_plan_skips_steps_in_a_replaced_namespace() -> None:
     assert not any(getattr(s, "ns", None) == NS for s in moved.steps)
     assert [s.kind for s in moved.steps][-2:] == ["delete_link", "remove_forward_accept"]
     assert isinstance(host.net.link("br0"), LinkInfo)
+
+
+def test_fake_host_satisfies_the_host_protocol() -> None:
+    from wirework.model.host import Host
+
+    host: Host = FakeHost()  # mypy checks this assignment; at run time the attributes exist
+    assert host.nft is not None and host.fw.forward_blocked() is False

@@ -12,8 +12,19 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from wirework.errors import Conflict, NotFound
+from wirework.firewall.fake import FakeNft
 from wirework.model.addr import IPInterface
-from wirework.model.host import AddrInfo, LinkInfo, RouteInfo, RouteSpec, RuleInfo, RuleSpec
+from wirework.model.host import (
+    AddrInfo,
+    FdbEntry,
+    LinkInfo,
+    NeighInfo,
+    RouteInfo,
+    RouteSpec,
+    RuleInfo,
+    RuleSpec,
+    VxlanInfo,
+)
 
 
 @dataclass
@@ -27,6 +38,9 @@ class FakeState:
     accepts: set[tuple[str, str]] = field(default_factory=set)
     sysctls: dict[tuple[str | None, str], str] = field(default_factory=dict)
     offload: dict[tuple[str | None, str], bool] = field(default_factory=dict)
+    vxlans: dict[str, VxlanInfo] = field(default_factory=dict)
+    fdb: set[tuple[str, FdbEntry]] = field(default_factory=set)
+    neigh: set[tuple[str, str, str]] = field(default_factory=set)  # (dev, ip, mac)
 
 
 class FakeNet:
@@ -92,6 +106,10 @@ class FakeNet:
             del self.s.links[key]
         self.s.addrs = {a for a in self.s.addrs if (a[0], a[1]) not in gone}
         self.s.routes = {r for r in self.s.routes if (r[0], r[1].dev) not in gone}
+        if ns is None:  # a VXLAN device takes its forwarding and neighbour entries with it
+            self.s.vxlans.pop(name, None)
+            self.s.fdb = {f for f in self.s.fdb if f[0] != name}
+            self.s.neigh = {n for n in self.s.neigh if n[0] != name}
         return True
 
     def _set(self, name: str, ns: str | None, **changes: Any) -> None:
@@ -177,6 +195,56 @@ class FakeNet:
     def set_tx_offload(self, name: str, ns: str | None, on: bool) -> None:
         self.s.offload[(ns, name)] = on
 
+    # VXLAN devices, their FDB and neighbour entries (host namespace only)
+    def create_vxlan(self, name: str, *, vni: int, local: str, port: int, learning: bool, underlay: str | None,
+                     mtu: int | None) -> None:
+        self._check("create_vxlan")
+        if any(v.vni == vni and v.port == port and v.local == local for v in self.s.vxlans.values()):
+            raise Conflict(f"a VXLAN device with VNI {vni} already exists")
+        self._add(None, name, "vxlan", mtu)
+        index = self.s.links[(None, underlay)].index if underlay else 0
+        self.s.vxlans[name] = VxlanInfo(vni, local, port, learning, index)
+
+    def vxlan(self, name: str) -> VxlanInfo | None:
+        return self.s.vxlans.get(name)
+
+    def _need(self, dev: str) -> None:
+        if (None, dev) not in self.s.links:
+            raise NotFound(what="interface", name=dev)
+
+    def fdb(self, dev: str) -> list[FdbEntry]:
+        return sorted((e for d, e in self.s.fdb if d == dev), key=lambda e: (e.mac, e.dst))
+
+    def fdb_append(self, dev: str, mac: str, dst: str) -> bool:
+        self._check("fdb_append")
+        self._need(dev)
+        if (dev, FdbEntry(mac, dst)) in self.s.fdb:
+            return False
+        self.s.fdb.add((dev, FdbEntry(mac, dst)))
+        return True
+
+    def fdb_del(self, dev: str, mac: str, dst: str) -> bool:
+        if (dev, FdbEntry(mac, dst)) not in self.s.fdb:
+            return False
+        self.s.fdb.discard((dev, FdbEntry(mac, dst)))
+        return True
+
+    def neighbours(self, dev: str) -> list[NeighInfo]:
+        return [NeighInfo(ip, mac, d) for d, ip, mac in sorted(self.s.neigh) if d == dev]
+
+    def neigh_add(self, dev: str, ip: str, mac: str) -> bool:
+        self._check("neigh_add")
+        self._need(dev)
+        if (dev, ip, mac) in self.s.neigh:
+            return False
+        self.s.neigh = {n for n in self.s.neigh if n[:2] != (dev, ip)} | {(dev, ip, mac)}
+        return True
+
+    def neigh_del(self, dev: str, ip: str) -> bool:
+        gone = {n for n in self.s.neigh if n[:2] == (dev, ip)}
+        self.s.neigh -= gone
+        return bool(gone)
+
 
 class FakeOvs:
     def __init__(self, state: FakeState, datapath: str = "netdev") -> None:
@@ -249,6 +317,12 @@ class FakeFw:
         self.s.accepts.discard((bridge, owner))
         return True
 
+    def ensure_bridge_accept(self, bridge: str, owner: str) -> bool:
+        return self.ensure_bridge_forward(f"{bridge}/io", owner)
+
+    def remove_bridge_accept(self, bridge: str, owner: str) -> bool:
+        return self.remove_bridge_forward(f"{bridge}/io", owner)
+
 
 class FakeSysctl:
     def __init__(self, state: FakeState) -> None:
@@ -285,6 +359,7 @@ class FakeHost:
         self.fw = FakeFw(self.state, forward_blocked)
         self.sysctl = FakeSysctl(self.state)
         self.proc = FakeProc()
+        self.nft = FakeNft()
 
     def fail_on(self, call: str) -> None:
         self._fail.add(call)
