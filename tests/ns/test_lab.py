@@ -128,3 +128,91 @@ def test_delay_needs_netem_and_says_so(state_dir: str, tmp_path: str) -> None:
             assert machine() == before
     finally:
         wirework(state_dir, "lab", "down", path, check=False)
+
+
+VXLAN_OVERLAY = next(p for p in EXAMPLES if p.endswith("vxlan-overlay.yaml"))
+OVS_OVERLAY = next(p for p in EXAMPLES if p.endswith("ovs-overlay.yaml"))
+
+
+def row(out: str, *cells: str) -> bool:
+    return any(line.split()[:len(cells)] == list(cells) for line in out.splitlines() if line.strip())
+
+
+def test_vxlan_overlay_traffic_crosses_the_linux_vxlan(state_dir: str) -> None:
+    before = machine()
+    try:
+        wirework(state_dir, "lab", "up", "-q", VXLAN_OVERLAY)
+        out = wirework(state_dir, "lab", "check", VXLAN_OVERLAY).stdout
+        assert "12/12 as expected" in out, out
+        assert row(out, "c1", "c2", "10.244.0.12", "mtu", "1450", "pass", "pass", "ok"), out
+        assert row(out, "c1", "c2", "10.244.0.12", "mtu", "1451", "fail", "fail", "ok"), out
+        for host, peers in (("h1", ("192.168.120.2", "192.168.120.3")), ("h3", ("192.168.120.1", "192.168.120.2"))):
+            ns = f"wwl-vxlan-overlay-{host}"
+            fdb = subprocess.run(["bridge", "-n", ns, "fdb", "show", "dev", "vx42"], capture_output=True, text=True,
+                                 check=True).stdout
+            assert all(f"00:00:00:00:00:00 dst {p} self permanent" in fdb for p in peers), fdb
+            stats = subprocess.run(["ip", "-n", ns, "-s", "-j", "link", "show", "vx42"], capture_output=True,
+                                   text=True, check=True).stdout
+            import json
+
+            link = json.loads(stats)[0]
+            assert link["stats64"]["tx"]["packets"] > 0 and link["stats64"]["rx"]["packets"] > 0
+            assert link["mtu"] == 1450 and link["ifalias"] == "wirework:lab:vxlan-overlay"
+        assert "nolearning" in subprocess.run(["ip", "-n", "wwl-vxlan-overlay-h2", "-d", "link", "show", "vx42"],
+                                              capture_output=True, text=True, check=True).stdout
+    finally:
+        down = wirework(state_dir, "lab", "down", VXLAN_OVERLAY, check=False)
+    assert down.returncode == 0, down.stderr
+    assert machine() == before
+
+
+def underlay_tx(ns: str) -> int:
+    import json
+
+    out = subprocess.run(["ip", "-n", ns, "-s", "-j", "link", "show", "eth0"], capture_output=True, text=True,
+                         check=True).stdout
+    return int(json.loads(out)[0]["stats64"]["tx"]["packets"])
+
+
+def test_ovs_overlay_traffic_crosses_the_gre_tunnel(state_dir: str) -> None:
+    before = machine()
+    try:
+        wirework(state_dir, "lab", "up", "-q", OVS_OVERLAY)
+        out = wirework(state_dir, "lab", "check", OVS_OVERLAY).stdout
+        assert "6/6 as expected" in out, out
+        assert row(out, "c1", "c2", "10.245.0.12", "mtu", "1462", "pass", "pass", "ok"), out
+        assert row(out, "c1", "c2", "10.245.0.12", "mtu", "1463", "fail", "fail", "ok"), out
+        db = "unix:/run/wirework/lab/ovs-overlay/ovs/h1/db.sock"
+        ports = subprocess.run(["ovs-vsctl", f"--db={db}", "list-ports", "obr0"], capture_output=True, text=True,
+                               check=True).stdout.split()
+        assert [p for p in ports if p.startswith("gre")] == ["grec0a87902"], ports
+        # c1 has no route to the underlay: what its pings add to h1's underlay NIC is GRE.
+        sent = underlay_tx("wwl-ovs-overlay-h1")
+        ping = subprocess.run(["ip", "netns", "exec", "wwl-ovs-overlay-c1", "ping", "-c", "5", "-i", "0.05",
+                               "10.245.0.12"], capture_output=True, text=True, check=False)
+        assert ping.returncode == 0, ping.stdout
+        assert underlay_tx("wwl-ovs-overlay-h1") >= sent + 5
+    finally:
+        down = wirework(state_dir, "lab", "down", OVS_OVERLAY, check=False)
+    assert down.returncode == 0, down.stderr
+    assert machine() == before
+
+
+def test_vxlan_peer_errors_point_at_the_line_and_create_nothing(state_dir: str, tmp_path: str) -> None:
+    with open(VXLAN_OVERLAY, encoding="utf-8") as f:
+        text = f.read().replace("peers: [h2, h3]}", "peers: [h2, h9]}").replace("vni: 42, bridge: br0, local: "
+                                                                               "192.168.120.2", "vni: 0, bridge: br0, "
+                                                                               "local: 192.168.120.2")
+    path = os.path.join(str(tmp_path), "bad-vxlan.yaml")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    before = machine()
+    done = wirework(state_dir, "lab", "up", path, check=False)
+    assert done.returncode == 2, done.stderr
+    assert f"{path}:17: hosts/h2/setup/1/vxlan/vni: 0 is less than the minimum of 1" in done.stderr, done.stderr
+    fixed = text.replace("vni: 0,", "vni: 42,")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(fixed)
+    done = wirework(state_dir, "lab", "up", path, check=False)
+    assert done.returncode == 2 and f"{path}:11: vxlan vx42 on h1: peer 'h9' is not a host of this lab" in done.stderr
+    assert machine() == before

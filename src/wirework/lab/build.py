@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from wirework.drivers.links import AddAddress, AddRoute, CreateBridge, CreateVeth, LinkUp, SetMaster
 from wirework.drivers.switch import RunProgram, SetSysctl
-from wirework.lab.model import GuestDef, Segment, Topology
+from wirework.lab import kinds
+from wirework.lab.model import GuestDef, Item, Segment, Topology
 from wirework.lab.resolve import LabNames
 from wirework.lab.steps import (
     CreateNetns,
@@ -35,6 +36,10 @@ class LabFacts:
     namespaces: frozenset[str] = frozenset()
     switch_links: frozenset[str] = frozenset()
     running: frozenset[str] = frozenset()  # pidfiles of live programs, rundirs of live OVS instances
+    #: (host, cidr) of addresses found in host namespaces: a segment address that a setup item
+    #: moved (an uplink onto a bridge) is not put back on the member interface on a second run
+    addresses: frozenset[tuple[str, str]] = frozenset()
+    routed: frozenset[str] = frozenset()  # hosts that have a default route (perhaps moved the same way)
 
 
 def _netns(names: LabNames, facts: LabFacts, name: str) -> Step:
@@ -55,7 +60,7 @@ def plan_up(topo: Topology, names: LabNames, facts: LabFacts) -> Plan:
     steps += [StartOvs(h.name, names.ns(h.name), names.ovs_dir(h.name)) for h in topo.hosts.values()
               if h.ovs and names.ovs_dir(h.name) not in facts.running]
     for host in topo.hosts.values():
-        steps += [_setup(names, topo, host.name, item.kind, item.args) for item in host.setup]
+        steps += [_setup(names, topo, host.name, item.kind, _args(topo, item)) for item in host.setup]
     for guest in topo.guests.values():
         steps += _guest_steps(names, topo, guest, facts)
     return Plan("lab-up", names.owner, tuple(steps), (f"lab {topo.name} from {topo.path}",))
@@ -71,8 +76,10 @@ def _segment_steps(index: int, seg: Segment, names: LabNames, facts: LabFacts) -
         port, ns = names.port(seg, m.host), names.ns_path(m.host)
         if port not in facts.switch_links:
             steps.append(CreateVeth(port, m.ifname, ns, names.owner, seg.mtu))
-        steps += [SetMaster(port, bridge), LinkUp(port), LinkUp(m.ifname, ns), AddAddress(m.ifname, m.address, ns)]
-        if m.gateway:
+        steps += [SetMaster(port, bridge), LinkUp(port), LinkUp(m.ifname, ns)]
+        if (m.host, m.address) not in facts.addresses:
+            steps.append(AddAddress(m.ifname, m.address, ns))
+        if m.gateway and m.host not in facts.routed:
             steps.append(AddRoute(RouteSpec("default", gateway=m.gateway, dev=m.ifname), ns))
         if seg.rate:
             steps += [_tbf(port, seg.rate, None), _tbf(m.ifname, seg.rate, ns)]
@@ -83,6 +90,12 @@ def _tbf(dev: str, rate: str, ns: str | None) -> Step:
     # tbf shapes egress: set on both ends of a member's veth, it limits both directions.
     return RunProgram(ns, ("tc", "qdisc", "replace", "dev", dev, "root", "tbf", "rate", rate, "burst", "64kb",
                            "latency", "100ms"), ("tc", "qdisc", "del", "dev", dev, "root"))
+
+
+def _args(topo: Topology, item: Item) -> dict[str, object]:
+    """The item's arguments with names of other hosts resolved (a VXLAN peer's address)."""
+    kind = kinds.KINDS.get(item.kind)
+    return kind.resolve(topo, item) if kind is not None else item.args
 
 
 def _setup(names: LabNames, topo: Topology, host: str, kind: str, args: dict[str, object]) -> HostSetup:

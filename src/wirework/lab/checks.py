@@ -76,6 +76,8 @@ def _items(topo: Topology) -> Problems:
                 out.append((item.line, bad))
         if item.kind == "route":
             out += _route(item)
+        if item.kind in kinds.KINDS:
+            out += [(item.line, text) for text in kinds.KINDS[item.kind].check(topo, item)]
     return out
 
 

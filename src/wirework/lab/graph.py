@@ -96,9 +96,9 @@ def _tunnel_edges(topo: Topology) -> list[str]:
                    f"[style=dashed color=firebrick label={_q(str(item.arg('type')) + ' ' + str(item.arg('remote')))}];")
     for item in topo.items("vxlan"):
         out.append(f"  {_q(item.host + ':' + str(item.arg('bridge') or item.arg('name')))} -- "
-                   f"{_q('vxlan:' + str(item.arg('id')))} [style=dashed color=firebrick];")
+                   f"{_q('vxlan:' + str(item.arg('vni')))} [style=dashed color=firebrick];")
     if topo.items("vxlan"):
-        out.append(f"  {_q('vxlan:' + str(topo.items('vxlan')[0].arg('id')))} [shape=doublecircle label=\"VXLAN\"];")
+        out.append(f"  {_q('vxlan:' + str(topo.items('vxlan')[0].arg('vni')))} [shape=doublecircle label=\"VXLAN\"];")
     return out
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from wirework.drivers.links import AddAddress, AddRoute, CreateBridge, LinkUp, SetMaster, SetMtu
 from wirework.drivers.switch import OvsAddBridge
 from wirework.errors import Conflict, InvalidInput, Unsupported
-from wirework.lab.model import Item
+from wirework.lab.model import Item, Topology
 from wirework.model.host import RouteSpec
 from wirework.naming import owner_of
 from wirework.plan.executor import run_best_effort
@@ -40,6 +40,10 @@ class Kind:
     provides: Callable[[Item], list[str]] = field(default=lambda item: [])
     #: addresses (CIDR) this item puts on the host
     addresses: Callable[[Item], list[str]] = field(default=lambda item: [])
+    #: problems only the whole topology shows (unknown peers, duplicate names), without lines
+    check: Callable[[Topology, Item], list[str]] = field(default=lambda topo, item: [])
+    #: the arguments to plan with, names of other hosts resolved against the topology
+    resolve: Callable[[Topology, Item], dict[str, Any]] = field(default=lambda topo, item: item.args)
 
 
 KINDS: dict[str, Kind] = {}
@@ -213,3 +217,101 @@ def _remove_network(ww: Session, item: Item, undo: Undo) -> None:
 register(Kind("network", describe=lambda i: f"network {i.arg('name')} {i.arg('subnet', '')}".rstrip(),
               apply=_apply_network, remove=_remove_network, requires="network_create",
               provides=lambda i: [str(i.arg("bridge"))] if i.arg("bridge") else []))
+
+
+
+# -- Linux VXLAN: a device on a bridge, static per-peer FDB entries (head-end replication) ---
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _host_ips(topo: Topology, host: str) -> list[str]:
+    return [str(ipaddress.ip_interface(m.address).ip) for _, m in topo.members_of(host) if _cidr(m.address)]
+
+
+def _cidr(text: str) -> bool:
+    try:
+        ipaddress.ip_interface(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _peer_ip(topo: Topology, item: Item, peer: str) -> str | None:
+    """A peer host's address on the segment holding this item's `local` (else its first)."""
+    if _is_ip(peer):
+        return peer
+    if peer not in topo.hosts:
+        return None
+    local = ipaddress.ip_address(str(item.arg("local")))
+    pairs = [(ipaddress.ip_interface(m.address), m) for _, m in topo.members_of(peer) if _cidr(m.address)]
+    same = [str(i.ip) for i, _ in pairs if i.version == local.version and local in i.network]
+    found = same or [str(i.ip) for i, _ in pairs]
+    return found[0] if found else None
+
+
+def _peer_names(topo: Topology, item: Item) -> list[str]:
+    raw = item.arg("peers")
+    if raw == "all":  # every other host with a VXLAN device of the same VNI
+        return [str(o.arg("local")) for o in topo.items("vxlan") if o.host != item.host and o.arg("vni") == item.arg("vni")]
+    return _as_list(raw)
+
+
+def _resolve_vxlan(topo: Topology, item: Item) -> dict[str, Any]:
+    peers = [_peer_ip(topo, item, p) or p for p in _peer_names(topo, item)]
+    return {**item.args, "peers": list(dict.fromkeys(peers))}
+
+
+def _check_vxlan(topo: Topology, item: Item) -> list[str]:
+    name, host, vni = str(item.arg("name")), item.host, item.arg("vni")
+    what = f"vxlan {name} on {host}"
+    out = [] if isinstance(vni, int) and 1 <= vni <= 2**24 - 1 else [f"{what}: VNI {vni} is outside 1-16777215"]
+    owners = {ip: h for h in topo.hosts for ip in _host_ips(topo, h)}
+    for peer in _peer_names(topo, item):
+        ip = _peer_ip(topo, item, peer)
+        if ip is None:
+            known = "is not a host of this lab" if peer not in topo.hosts else "has no segment address"
+            out.append(f"{what}: peer {peer!r} {known} (hosts: {', '.join(topo.hosts)})")
+        elif owners.get(ip) is None:
+            out.append(f"{what}: peer {ip}: no host in this lab has that address")
+        elif owners[ip] == host:
+            out.append(f"{what}: peer {peer} is {host} itself")
+    if item.arg("bridge") == name:
+        out.append(f"{what}: the bridge and the VXLAN device need two names")
+    taken = {m.ifname for _, m in topo.members_of(host)}
+    for other in topo.hosts[host].setup:
+        # Two VXLAN items with one name: reported once, on the later one.
+        later = other.index > item.index and other.kind != "vxlan"
+        if other.kind in KINDS and (other.index < item.index or later):
+            taken.update(KINDS[other.kind].provides(other))
+        if other.kind == "vxlan" and other.index < item.index and other.arg("vni") == vni \
+                and other.arg("port", 4789) == item.arg("port", 4789):
+            out.append(f"{what}: VNI {vni} is already used by vxlan {other.arg('name')} on this host (line {other.line})")
+    if name in taken:
+        out.append(f"{what}: host {host} already has an interface named {name}")
+    return out
+
+
+def _apply_vxlan(ww: Session, item: Item, owner: str) -> Undo:
+    from wirework.drivers.vxlan import VXLAN_PORT, plan_vxlan, probe_vxlan, validate_vxlan
+
+    spec = validate_vxlan(str(item.arg("name")), item.arg("vni"), str(item.arg("local")), _as_list(item.arg("peers")),
+                          bridge=item.arg("bridge"), port=int(item.arg("port", VXLAN_PORT)), mtu=item.arg("mtu"),
+                          dev=item.arg("dev"))
+    return _run(ww, "lab-vxlan", owner, plan_vxlan(spec, probe_vxlan(ww.host, spec), owner))
+
+
+def _describe_vxlan(item: Item) -> str:
+    bridge = f" on bridge {item.arg('bridge')}" if item.arg("bridge") else ""
+    peers = item.arg("peers")
+    return (f"VXLAN {item.arg('name')} VNI {item.arg('vni')} local {item.arg('local')}{bridge}, peers "
+            f"{peers if isinstance(peers, str) else ','.join(_as_list(peers)) or 'none'}")
+
+
+register(Kind("vxlan", describe=_describe_vxlan, apply=_apply_vxlan, remove=_undo_steps,
+              provides=lambda i: [str(i.arg("name"))] + ([str(i.arg("bridge"))] if i.arg("bridge") else []),
+              check=_check_vxlan, resolve=_resolve_vxlan))

@@ -98,7 +98,7 @@ class LabManager:
         try:
             if not dry_run:
                 recover(runtime, store)
-            plan = plan_up(topo, names, self._probe(runtime, names))
+            plan = plan_up(topo, names, self._probe(runtime, names, topo))
             if dry_run:
                 return UpResult(topo.name, plan, 0, 0.0)
             self.index.put(f"lab/{topo.name}", {"file": os.path.abspath(topo.path), "state_dir": names.state_dir,
@@ -122,7 +122,7 @@ class LabManager:
             shutil.rmtree(path, ignore_errors=True)
         self.index.delete(f"lab/{names.lab}")
 
-    def _probe(self, runtime: LabRuntime, names: LabNames) -> LabFacts:
+    def _probe(self, runtime: LabRuntime, names: LabNames, topo: Topology) -> LabFacts:
         spaces = frozenset(runtime.names(names.prefix) + runtime.names(names.switch_ns))
         links: frozenset[str] = frozenset()
         if names.switch_ns in spaces:
@@ -131,7 +131,11 @@ class LabManager:
                    if runtime.daemon_alive(s.pidfile)}
         running |= {s.rundir for s in self._leftovers(names) if isinstance(s, StopOvs)
                     if runtime.ovs_running(s.netns, s.rundir)}
-        return LabFacts(spaces, links, frozenset(running))
+        addresses = frozenset((h, a.cidr) for h in topo.hosts if names.ns(h) in spaces
+                              for a in runtime.net.addresses(names.ns_path(h)))
+        routed = frozenset(h for h in topo.hosts if names.ns(h) in spaces
+                           if any(r.dst == "default" for r in runtime.net.routes(names.ns_path(h))))
+        return LabFacts(spaces, links, frozenset(running), addresses, routed)
 
     # -- down ------------------------------------------------------------------------------
     def down(self, ref: str) -> list[str]:

@@ -118,6 +118,11 @@ class FakeNet:
             raise NotFound(what="interface", name=name)
         self.s.links[(ns, name)] = replace(info, **changes)
 
+    def move_link(self, name: str, ns: str | None, to_ns: str | None, new_name: str) -> None:
+        info = self.s.links.pop((ns, name))
+        self.s.addrs = {a for a in self.s.addrs if (a[0], a[1]) != (ns, name)}  # moving flushes them
+        self.s.links[(to_ns, new_name)] = replace(info, name=new_name, up=False)
+
     def set_alias(self, name: str, alias: str, ns: str | None = None, *, up: bool = False) -> None:
         self._set(name, ns, alias=alias, **({"up": True} if up else {}))
 
@@ -167,6 +172,11 @@ class FakeNet:
             return False
         self.s.routes.add((ns, route))
         return True
+
+    def replace_route(self, route: RouteSpec, ns: str | None = None) -> None:
+        self.s.routes = {(n, r) for n, r in self.s.routes
+                         if not (n == ns and (r.dst, r.table, r.metric) == (route.dst, route.table, route.metric))}
+        self.s.routes.add((ns, route))
 
     def del_route(self, route: RouteSpec, ns: str | None = None) -> bool:
         if (ns, route) not in self.s.routes:
