@@ -195,7 +195,9 @@ def test_route_rule_tc_inside_a_guest_by_cli(ww: Wirework, netns: Namespaces, st
     env = {"WIREWORK_STATE_DIR": state_dir}
     wirework_cli("pipework", "route", g1, "add", "192.168.0.0/16", "dev", "eth1", "via", "192.168.1.1", env=env)
     assert "192.168.0.0/16 via 192.168.1.1 dev eth1" in sh("ip", "route", ns=g1)
-    wirework_cli("route", g1, "del", "192.168.0.0/16", "via", "192.168.1.1", env=env)
+    wirework_cli("pipework", "route", g1, "replace", "192.168.0.0/16", "via", "192.168.1.254", env=env)
+    assert "192.168.0.0/16 via 192.168.1.254 dev eth1" in sh("ip", "route", ns=g1)
+    wirework_cli("route", g1, "del", "192.168.0.0/16", "via", "192.168.1.254", env=env)
     assert "192.168.0.0/16" not in sh("ip", "route", ns=g1)
     wirework_cli("pipework", "rule", g1, "add", "from", "192.168.1.0/24", "table", "100", "pref", "1000", env=env)
     assert "1000:\tfrom 192.168.1.0/24 lookup 100" in sh("ip", "rule", ns=g1)
@@ -262,3 +264,79 @@ def test_ipv6_address_and_gateway_with_pipework_family_flag(ww: Wirework, netns:
     assert ping(g1, "fd00:114::101")
     bad = wirework_cli("pipework", "br6", "-a", "6", g2, "10.0.0.2/24", "--netns", host, env=env, check=False)
     assert bad.returncode == 2 and "not IPv6" in bad.stderr
+
+
+def test_direct_phys_moves_the_nic_in_and_back(ww: Wirework, netns: Namespaces, state_dir: str) -> None:
+    lan, g1 = netns("lan"), netns("g1")
+    host = ww.host.netns
+    assert host is not None
+    sh("ip", "link", "add", "eth5", "type", "veth", "peer", "name", "lan5", "netns", lan, ns=host)
+    sh("ip", "addr", "add", "10.55.0.1/24", "dev", "lan5", ns=lan)
+    sh("ip", "link", "set", "lan5", "up", ns=lan)
+    before = world(ww, g1)
+    wirework_cli("pipework", "--direct-phys", "eth5", g1, "10.55.0.2/24", "--netns", host,
+                 env={"WIREWORK_STATE_DIR": state_dir})
+    assert "eth5" not in sh("ip", "link", ns=host) and "eth1@" in sh("ip", "link", ns=g1)
+    assert ping(g1, "10.55.0.1")
+    wirework_cli("detach", g1, "--netns", host, env={"WIREWORK_STATE_DIR": state_dir})
+    assert world(ww, g1) == before
+
+
+def test_a_host_namespace_guest_is_refused(ww: Wirework) -> None:
+    host = ww.host.netns
+    assert host is not None
+    before = snapshot(host)
+    with pytest.raises(InvalidInput, match="shares the host's network namespace"):
+        ww.attach(host, "br0", ip="10.0.0.2/24", gateway="10.0.0.1")
+    assert snapshot(host) == before
+
+
+def test_concurrent_attaches_cannot_take_the_same_address(netns: Namespaces, state_dir: str) -> None:
+    host = netns("host")
+    guests = [netns(f"g{i}") for i in range(4)]
+    with Wirework(netns=host, state_dir=state_dir) as ww:
+        ww.attach(guests[0], "br0", ip="10.66.0.100/24")  # the bridge exists before the race
+    env = {"WIREWORK_STATE_DIR": state_dir}
+    import sys
+
+    procs = [subprocess.Popen([sys.executable, "-m", "wirework.cli.main", "pipework", "br0", g, "10.66.0.7/24",
+                               "--netns", host], env={**os.environ, **env, "WIREWORK_NO_SERVICE": "1"},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for g in guests[1:]]
+    codes = [p.wait(timeout=60) for p in procs]
+    assert sorted(codes) == [0, 4, 4], [p.stderr.read() for p in procs if p.stderr]  # type: ignore[union-attr]
+    holders = [g for g in guests[1:] if "10.66.0.7/24" in sh("ip", "addr", ns=g)]
+    assert len(holders) == 1
+
+
+def test_gc_of_an_old_wiring_spares_the_new_one(netns: Namespaces, state_dir: str) -> None:
+    host = netns("host")
+    g1 = netns("g1")
+    with Wirework(netns=host, state_dir=state_dir) as ww:
+        ww.attach(g1, "br0", ip="10.67.0.2/24")
+        old = ww.ls()
+        sh("ip", "netns", "del", g1)  # the guest restarts: a new namespace under the same name
+        sh("ip", "netns", "add", g1)
+        ww.attach(g1, "br0", ip="10.67.0.2/24")  # wired again before gc gets to the old record
+        ww._teardown(old[0].attachment, None)  # what a racing gc would do with its stale list
+        assert "10.67.0.2/24" in sh("ip", "addr", ns=g1)
+        assert [s.state for s in ww.ls()] == ["ok"]
+
+
+def test_crash_after_replacing_the_default_route_puts_it_back(netns: Namespaces, state_dir: str) -> None:
+    host, g1 = netns("host"), netns("g1")
+    sh("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p", ns=g1)
+    sh("ip", "addr", "add", "172.30.0.2/24", "dev", "eth0", ns=g1)
+    sh("ip", "link", "set", "eth0", "up", ns=g1)
+    sh("ip", "route", "add", "default", "via", "172.30.0.1", ns=g1)
+    env = {"WIREWORK_STATE_DIR": state_dir}
+    with Wirework(netns=host, state_dir=state_dir) as ww:
+        before = world(ww, g1)
+        steps = len(ww.attach(g1, "br0", ip="10.68.0.2/24", gateway="10.68.0.1", dry_run=True).plan.steps)
+    for index in range(1, steps):
+        out = wirework_cli("pipework", "br0", g1, "10.68.0.2/24@10.68.0.1", "--netns", host, check=False,
+                           env={**env, "WIREWORK_FAIL_AT": f"crash:{index}"})
+        assert out.returncode == 137
+        wirework_cli("gc", "--netns", host, env=env)
+        with Wirework(netns=host, state_dir=state_dir) as ww:
+            assert world(ww, g1) == before, f"after a crash at step {index}"

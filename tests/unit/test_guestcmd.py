@@ -18,11 +18,14 @@ def test_route_forms() -> None:
     assert parse_route(["replace", "10.1.2.3", "metric", "5", "table", "100", "onlink"])[1] == RouteSpec(
         "10.1.2.3/32", metric=5, table=100, onlink=True)
     plan = plan_guest_command("route", G, ["replace", "10.0.0.0/8", "via", "10.1.1.1"])
-    assert [s.kind for s in plan.steps] == ["del_route", "add_route"]
+    assert [s.kind for s in plan.steps] == ["replace_route"]
+    assert parse_route(["add", "10.0.0.0/8", "proto", "static", "scope", "link"])[1] == RouteSpec(
+        "10.0.0.0/8", proto=4, scope="link")
 
 
 @pytest.mark.parametrize("args", [[], ["show"], ["add"], ["add", "10.0.0.0/8", "via"], ["add", "x/8"],
-                                  ["add", "10.0.0.0/8", "via", "nope"], ["add", "1.0.0.0/8", "table", "bad"]])
+                                  ["add", "10.0.0.0/8", "via", "nope"], ["add", "1.0.0.0/8", "table", "bad"],
+                                  ["add", "1.0.0.0/8", "scope", "galaxy"], ["add", "1.0.0.0/8", "proto", "x"]])
 def test_bad_routes(args: list[str]) -> None:
     with pytest.raises(InvalidInput):
         parse_route(args)

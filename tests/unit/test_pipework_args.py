@@ -42,7 +42,7 @@ def test_subcommands_and_wait() -> None:
                                   ["br0", "-a", "5", "c1", "1.2.3.4/24"], ["br0", "-a", "6", "c1", "1.2.3.4/24"],
                                   ["route", "c1"]])
 def test_bad_lines(argv: list[str]) -> None:
-    with pytest.raises(InvalidInput, match="usage"):
+    with pytest.raises(InvalidInput, match="pipework command line"):
         parse(argv)
 
 

@@ -36,11 +36,13 @@ def make_plan(host: FakeHost, *args: str, **options: object):  # type: ignore[no
 
 def test_plan_new_bridge_golden() -> None:
     host = host_with_guest(forward_blocked=True)
-    _, _, plan = make_plan(host, "br0", ip="192.168.114.100/24", gateway="192.168.114.1")
+    _, facts, plan = make_plan(host, "br0", ip="192.168.114.100/24", gateway="192.168.114.1")
+    veth = f"wwv{facts.att_id}"
+    assert plan.owner == f"att:{facts.att_id}.{facts.nonce}" and len(facts.nonce) == 6
     assert [s.describe() for s in plan.steps] == [
         "create Linux bridge br0",
         "bring br0 up",
-        f"create veth wwv{plan.owner[4:]} (in bridge br0, up) <-> eth1 in {NS}",
+        f"create veth {veth} (in bridge br0, up) <-> eth1 in {NS}",
         "accept traffic between ports of br0 in iptables DOCKER-USER/FORWARD (the FORWARD policy is DROP, "
         "as Docker sets it, and bridged frames pass through it)",
         f"add address 192.168.114.100/24 to eth1 in {NS}",
@@ -180,3 +182,24 @@ def test_fake_host_satisfies_the_host_protocol() -> None:
 
     host: Host = FakeHost()  # mypy checks this assignment; at run time the attributes exist
     assert host.nft is not None and host.fw.forward_blocked() is False
+
+
+def test_guest_in_the_hosts_own_namespace_is_refused() -> None:
+    host = host_with_guest()
+    spec = validate_attach("g1", "br0", ip="10.0.0.2/24")
+    facts = probe_attach(host, spec, GUEST, None, [], host_ns_id=GUEST.netns_id)
+    with pytest.raises(InvalidInput, match="shares the host's network namespace"):
+        check_attach(spec, facts)
+
+
+def test_vlan_subinterface_is_reused_and_outlives_the_attachment() -> None:
+    host = host_with_guest()
+    host.net._add(None, "eth0", "")
+    _, _, plan = make_plan(host, "eth0", ip="10.0.0.2/24", vlan="10")
+    assert [s.kind for s in plan.steps][:2] == ["create_vlan", "create_macvlan"] and 0 in plan.lasting
+    host.net._add(None, "eth0.10", "vlan")
+    _, _, plan = make_plan(host, "eth0", ip="10.0.0.3/24", vlan="10", ifname="eth2")
+    assert plan.steps[0].kind == "create_macvlan"
+    host.net._add(None, "averylongnic0", "")
+    with pytest.raises(InvalidInput, match="longer than 15"):
+        make_plan(host, "averylongnic0", ip="10.0.0.4/24", vlan="100", ifname="eth3")

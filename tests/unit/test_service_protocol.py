@@ -23,3 +23,21 @@ def test_handle_runs_the_cli_with_the_request_environment(tmp_path: Path) -> Non
     answer = handle({"argv": ["attach", "g", "br0", "--ip", "10.0.0.1"], "env": env, "cwd": "/"})
     assert answer["exit"] == 2 and answer["stderr"].startswith("wirework: address '10.0.0.1' is invalid")
     assert {k: v for k, v in os.environ.items() if k.startswith("WIREWORK_")} == before
+
+
+def test_commands_that_must_run_locally() -> None:
+    from wirework.cli.main import _local_only
+
+    assert _local_only(["pipework", "--wait", "-i", "eth1"])
+    assert _local_only(["service", "start"]) and _local_only(["lab", "up", "x.yaml"]) and _local_only([])
+    assert not _local_only(["pipework", "br0", "c1", "10.0.0.2/24"])
+
+
+def test_docker_host_does_not_leak_between_requests(tmp_path: Path) -> None:
+    from wirework.guests.docker import DockerClient
+
+    client = DockerClient()
+    env = {"WIREWORK_STATE_DIR": str(tmp_path)}
+    handle({"argv": ["ls"], "env": {**env, "DOCKER_HOST": "unix:///tmp/other.sock"}, "cwd": "/"})
+    assert "DOCKER_HOST" not in os.environ or os.environ["DOCKER_HOST"] != "unix:///tmp/other.sock"
+    assert client.path != "/tmp/other.sock"

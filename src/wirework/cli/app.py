@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -74,6 +75,11 @@ def run(argv: list[str], *, stdout: Any = None, stderr: Any = None) -> int:
     except KeyboardInterrupt:
         print("wirework: interrupted", file=err)
         return 130
+    except Exception as exc:
+        if os.environ.get("WIREWORK_DEBUG"):
+            raise
+        print(f"wirework: {type(exc).__name__}: {exc} (run with WIREWORK_DEBUG=1 for details)", file=err)
+        return 1
 
 
 def session(args: argparse.Namespace) -> Any:

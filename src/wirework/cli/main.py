@@ -24,8 +24,13 @@ def socket_path() -> str:
     return os.environ.get(SOCKET_ENV) or DEFAULT_SOCKET
 
 
+def _local_only(argv: list[str]) -> bool:
+    # pipework --wait runs inside a container and watches its own /sys: never in the service.
+    return not argv or argv[0] in LOCAL_ONLY or (argv[0] == "pipework" and "--wait" in argv)
+
+
 def _via_service(argv: list[str]) -> int | None:
-    if os.environ.get(NO_SERVICE_ENV) or not argv or argv[0] in LOCAL_ONLY:
+    if os.environ.get(NO_SERVICE_ENV) or _local_only(argv):
         return None
     path = socket_path()
     if not os.path.exists(path):

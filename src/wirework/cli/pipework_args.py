@@ -9,12 +9,13 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
 from wirework.errors import InvalidInput
 
-DHCP_WORDS = {"dhcp": "auto", "udhcpc": "udhcpc", "dhclient": "dhclient"}
+DHCP_WORDS = {"dhcp": "auto", "udhcpc": "udhcpc", "dhclient": "dhclient", "dhcpcd": "dhcpcd"}
 USAGE = (
     "usage: wirework pipework <hostif> [-i cif] [-l localif] [-a 4|6] <guest> <ip>/<prefix>[@gw] [mac][@vlan]\n"
     "       wirework pipework <hostif> [-i cif] <guest> dhcp [mac][@vlan]\n"
@@ -33,7 +34,7 @@ class PipeworkCommand:
 
 
 def _bad(why: str) -> InvalidInput:
-    return InvalidInput(f"pipework command line: {why}\n{USAGE}")
+    return InvalidInput(f"pipework command line: {why}; see 'wirework pipework --help'")
 
 
 # wirework's own options may stand anywhere in a pipework line: pipework has none of these.
@@ -72,6 +73,11 @@ def parse(argv: list[str]) -> PipeworkCommand:
         if len(argv) < 3:
             raise _bad(f"'{argv[0]}' needs a guest and {argv[0]} arguments")
         return PipeworkCommand(argv[0], guest=argv[1], args=tuple(argv[2:]))
+    if argv[0] == "--direct-phys":
+        cmd = _parse_attach(argv[1:])
+        return PipeworkCommand("attach", guest=cmd.guest, attach={**cmd.attach, "direct": True})
+    if argv[0].startswith("-"):
+        raise _bad(f"unknown option {argv[0]!r}")
     return _parse_attach(argv)
 
 
@@ -103,9 +109,12 @@ def _parse_attach(argv: list[str]) -> PipeworkCommand:
     if host.startswith("mac:"):
         attach["host_mac"] = host[len("mac:"):]
         host = ""
-    word = address.split(":", 1)[0]
-    if word in DHCP_WORDS:
-        attach.update(dhcp=True, dhcp_client=DHCP_WORDS[word])
+    word, _, options = address.partition(":")
+    client = word.removesuffix("-f")  # pipework's -f variants only change how it runs the client
+    if client in DHCP_WORDS:
+        if client == "dhcpcd":
+            raise _bad("dhcpcd is not supported as the DHCP client; use dhcp, udhcpc or dhclient")
+        attach.update(dhcp=True, dhcp_client=DHCP_WORDS[client], dhcp_options=tuple(shlex.split(options)))
     else:
         ip, _, gateway = address.partition("@")
         if family and (":" in ip) != (family == "6"):

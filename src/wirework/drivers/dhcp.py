@@ -33,16 +33,32 @@ class DhcpFailed(WireworkError):
     template = "no DHCP lease for {ifname} in {ns} via {client}: {why}"
 
 
+HOOK_DIR = "/run/wirework"
+
+
 def _hook_path() -> str:
-    directory = os.path.join(tempfile.gettempdir(), "wirework")
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    path = os.path.join(directory, "dhcp-hook.sh")
-    if not os.path.exists(path):
-        fd, tmp = tempfile.mkstemp(dir=directory)
-        with os.fdopen(fd, "w") as f:
-            f.write(_HOOK)
-        os.chmod(tmp, 0o700)
-        os.replace(tmp, path)
+    """The hook, in a directory only root can write, rewritten unless it is exactly ours.
+
+    It runs as root, so neither the directory nor the file may belong to anyone else.
+    """
+    os.makedirs(HOOK_DIR, mode=0o755, exist_ok=True)
+    st = os.lstat(HOOK_DIR)
+    if st.st_uid != 0 or st.st_mode & 0o022 or not os.path.isdir(HOOK_DIR) or os.path.islink(HOOK_DIR):
+        raise DhcpFailed(ifname="-", ns="-", client="-", why=f"{HOOK_DIR} is not a root-owned directory; fix it")
+    path = os.path.join(HOOK_DIR, "dhcp-hook.sh")
+    try:
+        fst = os.lstat(path)
+        with open(path, encoding="ascii") as f:
+            current = f.read()
+        if fst.st_uid == 0 and not fst.st_mode & 0o022 and not os.path.islink(path) and current == _HOOK:
+            return path
+    except (OSError, UnicodeDecodeError):
+        pass
+    fd, tmp = tempfile.mkstemp(dir=HOOK_DIR)
+    with os.fdopen(fd, "w") as f:
+        f.write(_HOOK)
+    os.chmod(tmp, 0o700)
+    os.replace(tmp, path)
     return path
 
 
@@ -68,11 +84,13 @@ class RunDhcpClient(Step):
     ns: str
     client: str = "auto"
     default_route: bool = True
+    options: tuple[str, ...] = ()  # pipework's dhcp:OPTIONS, passed to the client as they are
 
     def _argv(self, host: Host) -> tuple[str, list[str]]:
         hook = _hook_path()
         udhcpc = [
             "udhcpc", "-i", self.ifname, "-f", "-q", "-n", "-t", "5", "-T", "1", "-A", "1", "-s", hook,
+            *self.options,
         ]
         if self.client in ("auto", "udhcpc"):
             if host.proc.which("udhcpc"):
@@ -80,7 +98,8 @@ class RunDhcpClient(Step):
             if host.proc.which("busybox"):
                 return "udhcpc", ["busybox", *udhcpc]
         if self.client in ("auto", "dhclient") and host.proc.which("dhclient"):
-            return "dhclient", ["dhclient", "-1", "-sf", hook, "-pf", "/dev/null", "-lf", "/dev/null", self.ifname]
+            return "dhclient", ["dhclient", "-1", "-sf", hook, "-pf", "/dev/null", "-lf", "/dev/null",
+                                *self.options, self.ifname]
         raise NotFound(what="DHCP client", name=self.client, fix="install busybox-static (udhcpc) or isc-dhcp-client")
 
     def apply(self, host: Host) -> Sequence[Step]:

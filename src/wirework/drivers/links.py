@@ -37,6 +37,15 @@ def where(ns: str | None) -> str:
     return "" if ns is None else f" in {ns}"
 
 
+def _tag_or_remove(host: Host, name: str, ns: str | None, owner: str) -> None:
+    """Tag a link just created; if that fails, remove it: an untagged link would be orphaned."""
+    try:
+        host.net.set_alias(name, tag(owner), ns)
+    except Exception:
+        host.net.delete_link(name, ns)
+        raise
+
+
 @register
 @dataclass(frozen=True)
 class CreateVeth(Step):
@@ -97,7 +106,7 @@ class CreateBridge(Step):
 
     def apply(self, host: Host) -> Sequence[Step]:
         host.net.create_bridge(self.name, mtu=self.mtu, vlan_filtering=self.vlan_filtering)
-        host.net.set_alias(self.name, tag(self.owner))
+        _tag_or_remove(host, self.name, None, self.owner)
         return [DeleteLink(self.name, None, self.owner)]
 
     def crash_undo(self) -> Sequence[Step]:
@@ -125,7 +134,7 @@ class CreateMacvlan(Step):
 
     def apply(self, host: Host) -> Sequence[Step]:
         host.net.create_macvlan(self.parent, self.name, self.ns, mode=self.mode, mac=self.mac, mtu=self.mtu)
-        host.net.set_alias(self.name, tag(self.owner), self.ns)
+        _tag_or_remove(host, self.name, self.ns, self.owner)
         return [DeleteLink(self.name, self.ns, self.owner)]
 
     def crash_undo(self) -> Sequence[Step]:
@@ -150,7 +159,7 @@ class CreateVlan(Step):
 
     def apply(self, host: Host) -> Sequence[Step]:
         host.net.create_vlan(self.parent, self.name, self.vid)
-        host.net.set_alias(self.name, tag(self.owner))
+        _tag_or_remove(host, self.name, None, self.owner)
         host.net.set_up(self.name)
         return [DeleteLink(self.name, None, self.owner)]
 
@@ -349,6 +358,11 @@ class AddRoute(Step):
         added = host.net.add_route(self.route, self.ns)
         return [DelRoute(self.route, self.ns)] if added and not self.fresh else ()
 
+    def crash_undo(self) -> Sequence[Step]:
+        # A route through a named device that this plan may have added (the guest's new
+        # default): remove it so the default it replaced can come back (one per table).
+        return [DelRoute(self.route, self.ns)] if self.route.dev and not self.fresh else ()
+
     def describe(self) -> str:
         return f"add route {_route_text(self.route)}{where(self.ns)}"
 
@@ -367,11 +381,41 @@ class DelRoute(Step):
         removed = host.net.del_route(self.route, self.ns)
         return [AddRoute(self.route, self.ns)] if removed else ()
 
+    def crash_undo(self) -> Sequence[Step]:
+        # Putting the route back is safe whether or not it was removed ("exists" is a no-op).
+        return [AddRoute(self.route, self.ns)]
+
     def describe(self) -> str:
         return f"remove route {_route_text(self.route)}{where(self.ns)}"
 
     def commands(self) -> list[str]:
         return [f"{ns_ip(self.ns)} route del {_route_text(self.route)}"]
+
+
+@register
+@dataclass(frozen=True)
+class ReplaceRoute(Step):
+    """`ip route replace`: its undo puts back exactly the route it displaced, or removes it."""
+
+    kind = "replace_route"
+    route: RouteSpec
+    ns: str | None = None
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        same = [r for r in host.net.routes(self.ns, table=self.route.table)
+                if r.dst == self.route.dst and r.metric == self.route.metric]
+        host.net.replace_route(self.route, self.ns)
+        if not same:
+            return [DelRoute(self.route, self.ns)]
+        old = same[0]
+        return [ReplaceRoute(RouteSpec(old.dst, old.gateway, old.dev, old.table, old.metric, old.src,
+                                       proto=old.proto), self.ns)]
+
+    def describe(self) -> str:
+        return f"replace route {_route_text(self.route)}{where(self.ns)}"
+
+    def commands(self) -> list[str]:
+        return [f"{ns_ip(self.ns)} route replace {_route_text(self.route)}"]
 
 
 def _rule_text(r: RuleSpec) -> str:
@@ -513,3 +557,43 @@ class DeleteNetns(Step):
 
     def commands(self) -> list[str]:
         return [f"ip netns del {self.name}"]
+
+
+@register
+@dataclass(frozen=True)
+class MoveLink(Step):
+    """pipework --direct-phys: hand a NIC itself to a guest (and take it back on undo).
+
+    Moving a link between namespaces flushes its addresses and takes it down, so the undo
+    is exact for what wirework set inside the guest; the NIC's own alias is kept aside.
+    """
+
+    kind = "move_link"
+    name: str
+    from_ns: str | None
+    to_ns: str | None
+    new_name: str
+    owner: str = ""
+    old_alias: str = ""
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        info = host.net.link(self.name, self.from_ns)
+        old_alias = info.alias if info is not None else ""
+        host.net.move_link(self.name, self.from_ns, self.to_ns, self.new_name)
+        if self.owner:
+            host.net.set_alias(self.new_name, tag(self.owner), self.to_ns)
+        elif self.old_alias:
+            host.net.set_alias(self.new_name, self.old_alias, self.to_ns)
+        return [MoveLink(self.new_name, self.to_ns, self.from_ns, self.name, "", old_alias)]
+
+    def crash_undo(self) -> Sequence[Step]:
+        return [MoveLink(self.new_name, self.to_ns, self.from_ns, self.name)] if self.owner else ()
+
+    def describe(self) -> str:
+        src = f" from {self.from_ns}" if self.from_ns else ""
+        dst = f" into {self.to_ns}" if self.to_ns else " back to the host"
+        return f"move {self.name}{src}{dst} as {self.new_name}"
+
+    def commands(self) -> list[str]:
+        target = ip_netns_arg(self.to_ns) if self.to_ns else "1"
+        return [f"{ns_ip(self.from_ns)} link set {self.name} netns {target} name {self.new_name}"]

@@ -34,9 +34,16 @@ class _UnixConnection(http.client.HTTPConnection):
 
 class DockerClient:
     def __init__(self, socket_path: str | None = None, timeout: float = 10.0) -> None:
-        host = os.environ.get("DOCKER_HOST", "")
-        self.path = socket_path or (host[len("unix://"):] if host.startswith("unix://") else DEFAULT_SOCKET)
+        self.explicit_path = socket_path
         self.timeout = timeout
+
+    @property
+    def path(self) -> str:
+        """The socket: explicit, else DOCKER_HOST read now (the service serves many callers)."""
+        if self.explicit_path:
+            return self.explicit_path
+        host = os.environ.get("DOCKER_HOST", "")
+        return host[len("unix://"):] if host.startswith("unix://") else DEFAULT_SOCKET
 
     def available(self) -> bool:
         return os.path.exists(self.path)

@@ -24,13 +24,8 @@ def resolve(ref: str, docker: DockerClient | None = None) -> Guest:
     if ref.startswith("/"):
         return _resolve_kind("path", ref, ref, docker)
     tried = []
-    if ref.isdigit():
-        tried.append(f"PID {ref}")
-        if os.path.exists(f"/proc/{ref}/ns/net"):
-            return _from_pid(int(ref), ref)
-    tried.append(f"{NETNS_RUN_DIR}/{ref}")
-    if "/" not in ref and os.path.exists(os.path.join(NETNS_RUN_DIR, ref)):
-        return _from_netns(ref, ref)
+    # pipework asks Docker first: a container whose name or id prefix is all digits must not
+    # turn into a host process of that PID.
     docker = docker or DockerClient()
     if docker.available():
         tried.append("Docker container")
@@ -39,6 +34,13 @@ def resolve(ref: str, docker: DockerClient | None = None) -> Guest:
             return guest
     else:
         tried.append(f"Docker (no socket at {docker.path})")
+    tried.append(f"{NETNS_RUN_DIR}/{ref}")
+    if "/" not in ref and os.path.exists(os.path.join(NETNS_RUN_DIR, ref)):
+        return _from_netns(ref, ref)
+    if ref.isdigit():
+        tried.append(f"PID {ref}")
+        if os.path.exists(f"/proc/{ref}/ns/net"):
+            return _from_pid(int(ref), ref)
     raise GuestNotFound(name=ref, tried=", ".join(tried))
 
 
@@ -54,6 +56,9 @@ def _resolve_kind(kind: str, value: str, ref: str, docker: DockerClient | None) 
     if kind == "path":
         if not os.path.exists(value):
             raise GuestNotFound(name=ref, tried=value)
+        if os.stat(value).st_dev != os.stat("/proc/self/ns/net").st_dev:
+            raise InvalidInput(what="guest path", value=value,
+                               why="it is not a network namespace file (like /proc/PID/ns/net or /run/netns/NAME)")
         return Guest("path", ref, value, f"path:{value}", value, _nsid(value, ref), mode="netns")
     guest = _from_docker(value, ref, docker or DockerClient())
     if guest is None:

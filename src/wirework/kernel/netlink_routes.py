@@ -11,7 +11,8 @@ from wirework.model.host import RouteInfo, RouteSpec, RuleInfo, RuleSpec
 if TYPE_CHECKING:
     from wirework.kernel.netlink import Netlink
 
-_SCOPES = {"global": 0, "link": 253, "host": 254}
+SCOPES = {"global": 0, "universe": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
+PROTOS = {"unspec": 0, "redirect": 1, "kernel": 2, "boot": 3, "static": 4, "ra": 9, "dhcp": 16}
 RTNH_F_ONLINK = 4
 
 
@@ -32,7 +33,7 @@ def route_request(nl: Netlink, route: RouteSpec, ns: str | None) -> dict[str, An
     if route.src:
         req["prefsrc"] = route.src
     if route.scope:
-        req["scope"] = _SCOPES[route.scope]
+        req["scope"] = SCOPES[route.scope]
     if route.onlink:
         req["flags"] = RTNH_F_ONLINK
     if route.proto:

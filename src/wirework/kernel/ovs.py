@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 from wirework.kernel.proc import Processes, ProgramFailed
 from wirework.naming import OVS_OWNER_KEY
@@ -22,6 +23,7 @@ class Ovs:
         self.proc = proc
         self.db = db
         self._available: bool | None = None
+        self._checked = 0.0
 
     def vsctl(self, *args: str, timeout: float = 10.0) -> str:
         argv = ["ovs-vsctl", f"--timeout={int(timeout)}"]
@@ -31,7 +33,12 @@ class Ovs:
         return self.proc.run([*argv, *args], timeout=timeout + 2)
 
     def available(self) -> bool:
+        # "yes" is kept; "no" is asked again after a few seconds (ovs-vswitchd may start later,
+        # and the resident service lives long).
+        if self._available is False and time.monotonic() - self._checked > 5.0:
+            self._available = None
         if self._available is None:
+            self._checked = time.monotonic()
             sock = self.db or SYSTEM_DB
             self._available = bool(self.proc.which("ovs-vsctl")) and os.path.exists(sock)
             if self._available:

@@ -17,7 +17,7 @@ IPInterface = IPv4Interface | IPv6Interface
 IPAddress = IPv4Address | IPv6Address
 
 IFNAMSIZ = 15
-_MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+_MAC_RE = re.compile(r"^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2}){5}$")
 
 
 def parse_ifname(value: str, what: str = "interface name") -> str:
@@ -81,6 +81,8 @@ def parse_route_dst(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def check_gateway(gateway: IPAddress, cidr: IPInterface) -> None:
+    if gateway.version == 6 and cidr.version == 6 and gateway.is_link_local:
+        return  # an IPv6 router is usually reached by its link-local address
     if gateway.version != cidr.version or gateway not in cidr.network:
         raise InvalidInput(
             what="gateway", value=str(gateway),
@@ -96,6 +98,7 @@ def parse_mac(value: str) -> str:
         return mac_from_text(value[2:])
     if not _MAC_RE.match(value):
         raise InvalidInput(what="MAC address", value=value, why="write it as six hex pairs, e.g. 02:42:ac:11:00:02")
+    value = ":".join(part.zfill(2) for part in value.split(":"))  # ip accepts 2:42:ac:11:0:2 too
     if int(value[:2], 16) & 1:
         raise InvalidInput(what="MAC address", value=value, why="it is a multicast address; the first octet must be even")
     if value.replace(":", "") == "0" * 12:

@@ -29,13 +29,15 @@ class AttachSpec:
     dhcp: bool = False
     dhcp_client: str = "auto"
     create: str = "auto"  # how to create a missing host interface: auto = pipework's br*/ovs* rule
+    dhcp_options: tuple[str, ...] = ()
+    direct: bool = False  # pipework --direct-phys: move the NIC itself into the guest
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def same_wiring(self, other: AttachSpec) -> bool:
         """Whether two specs ask for the same result (what makes a repeated attach a no-op)."""
-        keys = ("host_if", "cont_ifname", "cidr", "gateway", "mac", "vlan", "mtu", "dhcp")
+        keys = ("host_if", "cont_ifname", "cidr", "gateway", "mac", "vlan", "mtu", "dhcp", "direct")
         return all(getattr(self, k) == getattr(other, k) for k in keys)
 
 
@@ -54,6 +56,8 @@ def validate_attach(
     dhcp_client: str = "auto",
     host_mac: str | None = None,
     create: str = "auto",
+    dhcp_options: tuple[str, ...] | list[str] = (),
+    direct: bool = False,
 ) -> AttachSpec:
     if not guest:
         raise InvalidInput(what="guest", value=guest, why="name a container, PID or network namespace")
@@ -95,4 +99,6 @@ def validate_attach(
         dhcp=dhcp,
         dhcp_client=dhcp_client,
         create=create,
+        dhcp_options=tuple(dhcp_options),
+        direct=direct,
     )

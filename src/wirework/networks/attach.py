@@ -8,6 +8,7 @@ tests check plans against a fake host.
 from __future__ import annotations
 
 import ipaddress
+import secrets
 from dataclasses import dataclass
 
 from wirework.drivers.dhcp import RunDhcpClient
@@ -22,6 +23,7 @@ from wirework.drivers.links import (
     DeleteLink,
     DelRoute,
     LinkUp,
+    MoveLink,
     SetTxOffload,
 )
 from wirework.drivers.switch import EnsureForwardAccept, OvsAddBridge, OvsAddPort, OvsDelBridge, RemoveForwardAccept
@@ -50,12 +52,21 @@ class AttachFacts:
     existing: Attachment | None
     used_ips: dict[str, str]  # ip -> who uses it on this host interface
     forward_blocked: bool
+    #: Per-attempt part of the ownership tag: a teardown of an older wiring of the same guest
+    #: interface (gc after a restart, racing a re-attach) never matches the new objects.
+    nonce: str = ""
+    in_host_netns: bool = False  # the "guest" is the host's own namespace
+    vlan_parent_exists: bool = False  # IF.VLAN is already there (pipework reuses it)
+
+    @property
+    def owner(self) -> str:
+        return f"att:{self.att_id}.{self.nonce}" if self.nonce else f"att:{self.att_id}"
 
 
 def probe_attach(host: Host, spec: AttachSpec, guest: Guest, existing: Attachment | None,
-                 neighbours: list[Attachment]) -> AttachFacts:
+                 neighbours: list[Attachment], *, host_ns_id: str | None = None) -> AttachFacts:
     """Everything planning needs to know about the host, read without changing anything."""
-    host_if = _host_if_by_mac(host, spec.host_mac) if spec.host_mac else spec.host_if
+    host_if = spec.host_if or (host_if_by_mac(host, spec.host_mac) if spec.host_mac else "")
     link = host.net.link(host_if)
     kind, datapath = _host_kind(host, spec, host_if, link)
     used = {a.cidr.split("/")[0]: a.guest.name for a in neighbours
@@ -69,18 +80,30 @@ def probe_attach(host: Host, spec: AttachSpec, guest: Guest, existing: Attachmen
     if spec.gateway:
         for r in host.net.routes(guest.netns_path, table=254):
             if r.dst == "default" and (":" in r.gateway) == (":" in spec.gateway):
-                default = RouteSpec("default", gateway=r.gateway, dev=r.dev, metric=r.metric)
+                default = RouteSpec("default", gateway=r.gateway, dev=r.dev, metric=r.metric, proto=r.proto)
                 break
     blocked = kind in ("bridge", "new-bridge") and host.netns is None and host.fw.forward_blocked() \
         and not host.fw.has_bridge_forward(host_if, f"bridge:{host_if}")
+    vlan_parent = kind == "physical" and spec.vlan is not None and host.net.link(vlan_ifname(host_if, spec.vlan)) is not None
     return AttachFacts(
         guest=guest, att_id=attachment_id(guest.key, spec.cont_ifname), host_if=host_if, host_kind=kind,
         host_link=link, ovs_datapath=datapath, guest_has_ifname=guest_link is not None,
         guest_default_route=default, existing=existing, used_ips=used, forward_blocked=blocked,
+        nonce=secrets.token_hex(3), in_host_netns=host_ns_id is not None and host_ns_id == guest.netns_id,
+        vlan_parent_exists=vlan_parent,
     )
 
 
-def _host_if_by_mac(host: Host, mac: str) -> str:
+def vlan_ifname(nic: str, vid: int) -> str:
+    """pipework's IF.VLAN name; refused (not truncated) when it does not fit in 15 characters."""
+    name = f"{nic}.{vid}"
+    if len(name) > 15:
+        raise InvalidInput(what="VLAN interface name", value=name,
+                           why="it is longer than 15 characters; rename the NIC or use an OVS bridge")
+    return name
+
+
+def host_if_by_mac(host: Host, mac: str) -> str:
     """pipework's mac:<host-mac>: the interface with that MAC, a NIC before anything else."""
     matches = [link for link in host.net.links() if link.mac.lower() == mac]
     matches.sort(key=lambda link: (link.kind != "", link.master != 0, link.index))
@@ -130,22 +153,30 @@ def check_attach(spec: AttachSpec, facts: AttachFacts) -> None:
         ip = spec.cidr.split("/")[0]
         if ip in facts.used_ips:
             raise Conflict(f"address {ip} is already used on {facts.host_if} by {facts.used_ips[ip]}; pick another")
+    if spec.direct and facts.host_kind != "physical":
+        raise InvalidInput(what="--direct-phys interface", value=facts.host_if,
+                           why="it must be an existing NIC of the host; name a physical interface")
+    if spec.direct and (spec.vlan is not None or spec.mac):
+        raise InvalidInput(what="--direct-phys", value=facts.host_if, why="takes no MAC or VLAN; the NIC keeps its own")
     if spec.vlan is not None and facts.host_kind == "bridge" and facts.host_link is not None \
             and not facts.host_link.vlan_filtering:
         raise InvalidInput(what="VLAN", value=str(spec.vlan),
                            why=f"Linux bridge {facts.host_if} has no VLAN filtering; enable it "
                                f"(ip link set {facts.host_if} type bridge vlan_filtering 1) or use an OVS bridge")
-    if facts.guest.mode == "host":
+    if facts.guest.mode == "host" or facts.in_host_netns:
         raise InvalidInput(what="guest", value=facts.guest.name,
-                           why="it shares the host's network namespace (--net=host); wire the host instead")
+                           why="it shares the host's network namespace (--net=host, or a host process); "
+                               "name a container or a namespace of its own")
 
 
 def plan_attach(spec: AttachSpec, facts: AttachFacts) -> Plan:
-    owner = f"att:{facts.att_id}"
+    owner = facts.owner
     ns = facts.guest.netns_path
     steps: list[Step] = []
     notes: list[str] = []
-    if facts.host_kind == "physical":
+    if spec.direct:
+        steps.append(MoveLink(facts.host_if, None, facts.guest.netns_path, spec.cont_ifname, owner))
+    elif facts.host_kind == "physical":
         steps += _plan_macvlan(spec, facts, owner)
     else:
         steps += _plan_veth(spec, facts, owner, notes)
@@ -154,7 +185,7 @@ def plan_attach(spec: AttachSpec, facts: AttachFacts) -> Plan:
     if facts.host_kind == "physical":
         steps.append(LinkUp(spec.cont_ifname, ns, fresh=True))  # a veth is born up; a macvlan is not
     if spec.dhcp:
-        steps.append(RunDhcpClient(spec.cont_ifname, ns, spec.dhcp_client, spec.gateway is None))
+        steps.append(RunDhcpClient(spec.cont_ifname, ns, spec.dhcp_client, spec.gateway is None, spec.dhcp_options))
     else:
         assert spec.cidr is not None
         steps.append(AddAddress(spec.cont_ifname, spec.cidr, ns, fresh=True))
@@ -166,6 +197,8 @@ def plan_attach(spec: AttachSpec, facts: AttachFacts) -> Plan:
         replaced = facts.guest_default_route is not None
         steps.append(AddRoute(RouteSpec("default", gateway=spec.gateway, dev=spec.cont_ifname), ns, fresh=not replaced))
     lasting = tuple(i for i, step in enumerate(steps) if _builds_shared(step, facts.host_if))
+    # A VLAN sub-interface of a NIC is shared by every macvlan on that VLAN, like a bridge.
+    lasting += tuple(i for i, step in enumerate(steps) if isinstance(step, CreateVlan))
     return Plan("attach", owner, tuple(steps), tuple(notes), lasting)
 
 
@@ -208,8 +241,9 @@ def _plan_macvlan(spec: AttachSpec, facts: AttachFacts, owner: str) -> list[Step
     parent = facts.host_if
     steps: list[Step] = []
     if spec.vlan is not None:
-        parent = f"{facts.host_if[:10]}.{spec.vlan}"
-        steps.append(CreateVlan(facts.host_if, parent, spec.vlan, f"vlan:{parent}"))
+        parent = vlan_ifname(facts.host_if, spec.vlan)
+        if not facts.vlan_parent_exists:
+            steps.append(CreateVlan(facts.host_if, parent, spec.vlan, f"vlan:{parent}"))
     mac = spec.mac or guest_mac(facts.att_id)
     steps.append(CreateMacvlan(parent, spec.cont_ifname, facts.guest.netns_path, owner, "bridge", mac, spec.mtu))
     return steps
@@ -249,8 +283,10 @@ def bridge_prunable(host: Host, att: Attachment, others_on_bridge: int) -> bool:
         return host.ovs.available() and host.ovs.bridge_owner(att.host_if) == owner and \
             set(host.ovs.ports(att.host_if)) <= {att.host_ifname}
     link = host.net.link(att.host_if)
-    if link is None or owner_of(link.alias) != owner or host.net.addresses(ifname=att.host_if, v4_only=True):
+    if link is None or owner_of(link.alias) != owner:
         return False
+    if any(not a.cidr.startswith("fe80:") for a in host.net.addresses(ifname=att.host_if)):
+        return False  # someone gave it an address: it is in use beyond wirework's guests
     ports = [p for p in host.net.links() if p.master == link.index and p.name != att.host_ifname]
     return not ports
 

@@ -8,9 +8,10 @@ runs inside the namespace, with its inverse for the `qdisc add` forms.
 
 from __future__ import annotations
 
-from wirework.drivers.links import AddRoute, AddRule, DelRoute, DelRule
+from wirework.drivers.links import AddRoute, AddRule, DelRoute, DelRule, ReplaceRoute
 from wirework.drivers.switch import RunProgram
 from wirework.errors import InvalidInput
+from wirework.kernel.netlink_routes import PROTOS, SCOPES
 from wirework.model.addr import parse_ip, parse_route_dst
 from wirework.model.guest import Guest
 from wirework.model.host import RouteSpec, RuleSpec
@@ -76,7 +77,11 @@ def parse_route(args: list[str]) -> tuple[str, RouteSpec]:
             elif word == "table":
                 fields["table"] = _table(value)
             elif word == "scope":
+                if value not in SCOPES:
+                    raise InvalidInput(what="route scope", value=value, why=f"use one of {', '.join(SCOPES)}")
                 fields["scope"] = value
+            elif word == "proto":
+                fields["proto"] = _proto(value)
             elif word == "dev":
                 fields["dev"] = value
             continue
@@ -89,12 +94,20 @@ def parse_route(args: list[str]) -> tuple[str, RouteSpec]:
     return verb, RouteSpec(dst=net, **fields)  # type: ignore[arg-type]
 
 
+def _proto(value: str) -> int:
+    if value in PROTOS:
+        return PROTOS[value]
+    if value.isdigit() and int(value) < 256:
+        return int(value)
+    raise InvalidInput(what="route protocol", value=value, why=f"use a number or one of {', '.join(PROTOS)}")
+
+
 def _route_steps(args: list[str], ns: str) -> list[Step]:
     verb, route = parse_route(args)
     if verb == "del":
         return [DelRoute(route, ns)]
     if verb == "replace":
-        return [DelRoute(route, ns), AddRoute(route, ns)]
+        return [ReplaceRoute(route, ns)]
     return [AddRoute(route, ns)]
 
 

@@ -40,10 +40,11 @@ class Attachment:
     created: float = field(default_factory=time.time)
     dhcp_lease: dict[str, str] | None = None
     undo: tuple[dict[str, Any], ...] = ()
+    nonce: str = ""  # the per-attempt part of the ownership tag (see AttachFacts.nonce)
 
     @property
     def owner(self) -> str:
-        return f"att:{self.id}"
+        return f"att:{self.id}.{self.nonce}" if self.nonce else f"att:{self.id}"
 
     def undo_steps(self) -> list[Step]:
         return [step_from_dict(s) for s in self.undo]
@@ -63,7 +64,9 @@ class Attachment:
     def from_dict(cls, data: dict[str, Any]) -> Attachment:
         data = dict(data)
         data["guest"] = Guest.from_dict(data["guest"])
-        data["spec"] = AttachSpec(**data["spec"])
+        spec = dict(data["spec"])
+        spec["dhcp_options"] = tuple(spec.get("dhcp_options", ()))
+        data["spec"] = AttachSpec(**spec)
         data["undo"] = tuple(data.get("undo", ()))
         return cls(**data)
 

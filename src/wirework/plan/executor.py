@@ -29,6 +29,8 @@ FaultHook = Callable[[int, Step], None]
 Commit = Callable[[list[Step]], list[Op]]
 
 FAULT_ENV = "WIREWORK_FAIL_AT"
+#: Whether `crash:N` really ends the process (False in the resident service: it fails instead).
+CRASH_INJECTION = True
 OPS_PREFIX = "ops/"
 
 
@@ -46,7 +48,7 @@ def env_fault_hook() -> FaultHook | None:
 
     def hook(index: int, step: Step) -> None:
         if target in (str(index), step.kind):
-            if crash:
+            if crash and CRASH_INJECTION:
                 os._exit(137)
             raise RuntimeError(f"injected failure at step {index} ({step.kind})")
 

@@ -30,6 +30,11 @@ from wirework.cli.wire import decode_request, encode_answer
 __all__ = ["running_pid", "serve", "socket_path", "start", "stop"]
 
 _ENV_PREFIX = "WIREWORK_"
+_ENV_EXTRA = ("DOCKER_HOST",)
+
+
+def _forwarded(key: str) -> bool:
+    return key.startswith(_ENV_PREFIX) or key in _ENV_EXTRA
 
 
 def _pidfile(path: str) -> str:
@@ -68,15 +73,30 @@ def start(path: str, *, watch_docker: bool = True) -> int:
     raise RuntimeError(f"the wirework service did not start; see {path}.log")
 
 
-def stop(path: str) -> bool:
+def stop(path: str, *, timeout: float = 10.0) -> bool:
+    """SIGTERM, and SIGKILL when a request keeps it busy past `timeout`; True once it is gone."""
     pid = running_pid(path)
     if not pid:
         return False
     os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+    if not _wait_exit(pid, timeout):
+        os.kill(pid, signal.SIGKILL)
+        _wait_exit(pid, 5)
+        for leftover in (path, _pidfile(path)):  # it had no chance to remove them
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
+    return not os.path.exists(f"/proc/{pid}")
+
+
+def _wait_exit(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not os.path.exists(f"/proc/{pid}"):
+            return True
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reap it when this process started it
         time.sleep(0.02)
-    return True
+    return not os.path.exists(f"/proc/{pid}")
 
 
 def serve(path: str, *, watch_docker: bool = True) -> int:
@@ -84,6 +104,9 @@ def serve(path: str, *, watch_docker: bool = True) -> int:
     from wirework.cli import sessions
 
     sessions.KEEP_SESSIONS = True
+    from wirework.plan import executor
+
+    executor.CRASH_INJECTION = False  # a test's "crash:N" must not kill everybody's service
     server = _listen(path)
     with open(_pidfile(path), "w", encoding="ascii") as f:
         f.write(str(os.getpid()))
@@ -153,7 +176,7 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
     from wirework.cli.app import run
 
     out, err = io.StringIO(), io.StringIO()
-    saved_env = {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIX)}
+    saved_env = {k: v for k, v in os.environ.items() if _forwarded(k)}
     saved_cwd = os.getcwd()
     saved_stdin = sys.stdin
     _set_env(dict(request.get("env") or {}))
@@ -175,10 +198,10 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def _set_env(values: dict[str, str]) -> None:
-    for key in [k for k in os.environ if k.startswith(_ENV_PREFIX)]:
+    for key in [k for k in os.environ if _forwarded(k)]:
         del os.environ[key]
     for key, value in values.items():
-        if key.startswith(_ENV_PREFIX) or key == "DOCKER_HOST":
+        if _forwarded(key):
             os.environ[key] = str(value)
 
 

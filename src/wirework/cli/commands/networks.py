@@ -225,9 +225,11 @@ def cmd_port(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from wirework.store import state_dir
+
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     return int(session(args).run_guest(args.net, command, name=args.name, ip=args.ip, publish=args.publish,
-                                       detach=args.detach, no_sysctl=args.no_sysctl))
+                                       detach=args.detach, no_sysctl=args.no_sysctl, log_dir=state_dir(args.state_dir)))
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
