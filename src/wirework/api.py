@@ -119,9 +119,9 @@ class Wirework:
         out = []
         for entry in self.store.scan(f"ip/{self.host_id}/"):
             holder = str(entry.value)
-            if records.load(self.store, self.host_id, holder) is None and not self._op_running(holder):
-                if self.store.txn([Compare(entry.key, entry.revision)], [Delete(entry.key)]):
-                    out.append(f"released the claim on {entry.key.rsplit('/', 1)[1]} of an interrupted attach")
+            stale = records.load(self.store, self.host_id, holder) is None and not self._op_running(holder)
+            if stale and self.store.txn([Compare(entry.key, entry.revision)], [Delete(entry.key)]):
+                out.append(f"released the claim on {entry.key.rsplit('/', 1)[1]} of an interrupted attach")
         return out
 
     def resolve(self, guest: str) -> Guest:
