@@ -74,13 +74,15 @@ class Ipam:
     # -- allocation ------------------------------------------------------------------------
     def allocate(self, rng: AddressRange, owner: str, requested: str | None = None) -> Lease:
         """The owner's lease: the one it holds, the requested address, or the next free one."""
+        if requested is not None:
+            requested = rng.check_static(requested)
         held = self.lease_of(rng.network, owner)
         if held is not None and (requested is None or held.ip == requested):
             return held
         if held is not None:
             self.release(rng.network, owner)
         if requested is not None:
-            return self._claim_requested(rng, owner, rng.check_static(requested))
+            return self._claim_requested(rng, owner, requested)
         return self._claim_dynamic(rng, owner)
 
     def _claim_requested(self, rng: AddressRange, owner: str, ip: str) -> Lease:
@@ -132,7 +134,7 @@ class Ipam:
         return mine if mine is not None and mine.ip == ip else None
 
     # -- release ---------------------------------------------------------------------------
-    def release(self, network: str, owner: str) -> str | None:
+    def release(self, network: str, owner: str, *, remember: bool = True) -> str | None:
         """Free the owner's lease (remembering it, so the owner gets it back next time)."""
         for _ in range(5):
             own = self.store.get(self._owner_key(network, owner))
@@ -141,7 +143,9 @@ class Ipam:
             ip = own.value["ip"]
             lease = self.store.get(self._ip_key(network, ip))
             compares = [Compare(own.key, own.revision)]
-            ops: list[Op] = [Delete(own.key), Put(self._hint_key(network, owner), {"ip": ip})]
+            ops: list[Op] = [Delete(own.key)]
+            if remember:
+                ops.append(Put(self._hint_key(network, owner), {"ip": ip}))
             if lease is not None and lease.value["owner"] == owner:
                 compares.append(Compare(lease.key, lease.revision))
                 ops.append(Delete(lease.key))

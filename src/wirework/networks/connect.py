@@ -115,10 +115,7 @@ def check_ports(existing: Sequence[Endpoint], new: Sequence[PortMapping], in_use
     """A host port is published once; a port a host program listens on is refused too."""
     from wirework.firewall.check import port_conflicts
 
-    published = [PortMapping(**p) for ep in existing for p in ep.ports]
-    problems = port_conflicts(published, list(new))
-    if problems:
-        raise Conflict(str(problems[0]))
+    port_conflicts([PortMapping(**p) for ep in existing for p in ep.ports], list(new))
     for m in new:
         if (m.proto, m.host_port) in in_use:
             raise Conflict(f"host port {m.host_port}/{m.proto} is in use by a program on the host; "

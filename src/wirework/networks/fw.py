@@ -25,7 +25,8 @@ def network_steps(net: Network) -> list[Step]:
 
 
 def remove_network_steps(net: Network) -> list[Step]:
-    return [fws.RemoveNetworkRules(rules_of(net))]
+    """The network's rules, then the tables themselves if nothing else uses them any more."""
+    return [fws.RemoveNetworkRules(rules_of(net)), fws.DeleteFirewallBase()]
 
 
 def link_steps(a: Network, b: Network) -> list[Step]:
@@ -42,3 +43,19 @@ def publish_steps(mappings: Sequence[PortMapping]) -> list[Step]:
 
 def unpublish_steps(mappings: Sequence[PortMapping]) -> list[Step]:
     return [fws.UnpublishPort(m) for m in mappings]
+
+
+def is_firewall_step(step: Step) -> bool:
+    return type(step).__module__.startswith("wirework.firewall")
+
+
+def forwarding_step() -> Step:
+    return fws.EnsureForwarding()
+
+
+def is_forwarding_step(step: Step) -> bool:
+    return isinstance(step, fws.EnsureForwarding)
+
+
+def delete_base_step() -> Step:
+    return fws.DeleteFirewallBase()

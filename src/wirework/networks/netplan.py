@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wirework.drivers.links import AddAddress, CreateBridge, DelAddress, DeleteLink, LinkUp, SetMtu
-from wirework.drivers.switch import EnsureForwardAccept, RemoveForwardAccept, SetSysctl
 from wirework.errors import Conflict, Unsupported
 from wirework.model.host import Host, LinkInfo
 from wirework.naming import owner_of
@@ -26,14 +25,12 @@ class NetworkFacts:
     bridge: LinkInfo | None
     bridge_addrs: tuple[str, ...]
     ip_forward: str | None
-    forward_blocked: bool  # iptables FORWARD policy DROP (Docker) on the real host
 
 
 def probe_network(host: Host, net: Network) -> NetworkFacts:
     link = host.net.link(net.bridge)
     addrs = tuple(a.cidr for a in host.net.addresses(ifname=net.bridge)) if link else ()
-    blocked = host.netns is None and host.fw.forward_blocked()
-    return NetworkFacts(link, addrs, host.sysctl.get(IP_FORWARD), blocked)
+    return NetworkFacts(link, addrs, host.sysctl.get(IP_FORWARD))
 
 
 def check_bridge(net: Network, facts: NetworkFacts) -> None:
@@ -47,21 +44,16 @@ def check_bridge(net: Network, facts: NetworkFacts) -> None:
                        f"choose another --bridge name or remove it")
 
 
-def forwarding_steps(net: Network, facts: NetworkFacts, no_sysctl: bool) -> tuple[list[Step], list[str]]:
-    """ip_forward on (with a notice), or a refusal under --no-sysctl; and the FORWARD accept."""
-    steps: list[Step] = []
-    notes: list[str] = []
-    if net.nat and facts.ip_forward not in (None, "1"):
-        if no_sysctl:
-            raise Unsupported(feature="IPv4 forwarding", why=f"{IP_FORWARD} is 0, so guests of network {net.name} "
-                              f"cannot reach beyond the host; run 'sysctl -w {IP_FORWARD}=1' or drop --no-sysctl")
-        steps.append(SetSysctl(IP_FORWARD, "1"))
-        notes.append(f"{IP_FORWARD} was 0: enabled it, or guests of {net.name} could not reach beyond the host")
-    if facts.forward_blocked:
-        steps.append(EnsureForwardAccept(net.bridge, net.owner))
-        notes.append(f"iptables FORWARD policy is DROP (Docker): an accept for {net.bridge} is added to "
-                     f"DOCKER-USER, tagged wirework:{net.owner}")
-    return steps, notes
+def forwarding_steps(net: Network, ip_forward: str | None, no_sysctl: bool) -> tuple[list[Step], list[str]]:
+    """ip_forward on (with a notice), or a refusal under --no-sysctl. (The FORWARD-policy
+    accept that Docker's DROP needs comes with the network's firewall rules.)"""
+    if not net.nat or ip_forward in (None, "1"):
+        return [], []
+    if no_sysctl:
+        raise Unsupported(feature="IPv4 forwarding", why=f"{IP_FORWARD} is 0, so guests of network {net.name} "
+                          f"cannot reach beyond the host; run 'sysctl -w {IP_FORWARD}=1' or drop --no-sysctl")
+    return [fw.forwarding_step()], [f"{IP_FORWARD} was 0: enabled it, or guests of {net.name} "
+                                    f"could not reach beyond the host"]
 
 
 def plan_network(net: Network, facts: NetworkFacts, *, no_sysctl: bool = False, firewall: bool = True) -> Plan:
@@ -76,17 +68,16 @@ def plan_network(net: Network, facts: NetworkFacts, *, no_sysctl: bool = False, 
         steps.append(AddAddress(net.bridge, net.gateway_cidr))
     if facts.bridge is None or not facts.bridge.up:
         steps.append(LinkUp(net.bridge))
-    fwd, notes = forwarding_steps(net, facts, no_sysctl)
+    fwd, notes = forwarding_steps(net, facts.ip_forward, no_sysctl)
     steps += fwd
     if firewall:
         steps += fw.network_steps(net)
     # Forwarding stays on (other networks and the admin may rely on it) once the network exists.
-    lasting = tuple(i for i, s in enumerate(steps) if isinstance(s, SetSysctl))
+    lasting = tuple(i for i, s in enumerate(steps) if fw.is_forwarding_step(s))
     return Plan("network-create", net.owner, tuple(steps), tuple(notes), lasting)
 
 
 def plan_remove_network(net: Network, linked: list[Network]) -> Plan:
     steps: list[Step] = [*fw.unlink_steps(net, linked), *fw.remove_network_steps(net),
-                         RemoveForwardAccept(net.bridge, net.owner),
                          DelAddress(net.bridge, net.gateway_cidr), DeleteLink(net.bridge, None, net.owner)]
     return Plan("network-rm", net.owner, tuple(steps))

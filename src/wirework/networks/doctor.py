@@ -1,0 +1,200 @@
+"""`wirework doctor` (S12): the usual reasons a container network does not work, each with
+what was found, why it matters and the exact fix. Read-only; `root` points the file-based
+checks (NetworkManager, systemd-networkd) at another tree for tests.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from wirework.errors import WireworkError
+from wirework.naming import owner_of
+from wirework.networks import endpoints, records
+from wirework.networks import network as nets
+from wirework.networks.doctor_fw import firewall_findings, stale_firewall
+from wirework.networks.network import Network
+from wirework.networks.occupancy import probe_occupied
+from wirework.networks.session import Session
+from wirework.networks.subnets import overlaps
+from wirework.plan.executor import OPS_PREFIX, _process_alive
+
+NM_DIRS = ("etc/NetworkManager/system-connections", "run/NetworkManager/system-connections")
+NM_CONF = ("etc/NetworkManager/NetworkManager.conf", "etc/NetworkManager/conf.d")
+NETWORKD_DIRS = ("etc/systemd/network", "run/systemd/network", "usr/lib/systemd/network", "lib/systemd/network")
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str
+    severity: str  # "error" or "warning"
+    what: str
+    why: str
+    fix: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def diagnose(ww: Session, *, root: str = "/") -> list[Finding]:
+    networks = nets.all_networks(ww.store, ww.host_id)
+    out: list[Finding] = []
+    out += forwarding(ww, networks)
+    out += firewall_findings(ww, networks)
+    out += managers(ww, networks, root)
+    out += collisions(ww, networks, root)
+    out += mtu(ww, networks)
+    out += stale_links(ww)
+    out += stale_firewall(ww, networks)
+    out += interrupted(ww)
+    return out
+
+
+def forwarding(ww: Session, networks: list[Network]) -> list[Finding]:
+    nat = [n.name for n in networks if n.nat]
+    if not nat or ww.host.sysctl.get("net.ipv4.ip_forward") != "0":
+        return []
+    return [Finding("ip-forward-off", "error", "net.ipv4.ip_forward is 0",
+                    f"guests of {', '.join(nat)} cannot reach anything beyond the host (Docker: "
+                    f"'IPv4 forwarding is disabled. Networking will not work.')",
+                    "sysctl -w net.ipv4.ip_forward=1, and persist it: echo net.ipv4.ip_forward=1 "
+                    "> /etc/sysctl.d/99-wirework.conf")]
+
+
+def _interfaces(ww: Session, networks: list[Network]) -> list[str]:
+    names = [n.bridge for n in networks]
+    names += [a.host_ifname for a in records.all_for_host(ww.store, ww.host_id) if a.host_ifname]
+    return names
+
+
+def managers(ww: Session, networks: list[Network], root: str) -> list[Finding]:
+    names = _interfaces(ww, networks)
+    if not names:
+        return []
+    return _network_manager(names, root) + _networkd(names, root)
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _files(root: str, dirs: tuple[str, ...]) -> list[str]:
+    out = []
+    for d in dirs:
+        path = os.path.join(root, d)
+        if os.path.isfile(path):
+            out.append(path)
+        elif os.path.isdir(path):
+            out += [os.path.join(path, n) for n in sorted(os.listdir(path))]
+    return out
+
+
+def _network_manager(names: list[str], root: str) -> list[Finding]:
+    if not os.path.isdir(os.path.join(root, "etc/NetworkManager")):
+        return []
+    out = []
+    for path in _files(root, NM_DIRS):
+        text = _read(path)
+        for name in names:
+            if f"interface-name={name}\n" in text + "\n":
+                out.append(Finding("nm-manages", "error", f"NetworkManager has a connection for {name} ({path})",
+                                   "it will reconfigure or tear down an interface wirework owns",
+                                   f"remove it: nmcli connection delete filename {path}"))
+    conf = "\n".join(_read(p) for p in _files(root, NM_CONF))
+    if "interface-name:ww" not in conf:
+        out.append(Finding("nm-unmanaged-missing", "warning", "NetworkManager does not leave wirework's interfaces alone",
+                           "it may take over new bridges and veths (ww-*, wwv*) and drop their addresses",
+                           "printf '[keyfile]\\nunmanaged-devices=interface-name:ww-*;interface-name:wwv*\\n' > "
+                           "/etc/NetworkManager/conf.d/wirework.conf && systemctl reload NetworkManager"))
+    return out
+
+
+def _networkd(names: list[str], root: str) -> list[Finding]:
+    out = []
+    for path in _files(root, NETWORKD_DIRS):
+        if not path.endswith(".network"):
+            continue
+        text = _read(path)
+        if "Unmanaged=yes" in text.replace(" ", ""):
+            continue
+        patterns = [p for line in text.splitlines() if line.strip().startswith("Name=")
+                    for p in line.split("=", 1)[1].split()]
+        hit = sorted({n for n in names for p in patterns if fnmatch.fnmatchcase(n, p)})
+        if hit:
+            out.append(Finding("networkd-manages", "warning",
+                               f"systemd-networkd's {path} matches {', '.join(hit[:3])}",
+                               "networkd configures (and may flush) interfaces its [Match] Name= patterns cover",
+                               f"narrow the Name= patterns in {path}, or add a wirework.network before it with "
+                               f"[Match] Name=ww-* wwv* and [Link] Unmanaged=yes"))
+    return out
+
+
+def collisions(ww: Session, networks: list[Network], root: str) -> list[Finding]:
+    import ipaddress
+
+    out = []
+    for net in networks:
+        occupied = probe_occupied(ww.host, ww.store, ww.host_id, ww.docker, root=root, exclude_bridge=net.bridge,
+                                  exclude_net=net.name)
+        for hit in overlaps(ipaddress.ip_network(net.subnet), occupied):
+            out.append(Finding("subnet-collision", "error", f"network {net.name} ({net.subnet}) overlaps {hit.reason}",
+                               "traffic to those addresses goes to one of them only: guests or that network "
+                               "become unreachable",
+                               f"move the network: wirework network rm {net.name} && wirework network create "
+                               f"{net.name} (a free subnet is chosen), or remove the other route"))
+    return out
+
+
+def mtu(ww: Session, networks: list[Network]) -> list[Finding]:
+    bridges = {n.name: ww.host.net.link(n.bridge) for n in networks}
+    out = []
+    for ep in endpoints.all_endpoints(ww.store, ww.host_id):
+        bridge = bridges.get(ep.network)
+        try:
+            link = ww.host.net.link(ep.ifname, ep.guest.netns_path)
+        except WireworkError:
+            continue
+        if bridge is None or link is None or link.mtu == bridge.mtu:
+            continue
+        out.append(Finding("mtu-mismatch", "warning",
+                           f"{ep.guest.name}'s {ep.ifname} has MTU {link.mtu}, bridge {bridge.name} has {bridge.mtu}",
+                           "larger packets are dropped silently on one side (TCP may stall, ping -s fails)",
+                           f"ip -n <guest> link set {ep.ifname} mtu {bridge.mtu}, or recreate the network with --mtu"))
+    return out
+
+
+def stale_links(ww: Session) -> list[Finding]:
+    nets_known = {f"net:{n.name}" for n in nets.all_networks(ww.store, ww.host_id)}
+    atts_known = {a.owner for a in records.all_for_host(ww.store, ww.host_id)}
+    out = []
+    for link in ww.host.net.links():
+        owner = owner_of(link.alias)
+        if owner is None or owner in atts_known or owner in nets_known:
+            continue
+        if owner.startswith(("net:", "att:")):
+            out.append(Finding("stale-link", "warning", f"interface {link.name} is tagged wirework:{owner} "
+                               "but no record owns it", "a left-over of an interrupted or hand-undone operation",
+                               f"ip link del {link.name}  (or: wirework up / wirework gc)"))
+    if ww.host.ovs.available():
+        for port, _bridge, owner in ww.host.ovs.owned_ports():
+            if owner.startswith("att:") and owner not in atts_known:
+                out.append(Finding("stale-ovs-port", "warning", f"OVS port {port} is owned by {owner}, which has no record",
+                                   "a left-over of an interrupted operation", f"ovs-vsctl del-port {port}"))
+    return out
+
+
+def interrupted(ww: Session) -> list[Finding]:
+    out = []
+    for entry in ww.store.scan(OPS_PREFIX):
+        if not _process_alive(int(entry.value.get("pid", 0)), entry.value.get("pid_start")):
+            plan = entry.value.get("plan", {})
+            out.append(Finding("interrupted-operation", "warning",
+                               f"{plan.get('operation')} of {plan.get('owner')} was interrupted",
+                               "its half-made changes are still on the host", "wirework up (rolls it back)"))
+    return out
