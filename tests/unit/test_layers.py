@@ -42,3 +42,18 @@ def test_cli_fast_path_imports_no_heavy_module() -> None:
             "{'pyroute2','json','re','typing','docker','sqlite3','asyncio'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_every_step_kind_is_found_by_recovery() -> None:
+    """A journal names steps by kind; recovery must find every kind that any module defines."""
+    import re as _re
+
+    from wirework.plan import steps
+
+    kinds = set()
+    for path in SRC.rglob("*.py"):
+        text = path.read_text()
+        if "@register" in text:
+            kinds.update(_re.findall(r'^\s+kind = "([a-z_0-9]+)"', text, _re.M))
+    steps._load_step_modules()
+    assert kinds and kinds <= set(steps._REGISTRY)

@@ -9,6 +9,7 @@ made), so rollback never removes what was there before.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -64,9 +65,32 @@ class Step:
         return data
 
 
+#: Modules that define steps. A journal written by one command may be recovered by another
+#: that never imported them, so they are loaded on first need (by name: the executor sits
+#: below the layers that define steps).
+STEP_MODULES = (
+    "wirework.drivers.links",
+    "wirework.drivers.switch",
+    "wirework.drivers.dhcp",
+    "wirework.drivers.tunnel",
+    "wirework.drivers.vxlan",
+    "wirework.firewall.steps",
+    "wirework.networks.up",
+    "wirework.lab.steps",
+)
+
+
+def _load_step_modules() -> None:
+    for name in STEP_MODULES:
+        importlib.import_module(name)
+
+
 def step_from_dict(data: dict[str, Any]) -> Step:
     kind = data.get("kind")
     cls = _REGISTRY.get(str(kind))
+    if cls is None:
+        _load_step_modules()
+        cls = _REGISTRY.get(str(kind))
     if cls is None:
         raise StateError(f"journal names an unknown step kind {kind!r}; is this wirework older than the journal?")
     hints = typing.get_type_hints(cls)
