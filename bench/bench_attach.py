@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 
-from wirework.api import Wirework  # noqa: E402
+from wirework.api import Wirework
 
 RUN = uuid.uuid4().hex[:5]
 IMAGE = os.environ.get("WIREWORK_TEST_IMAGE", "wirework-busybox:latest")
