@@ -103,3 +103,17 @@ def test_tunnel_rm_restores_mtu_and_without_fix_big_packets_vanish(two_hosts, st
             assert ww.uplink_undo("ul-eth0", "eth0")
         assert f"{UNDERLAY[side]}/24" in sh("ip", "-o", "addr", "show", "eth0", ns=host)
     assert "mtu 1500 " in sh("ip", "link", "show", "eth1", ns=ga)
+
+
+def test_doctor_reports_an_mtu_that_would_black_hole_the_tunnel(two_hosts, state_dir: str) -> None:  # type: ignore[no-untyped-def]
+    from wirework.api import Wirework
+
+    host, guest, _ = two_hosts["a"]
+    with Wirework(host, state_dir=state_dir) as ww:
+        ww.attach(f"/run/netns/{guest}", "obr0", ip=f"{GUESTS['a']}/24", create="ovs")
+        ww.tunnel_add("obr0", peer("a"), type_="vxlan")
+        assert "MTU above" not in cli("doctor", "--netns", host, "--state-dir", state_dir).stdout
+    sh("ip", "link", "set", "eth1", "mtu", "1500", ns=guest)  # someone "fixes" the guest by hand
+    out = cli("doctor", "--netns", host, "--state-dir", state_dir)
+    assert out.returncode != 0 and "MTU above 1450" in out.stdout and "vxlan tunnel" in out.stdout, out.stdout
+    assert f"eth1 in /run/netns/{guest}" in out.stdout

@@ -46,6 +46,7 @@ def diagnose(ww: Session, *, root: str = "/") -> list[Finding]:
     out += managers(ww, networks, root)
     out += collisions(ww, networks, root)
     out += mtu(ww, networks)
+    out += tunnel_mtu_findings(ww)
     out += stale_links(ww)
     out += stale_firewall(ww, networks)
     out += interrupted(ww)
@@ -166,6 +167,34 @@ def mtu(ww: Session, networks: list[Network]) -> list[Finding]:
                            f"{ep.guest.name}'s {ep.ifname} has MTU {link.mtu}, bridge {bridge.name} has {bridge.mtu}",
                            "larger packets are dropped silently on one side (TCP may stall, ping -s fails)",
                            f"ip -n <guest> link set {ep.ifname} mtu {bridge.mtu}, or recreate the network with --mtu"))
+    return out
+
+
+def tunnel_mtu_findings(ww: Session) -> list[Finding]:
+    """Interfaces of a tunnelled network whose MTU is above what the tunnel carries: packets
+    that size vanish silently inside the tunnel (a black hole that only large transfers hit)."""
+    from wirework.networks import tunnel
+
+    out = []
+    for entry in ww.store.scan(f"{tunnel.PREFIX}{ww.host_id}/"):
+        rec = entry.value
+        dev = tunnel.route_dev(ww.host.net.routes(), str(rec["remote"]))
+        link = ww.host.net.link(dev) if dev else None
+        if link is None:
+            continue
+        limit = tunnel.tunnel_mtu(link.mtu, str(rec["type"]), key=rec.get("key") is not None,
+                                  ipv6=":" in str(rec["remote"]))
+        too_big = [f"{s.name}{' in ' + s.ns if s.ns else ''}" for s in  # type: ignore[attr-defined]
+                   tunnel.mtu_steps(ww.host, ww, str(rec["bridge"]), limit)]  # type: ignore[arg-type]
+        if too_big:
+            out.append(Finding("tunnel-mtu", "error",
+                               f"{', '.join(too_big)} on the {rec['type']} tunnel {rec['port']} of {rec['bridge']} "
+                               f"have an MTU above {limit} (underlay {dev} is {link.mtu})",
+                               "packets larger than the tunnel carries are dropped silently: pings pass, "
+                               "big transfers stall",
+                               f"ip link set <interface> mtu {limit} on each of them (guests: ip -n <guest> ...), "
+                               f"or re-add the tunnel: wirework tunnel rm {rec['bridge']} {rec['remote']} && "
+                               f"wirework tunnel add {rec['bridge']} --type {rec['type']} --remote {rec['remote']}"))
     return out
 
 
