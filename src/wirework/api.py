@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from wirework.drivers.links import DelAddress, DelRoute
+from wirework.drivers.routes import DelAddress, DelRoute
 from wirework.errors import Conflict, GuestNotFound, GuestNotRunning, ServiceError, StepFailed, WireworkError
 from wirework.guests.docker import DockerClient
 from wirework.guests.resolve import resolve

@@ -13,7 +13,8 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from wirework.drivers.links import AddAddress, AddRoute, where
+from wirework.drivers.links import where
+from wirework.drivers.routes import AddAddress, AddRoute
 from wirework.errors import NotFound, WireworkError
 from wirework.model.host import Host, RouteSpec
 from wirework.plan.steps import Step, register

@@ -165,7 +165,7 @@ class VxlanPeer:
 def peer_l3_steps(dev: str, peer: VxlanPeer) -> list[Step]:
     """flannel's per-peer triple: route to the peer's subnet via its VTEP address (onlink),
     a permanent neighbour entry for that address, and an FDB entry for its MAC."""
-    from wirework.drivers.links import AddRoute
+    from wirework.drivers.routes import AddRoute
 
     route = RouteSpec(peer.subnet, gateway=peer.vtep_ip, dev=dev, onlink=True)
     return [AddNeighbour(dev, peer.vtep_ip, peer.vtep_mac), AddFdb(dev, peer.underlay, peer.vtep_mac),

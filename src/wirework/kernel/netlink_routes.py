@@ -1,22 +1,25 @@
-"""Route and rule requests for pyroute2, and their dumps as plain records."""
+"""Netlink adapter, layer-3 part: addresses, routes and rules, and their requests and dumps."""
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from wirework.model.host import RouteInfo, RouteSpec, RuleInfo, RuleSpec
+from pyroute2.netlink.exceptions import NetlinkError
 
-if TYPE_CHECKING:
-    from wirework.kernel.netlink import Netlink
+from wirework.errors import NotFound
+from wirework.kernel.netlink_core import LinkCore
+from wirework.model.addr import IPInterface
+from wirework.model.host import AddrInfo, RouteInfo, RouteSpec, RuleInfo, RuleSpec
 
 SCOPES = {"global": 0, "universe": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
 PROTOS = {"unspec": 0, "redirect": 1, "kernel": 2, "boot": 3, "static": 4, "ra": 9, "dhcp": 16}
 RTNH_F_ONLINK = 4
 
 
-def route_request(nl: Netlink, route: RouteSpec, ns: str | None) -> dict[str, Any]:
+def route_request(nl: LinkCore, route: RouteSpec, ns: str | None) -> dict[str, Any]:
     req: dict[str, Any] = {"table": route.table}
     if route.dst == "default":
         req["family"] = _family(route.gateway or route.src or "0.0.0.0")
@@ -102,3 +105,115 @@ def dump_rules(ipr: Any) -> list[RuleInfo]:
             fwmark=msg.get_attr("FRA_FWMARK") or 0,
         ))
     return out
+
+
+class AddrRouteOps(LinkCore):
+    """Netlink adapter, layer-3 part: addresses, routes and policy rules."""
+
+    # -- addresses -----------------------------------------------------------------------
+    def addresses(self, ns: str | None = None, ifname: str | None = None, *, v4_only: bool = False) -> list[AddrInfo]:
+        ipr = self.sock(ns)
+        if ifname is not None:
+            info = self.link(ifname, ns)
+            if info is None:
+                return []
+            names = {info.index: ifname}
+            query: dict[str, Any] = {"index": info.index}
+        else:
+            names = {m["index"]: m.get_attr("IFLA_IFNAME") for m in ipr.get_links()}
+            query = {}
+        if v4_only:
+            query["family"] = socket.AF_INET
+        out = []
+        for msg in ipr.get_addr(**query):
+            name = names.get(msg["index"], "")
+            if ifname is None or name == ifname:
+                out.append(AddrInfo(name, f"{msg.get_attr('IFA_ADDRESS')}/{msg['prefixlen']}"))
+        return out
+
+    def add_address(self, name: str, cidr: IPInterface, ns: str | None = None) -> bool:
+        def add(index: int) -> None:
+            self.sock(ns).addr("add", index=index, address=str(cidr.ip), prefixlen=cidr.network.prefixlen)
+
+        try:
+            self._by_index(name, ns, add)
+        except NetlinkError as exc:
+            if exc.code == errno.EEXIST:
+                return False
+            raise
+        return True
+
+    def del_address(self, name: str, cidr: IPInterface, ns: str | None = None) -> bool:
+        info = self.link(name, ns)
+        if info is None:
+            return False
+        try:
+            self.sock(ns).addr("del", index=info.index, address=str(cidr.ip), prefixlen=cidr.network.prefixlen)
+        except NetlinkError as exc:
+            if exc.code in (errno.EADDRNOTAVAIL, errno.ENODEV, errno.ENOENT):
+                return False
+            raise
+        return True
+
+    def is_local_address(self, ip: str, ns: str | None = None) -> bool:
+        """Whether `ip` is one of the namespace's own addresses (one route lookup, no dump)."""
+        try:
+            msg = self.sock(ns).route("get", dst=ip)[0]
+        except NetlinkError:
+            return False
+        return bool(msg["type"] == 2)  # RTN_LOCAL
+
+    # -- routes and rules ----------------------------------------------------------------
+    def routes(self, ns: str | None = None, *, table: int | None = None) -> list[RouteInfo]:
+        return dump_routes(self.sock(ns), table)
+
+    def add_route(self, route: RouteSpec, ns: str | None = None) -> bool:
+        try:
+            try:
+                self.sock(ns).route("add", **route_request(self, route, ns))
+            except NetlinkError as exc:
+                if exc.code != errno.ENODEV or not route.dev:
+                    raise
+                self._forget_index(route.dev, ns)  # a stale cached index: look it up again
+                self.sock(ns).route("add", **route_request(self, route, ns))
+        except NetlinkError as exc:
+            if exc.code == errno.EEXIST:
+                return False
+            raise
+        return True
+
+    def replace_route(self, route: RouteSpec, ns: str | None = None) -> None:
+        """`ip route replace`: create, or change the route with the same destination/table/metric."""
+        self.sock(ns).route("replace", **route_request(self, route, ns))
+
+    def del_route(self, route: RouteSpec, ns: str | None = None) -> bool:
+        try:
+            self.sock(ns).route("del", **route_request(self, route, ns))
+        except (NetlinkError, NotFound) as exc:
+            if isinstance(exc, NotFound) or exc.code in (errno.ESRCH, errno.ENOENT, errno.ENODEV):
+                return False
+            raise
+        return True
+
+    def rules(self, ns: str | None = None) -> list[RuleInfo]:
+        return dump_rules(self.sock(ns))
+
+    def add_rule(self, rule: RuleSpec, ns: str | None = None) -> bool:
+        try:
+            self.sock(ns).rule("add", **rule_request(rule))
+        except NetlinkError as exc:
+            if exc.code == errno.EEXIST:
+                return False
+            raise
+        return True
+
+    def del_rule(self, rule: RuleSpec, ns: str | None = None) -> bool:
+        try:
+            self.sock(ns).rule("del", **rule_request(rule))
+        except NetlinkError as exc:
+            if exc.code in (errno.ENOENT, errno.ESRCH):
+                return False
+            raise
+        return True
+
+

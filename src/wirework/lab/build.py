@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from wirework.drivers.links import AddAddress, AddRoute, CreateBridge, CreateVeth, LinkUp, SetMaster
+from wirework.drivers.links import CreateBridge, CreateVeth, LinkUp, SetMaster
+from wirework.drivers.routes import AddAddress, AddRoute
 from wirework.drivers.switch import RunProgram, SetSysctl
 from wirework.lab import kinds
 from wirework.lab.model import GuestDef, Item, Segment, Topology

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from wirework.drivers.links import AddAddress, AddRoute, CreateBridge, LinkUp, SetMaster, SetMtu
+from wirework.drivers.links import CreateBridge, LinkUp, SetMaster, SetMtu
+from wirework.drivers.routes import AddAddress, AddRoute
 from wirework.drivers.switch import OvsAddBridge
 from wirework.errors import Conflict, InvalidInput, Unsupported
 from wirework.lab.model import Item, Topology

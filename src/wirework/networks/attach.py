@@ -13,19 +13,17 @@ from dataclasses import dataclass
 
 from wirework.drivers.dhcp import RunDhcpClient
 from wirework.drivers.links import (
-    AddAddress,
-    AddRoute,
     BridgeVlan,
     CreateBridge,
     CreateMacvlan,
     CreateVeth,
     CreateVlan,
     DeleteLink,
-    DelRoute,
     LinkUp,
     MoveLink,
     SetTxOffload,
 )
+from wirework.drivers.routes import AddAddress, AddRoute, DelRoute
 from wirework.drivers.switch import EnsureForwardAccept, OvsAddBridge, OvsAddPort, OvsDelBridge, RemoveForwardAccept
 from wirework.errors import Conflict, InvalidInput, NotFound, Unsupported
 from wirework.model.guest import Guest

@@ -8,7 +8,7 @@ runs inside the namespace, with its inverse for the `qdisc add` forms.
 
 from __future__ import annotations
 
-from wirework.drivers.links import AddRoute, AddRule, DelRoute, DelRule, ReplaceRoute
+from wirework.drivers.routes import AddRoute, AddRule, DelRoute, DelRule, ReplaceRoute
 from wirework.drivers.switch import RunProgram
 from wirework.errors import InvalidInput
 from wirework.kernel.netlink_routes import PROTOS, SCOPES

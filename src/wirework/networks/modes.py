@@ -18,7 +18,8 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from wirework.drivers.links import CreateNetns, DeleteNetns, LinkUp
+from wirework.drivers.links import LinkUp
+from wirework.drivers.namespaces import CreateNetns, DeleteNetns
 from wirework.errors import Conflict, InvalidInput, NotFound
 from wirework.guests import spawn
 from wirework.networks import connops, endpoints

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wirework.drivers.links import AddAddress, CreateBridge, DelAddress, DeleteLink, LinkUp, SetMtu
+from wirework.drivers.links import CreateBridge, DeleteLink, LinkUp, SetMtu
+from wirework.drivers.routes import AddAddress, DelAddress
 from wirework.errors import Conflict, Unsupported
 from wirework.model.host import Host, LinkInfo
 from wirework.naming import owner_of

@@ -18,7 +18,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, replace
 
-from wirework.drivers.links import AddAddress, AddRoute, CreateBridge, DelAddress, DelRoute, LinkUp, SetMaster, SetMtu
+from wirework.drivers.links import CreateBridge, LinkUp, SetMaster, SetMtu
+from wirework.drivers.routes import AddAddress, AddRoute, DelAddress, DelRoute
 from wirework.drivers.switch import OvsAddBridge, OvsAddPort
 from wirework.errors import Conflict, InvalidInput, NotFound, Unsupported
 from wirework.model.host import Host, LinkInfo, RouteInfo, RouteSpec

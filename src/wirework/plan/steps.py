@@ -70,6 +70,8 @@ class Step:
 #: below the layers that define steps).
 STEP_MODULES = (
     "wirework.drivers.links",
+    "wirework.drivers.routes",
+    "wirework.drivers.namespaces",
     "wirework.drivers.switch",
     "wirework.drivers.dhcp",
     "wirework.drivers.tunnel",

@@ -1,0 +1,197 @@
+"""Steps on addresses, routes and rules: each one netlink change with its exact undo.
+
+Removal steps tolerate absence; steps on a link the plan itself created are `fresh` (no undo
+of their own: deleting the link undoes them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from wirework.drivers.links import ns_ip, where
+from wirework.model.addr import parse_cidr
+from wirework.model.host import Host, RouteSpec, RuleSpec
+from wirework.plan.steps import Step, register
+
+
+@register
+@dataclass(frozen=True)
+class AddAddress(Step):
+    kind = "add_address"
+    ifname: str
+    cidr: str
+    ns: str | None = None
+    fresh: bool = False  # on a link this plan created: the address goes with the link
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        if host.net.add_address(self.ifname, parse_cidr(self.cidr), self.ns) and not self.fresh:
+            return [DelAddress(self.ifname, self.cidr, self.ns)]
+        return ()
+
+    def describe(self) -> str:
+        return f"add address {self.cidr} to {self.ifname}{where(self.ns)}"
+
+    def commands(self) -> list[str]:
+        return [f"{ns_ip(self.ns)} addr add {self.cidr} dev {self.ifname}"]
+
+
+@register
+@dataclass(frozen=True)
+class DelAddress(Step):
+    kind = "del_address"
+    ifname: str
+    cidr: str
+    ns: str | None = None
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        removed = host.net.del_address(self.ifname, parse_cidr(self.cidr), self.ns)
+        return [AddAddress(self.ifname, self.cidr, self.ns)] if removed else ()
+
+    def describe(self) -> str:
+        return f"remove address {self.cidr} from {self.ifname}{where(self.ns)}"
+
+    def commands(self) -> list[str]:
+        return [f"{ns_ip(self.ns)} addr del {self.cidr} dev {self.ifname}"]
+
+
+def _route_text(r: RouteSpec) -> str:
+    parts = [r.dst]
+    if r.gateway:
+        parts += ["via", r.gateway]
+    if r.dev:
+        parts += ["dev", r.dev]
+    if r.src:
+        parts += ["src", r.src]
+    if r.metric:
+        parts += ["metric", str(r.metric)]
+    if r.table != 254:
+        parts += ["table", str(r.table)]
+    if r.scope:
+        parts += ["scope", r.scope]
+    if r.onlink:
+        parts.append("onlink")
+    if r.proto:
+        parts += ["proto", str(r.proto)]
+    return " ".join(parts)
+
+
+@register
+@dataclass(frozen=True)
+class AddRoute(Step):
+    kind = "add_route"
+    route: RouteSpec
+    ns: str | None = None
+    fresh: bool = False  # through a link this plan created: the route goes with the link
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        added = host.net.add_route(self.route, self.ns)
+        return [DelRoute(self.route, self.ns)] if added and not self.fresh else ()
+
+    def crash_undo(self) -> Sequence[Step]:
+        # A route through a named device that this plan may have added (the guest's new
+        # default): remove it so the default it replaced can come back (one per table).
+        return [DelRoute(self.route, self.ns)] if self.route.dev and not self.fresh else ()
+
+    def describe(self) -> str:
+        return f"add route {_route_text(self.route)}{where(self.ns)}"
+
+    def commands(self) -> list[str]:
+        return [f"{ns_ip(self.ns)} route add {_route_text(self.route)}"]
+
+
+@register
+@dataclass(frozen=True)
+class DelRoute(Step):
+    kind = "del_route"
+    route: RouteSpec
+    ns: str | None = None
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        removed = host.net.del_route(self.route, self.ns)
+        return [AddRoute(self.route, self.ns)] if removed else ()
+
+    def crash_undo(self) -> Sequence[Step]:
+        # Putting the route back is safe whether or not it was removed ("exists" is a no-op).
+        return [AddRoute(self.route, self.ns)]
+
+    def describe(self) -> str:
+        return f"remove route {_route_text(self.route)}{where(self.ns)}"
+
+    def commands(self) -> list[str]:
+        return [f"{ns_ip(self.ns)} route del {_route_text(self.route)}"]
+
+
+@register
+@dataclass(frozen=True)
+class ReplaceRoute(Step):
+    """`ip route replace`: its undo puts back exactly the route it displaced, or removes it."""
+
+    kind = "replace_route"
+    route: RouteSpec
+    ns: str | None = None
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        same = [r for r in host.net.routes(self.ns, table=self.route.table)
+                if r.dst == self.route.dst and r.metric == self.route.metric]
+        host.net.replace_route(self.route, self.ns)
+        if not same:
+            return [DelRoute(self.route, self.ns)]
+        old = same[0]
+        return [ReplaceRoute(RouteSpec(old.dst, old.gateway, old.dev, old.table, old.metric, old.src,
+                                       proto=old.proto), self.ns)]
+
+    def describe(self) -> str:
+        return f"replace route {_route_text(self.route)}{where(self.ns)}"
+
+    def commands(self) -> list[str]:
+        return [f"{ns_ip(self.ns)} route replace {_route_text(self.route)}"]
+
+
+def _rule_text(r: RuleSpec) -> str:
+    parts = []
+    if r.priority:
+        parts += ["priority", str(r.priority)]
+    for key in ("src", "dst", "iif", "oif"):
+        value = getattr(r, key)
+        if value:
+            parts += [{"src": "from", "dst": "to"}.get(key, key), value]
+    if r.fwmark:
+        parts += ["fwmark", hex(r.fwmark)]
+    parts += ["table", str(r.table)]
+    return " ".join(parts)
+
+
+@register
+@dataclass(frozen=True)
+class AddRule(Step):
+    kind = "add_rule"
+    rule: RuleSpec
+    ns: str | None = None
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        return [DelRule(self.rule, self.ns)] if host.net.add_rule(self.rule, self.ns) else ()
+
+    def describe(self) -> str:
+        return f"add rule {_rule_text(self.rule)}{where(self.ns)}"
+
+    def commands(self) -> list[str]:
+        return [f"{ns_ip(self.ns)} rule add {_rule_text(self.rule)}"]
+
+
+@register
+@dataclass(frozen=True)
+class DelRule(Step):
+    kind = "del_rule"
+    rule: RuleSpec
+    ns: str | None = None
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        removed = host.net.del_rule(self.rule, self.ns)
+        return [AddRule(self.rule, self.ns)] if removed else ()
+
+    def describe(self) -> str:
+        return f"remove rule {_rule_text(self.rule)}{where(self.ns)}"
+
+    def commands(self) -> list[str]:
+        return [f"{ns_ip(self.ns)} rule del {_rule_text(self.rule)}"]
