@@ -340,3 +340,25 @@ def test_crash_after_replacing_the_default_route_puts_it_back(netns: Namespaces,
         wirework_cli("gc", "--netns", host, env=env)
         with Wirework(netns=host, state_dir=state_dir) as ww:
             assert world(ww, g1) == before, f"after a crash at step {index}"
+
+
+def test_namespace_steps_never_delete_a_namespace_they_did_not_tag(netns: Namespaces) -> None:
+    from wirework.drivers.namespaces import CreateNetns, DeleteNetns
+    from wirework.kernel.host import KernelHost
+
+    theirs = netns("theirs")
+    host = KernelHost()
+    for step in CreateNetns(theirs, f"run:{theirs}").crash_undo():  # a crash before the create ran
+        step.apply(host)
+    assert os.path.exists(f"/run/netns/{theirs}")
+    ours = theirs + "o"
+    undo = CreateNetns(ours, f"run:{ours}").apply(host)
+    try:
+        assert "alias wirework:run:" in sh("ip", "-d", "link", "show", "lo", ns=ours)
+    finally:
+        for step in undo:
+            step.apply(host)
+    assert not os.path.exists(f"/run/netns/{ours}")
+    DeleteNetns(theirs, f"run:{theirs}").apply(host)  # tagged delete of an untagged namespace: no-op
+    assert os.path.exists(f"/run/netns/{theirs}")
+    host.close()

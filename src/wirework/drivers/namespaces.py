@@ -6,7 +6,10 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from wirework.errors import Conflict
+from wirework.kernel.netns import create_named, netns_path, remove_named
 from wirework.model.host import Host
+from wirework.naming import owner_of, tag
 from wirework.plan.steps import Step, register
 
 
@@ -17,24 +20,30 @@ class CreateNetns(Step):
 
     kind = "create_netns"
     name: str
+    owner: str = ""  # tagged on the namespace's `lo`: only a namespace carrying it is ever deleted
 
     def apply(self, host: Host) -> Sequence[Step]:
-        from wirework.errors import Conflict
-        from wirework.kernel.netns import create_named, netns_path
-
         if os.path.exists(netns_path(self.name)):
             raise Conflict(f"network namespace {self.name!r} already exists; choose another --name")
         create_named(self.name)
-        return [DeleteNetns(self.name)]
+        if self.owner:
+            try:
+                host.net.set_alias("lo", tag(self.owner), netns_path(self.name))
+            except Exception:
+                remove_named(self.name)
+                raise
+        return [DeleteNetns(self.name, self.owner)]
 
     def crash_undo(self) -> Sequence[Step]:
-        return [DeleteNetns(self.name)]
+        # Safe whether or not it ran: a namespace of that name without our tag is left alone.
+        return [DeleteNetns(self.name, self.owner)] if self.owner else ()
 
     def describe(self) -> str:
         return f"create network namespace {self.name}"
 
     def commands(self) -> list[str]:
-        return [f"ip netns add {self.name}"]
+        tagging = [f"ip -n {self.name} link set lo alias {tag(self.owner)}"] if self.owner else []
+        return [f"ip netns add {self.name}", *tagging]
 
 
 @register
@@ -42,10 +51,15 @@ class CreateNetns(Step):
 class DeleteNetns(Step):
     kind = "delete_netns"
     name: str
+    owner: str = ""  # when given, the namespace's `lo` must carry this owner's tag
 
     def apply(self, host: Host) -> Sequence[Step]:
-        from wirework.kernel.netns import remove_named
-
+        if not os.path.exists(netns_path(self.name)):
+            return ()
+        if self.owner:
+            lo = host.net.link("lo", netns_path(self.name))
+            if lo is None or owner_of(lo.alias) != self.owner:
+                return ()  # not ours: never delete another's namespace
         remove_named(self.name)
         return ()
 

@@ -138,7 +138,8 @@ def prepare(ww: Session, spec: RunSpec) -> RunRecord:
                     own_netns=spec.own_netns, created=time.time())
     _save(ww, rec)
     if spec.own_netns:
-        ww._executor().run(Plan("run", f"run:{spec.name}", (CreateNetns(spec.name), LinkUp("lo", netns))))
+        owner = f"run:{spec.name}"
+        ww._executor().run(Plan("run", owner, (CreateNetns(spec.name, owner), LinkUp("lo", netns))))
     if spec.network is not None:
         mode = "bridge" if spec.mode == "bridge" else spec.mode
         ww_connect(ww, spec, mode)
@@ -172,7 +173,7 @@ def remove(ww: Session, name: str) -> RunRecord:
     for ep in endpoints.of_guest(ww.store, ww.host_id, f"netns:{name}"):
         connops.drop_endpoint(ww, ep)
     if rec.own_netns:
-        run_best_effort(ww.host, [DeleteNetns(name)])
+        run_best_effort(ww.host, [DeleteNetns(name, f"run:{name}")])
     ww.store.delete(run_key(ww.host_id, name))
     return rec
 
