@@ -78,7 +78,7 @@ class Wirework:
         """Undo operations that a crashed wirework process left half-done."""
         self._recovered = True
         done = recover(self.host, self.store)
-        return done + attachments.release_stale_claims(self)
+        return done + attachments.release_stale_claims(self) + attachments.sweep_forward_rules(self)
 
     def resolve(self, guest: str) -> Guest:
         return resolve(guest, self.docker)

@@ -154,3 +154,15 @@ def _cli_via_service(argv: list[str], env: dict[str, str]) -> str:
 def _vsctl(db: str, *args: str) -> str:
     return subprocess.run(["ovs-vsctl", f"--db=unix:{db}", *args], capture_output=True, text=True,
                           timeout=20, check=False).stdout
+
+
+def test_recovery_sweeps_forward_rules_of_bridges_that_are_gone(env: dict[str, str]) -> None:
+    gone = f"brgone{RUN_ID}"
+    rule = ["-i", gone, "-o", gone, "-m", "comment", "--comment", f"wirework:bridge:{gone}", "-j", "ACCEPT"]
+    subprocess.run(["iptables", "-I", "DOCKER-USER", "1", *rule], check=True, capture_output=True)
+    try:
+        out = wirework_cli("gc", env=env).stdout
+        assert f"bridge {gone}, which no longer exists" in out
+        assert subprocess.run(["iptables", "-C", "DOCKER-USER", *rule], capture_output=True).returncode != 0
+    finally:
+        subprocess.run(["iptables", "-D", "DOCKER-USER", *rule], capture_output=True, check=False)

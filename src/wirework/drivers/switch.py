@@ -117,7 +117,9 @@ class EnsureForwardAccept(Step):
         return ()
 
     def crash_undo(self) -> Sequence[Step]:
-        return [RemoveForwardAccept(self.bridge, self.owner)]
+        # Other guests on the bridge may rely on the rule: recovery instead sweeps the rules of
+        # bridges that no longer exist (networks.attachments.sweep_forward_rules).
+        return ()
 
     def describe(self) -> str:
         return (

@@ -9,6 +9,7 @@ there), through the `iptables` program so the backend Docker uses (nft or legacy
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -57,6 +58,11 @@ class Iptables:
         """Whether the accept rule for `bridge` is in place (read from a cached listing)."""
         listing = str(self._cached("rules", self._listing))
         return f"-i {bridge} -o {bridge} -m comment --comment {owner_comment(owner)} -j ACCEPT" in listing
+
+    def bridges_with_forward(self) -> list[str]:
+        """Bridges that have a wirework accept rule (`-i B -o B ... wirework:bridge:B`)."""
+        listing = str(self._cached("rules", self._listing))
+        return sorted(set(re.findall(r'-i (\S+) -o \1 -m comment --comment "wirework:bridge:\1"', listing)))
 
     def _listing(self) -> str:
         out = []

@@ -70,6 +70,17 @@ def release_stale_claims(ww: Wirework) -> list[str]:
             out.append(f"released the claim on {entry.key.rsplit('/', 1)[1]} of an interrupted attach")
     return out
 
+def sweep_forward_rules(ww: Wirework) -> list[str]:
+    """FORWARD accepts for wirework bridges that are gone (a crash between bridge and rule)."""
+    if ww.host.netns is not None or not ww.host.fw.forward_blocked():
+        return []  # only the real host's root namespace shares its FORWARD chain with Docker
+    out = []
+    for bridge in ww.host.fw.bridges_with_forward():
+        if ww.host.net.link(bridge) is None and ww.host.fw.remove_bridge_forward(bridge, f"bridge:{bridge}"):
+            out.append(f"removed the FORWARD accept of bridge {bridge}, which no longer exists")
+    return out
+
+
 def attach_spec(ww: Wirework, spec: AttachSpec, *, dry_run: bool = False) -> AttachResult:
     if not dry_run and not ww._recovered:
         ww.recover()  # first, so that probing sees the host as a crashed run left it

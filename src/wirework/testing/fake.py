@@ -312,6 +312,9 @@ class FakeFw:
     def forward_blocked(self) -> bool:
         return self.blocked
 
+    def bridges_with_forward(self) -> list[str]:
+        return sorted(b for b, o in self.s.accepts if o == f"bridge:{b}")
+
     def has_bridge_forward(self, bridge: str, owner: str) -> bool:
         return (bridge, owner) in self.s.accepts
 
