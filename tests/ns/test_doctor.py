@@ -23,7 +23,7 @@ def test_healthy_then_each_problem_found_with_its_fix(ww: Wirework, netns: Names
     root = str(tmp_path / "root")
     g = netns("dg")
     ww.network_create("doc", subnet="10.91.0.0/24")
-    ww.connect("doc", g)
+    ww.connect("doc", g, publish=["8080:80", "127.0.0.1:5432:5432"])  # healthy ports are not "stale"
     code, found = _ids(host, state_dir, root)
     assert (code, found) == (0, {})
     assert cli(host, state_dir, "doctor", "--root", root).stdout.strip() == "no problems found"

@@ -87,7 +87,9 @@ def _comment(key: Any) -> str:
 
 def stale_firewall(ww: Session, networks: list[Network]) -> list[Finding]:
     known_nets = {f"wirework:net:{n.name}" for n in networks}
-    known_atts = {f"wirework:{a.owner}" for a in records.all_for_host(ww.store, ww.host_id)}
+    atts = records.all_for_host(ww.store, ww.host_id)
+    # ports carry the attachment id; links carry the per-attempt owner (att:<id>.<nonce>)
+    known_atts = {f"wirework:{a.owner}" for a in atts} | {f"wirework:att:{a.id}" for a in atts}
     out = []
     for key, _ in _map_elements(ww, "from_net"):
         owner = _comment(key).split(" #")[0]
