@@ -203,3 +203,32 @@ def test_vlan_subinterface_is_reused_and_outlives_the_attachment() -> None:
     host.net._add(None, "averylongnic0", "")
     with pytest.raises(InvalidInput, match="longer than 15"):
         make_plan(host, "averylongnic0", ip="10.0.0.4/24", vlan="100", ifname="eth3")
+
+
+def test_a_failing_commit_rolls_back_and_closes_the_journal() -> None:
+    host = host_with_guest()
+    before = host.snapshot()
+    _, _, plan = make_plan(host, "br0", ip="10.0.0.2/24")
+    store = SqliteStore(":memory:")
+
+    def commit(undo: list[object]) -> list[object]:
+        raise RuntimeError("store full")
+
+    with pytest.raises(RuntimeError, match="store full"):
+        Executor(host, store).run(plan, commit)  # type: ignore[arg-type]
+    assert host.snapshot() == before and store.scan("ops/") == []
+
+
+def test_own_journal_left_behind_is_recovered_by_the_same_process() -> None:
+    host = host_with_guest()
+    _, _, plan = make_plan(host, "br0", ip="10.0.0.2/24")
+    store = SqliteStore(":memory:")
+    journal = Journal(store, plan)
+    journal.begin()
+    for step in plan.steps[:3]:
+        journal.applied(step.apply(host))
+    from wirework.plan import executor
+
+    executor._ACTIVE.discard(journal.op_id)  # what a failed close in the service leaves
+    assert recover(host, store) and store.scan("ops/") == []
+    assert [li.name for li in host.net.links(NS)] == ["lo"] and host.net.links(None) == []

@@ -28,6 +28,10 @@ FaultHook = Callable[[int, Step], None]
 
 Commit = Callable[[list[Step]], list[Op]]
 
+#: Operations this process is running right now. A journal of this very process that is not
+#: among them was left by a failure to close it (the long-lived service): recover it too.
+_ACTIVE: set[str] = set()
+
 FAULT_ENV = "WIREWORK_FAIL_AT"
 #: Whether `crash:N` really ends the process (False in the resident service: it fails instead).
 CRASH_INJECTION = True
@@ -69,6 +73,7 @@ class Journal:
         return OPS_PREFIX + self.op_id
 
     def begin(self) -> None:
+        _ACTIVE.add(self.op_id)
         self._save(applied=0)
 
     def applied(self, undo: Sequence[Step]) -> None:
@@ -77,6 +82,7 @@ class Journal:
     def finish(self, ops: Sequence[Op] = ()) -> None:
         if self.store is not None:
             self.store.txn([], [Delete(self.key), *ops])
+        _ACTIVE.discard(self.op_id)
 
     def undo_steps(self, skip: set[int] | None = None) -> list[Step]:
         """Every recorded undo, newest first: the exact reverse of what was applied."""
@@ -123,8 +129,14 @@ class Executor:
                 raise _step_error(step, exc, rollback_errors) from exc
             journal.applied(undo)
         undo_steps = journal.undo_steps(skip=set(plan.lasting))
-        ops = commit(undo_steps) if commit is not None else []
-        journal.finish(ops)
+        try:
+            ops = commit(undo_steps) if commit is not None else []
+            journal.finish(ops)
+        except BaseException:
+            # The records could not be written: undo everything rather than leave unrecorded state.
+            run_best_effort(self.host, journal.undo_steps())
+            journal.finish()
+            raise
         return undo_steps
 
 
@@ -159,7 +171,8 @@ def recover(host: Host, store: Store) -> list[str]:
     done: list[str] = []
     for entry in store.scan(OPS_PREFIX):
         record: dict[str, Any] = entry.value
-        if _process_alive(int(record.get("pid", 0)), record.get("pid_start")):
+        own = int(record.get("pid", 0)) == os.getpid() and entry.key[len(OPS_PREFIX):] not in _ACTIVE
+        if not own and _process_alive(int(record.get("pid", 0)), record.get("pid_start")):
             continue
         plan = plan_from_dict(record["plan"])
         applied = int(record.get("applied", 0))
