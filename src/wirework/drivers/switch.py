@@ -23,6 +23,8 @@ class OvsAddBridge(Step):
     owner: str
 
     def apply(self, host: Host) -> Sequence[Step]:
+        if host.ovs.bridge_exists(self.name):
+            return ()  # made meanwhile by a concurrent run: it is that run's, not ours to undo
         host.ovs.add_bridge(self.name, datapath=self.datapath, owner=self.owner)
         return [OvsDelBridge(self.name, self.owner)]
 
