@@ -52,7 +52,7 @@ def peer(side: str) -> str:
     return UNDERLAY["b" if side == "a" else "a"]
 
 
-@pytest.mark.parametrize(("type_", "mtu"), [("gre", 1462), ("vxlan", 1450)])
+@pytest.mark.parametrize(("type_", "mtu"), [("gre", 1462), ("vxlan", 1450), ("geneve", 1450)])
 def test_tunnel_guests_ping_tcp_and_mtu(two_hosts, state_dir: str, type_: str, mtu: int) -> None:  # type: ignore[no-untyped-def]
     from wirework.api import Wirework
 
