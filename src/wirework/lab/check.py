@@ -7,13 +7,13 @@ payload that makes an N-byte IP packet, so an MTU that would black-hole traffic 
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from wirework.lab.model import Expect, Topology
 from wirework.lab.resolve import LabNames, addresses_of
+from wirework.model.addr import is_ip
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def expand(topo: Topology) -> list[Probe]:
             for dst in e.targets:
                 if src == dst:
                     continue
-                address = dst if dst not in addrs and _is_ip(dst) else addrs.get(dst, ["?"])[0]
+                address = dst if dst not in addrs and is_ip(dst) else addrs.get(dst, ["?"])[0]
                 out += [Probe(src, dst, address, test, e.result, e.line) for test in _tests(e)]
     return out
 
@@ -61,12 +61,6 @@ def _tests(e: Expect) -> list[str]:
     return tests
 
 
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def run_probe(ns_path: str, probe: Probe) -> bool:

@@ -20,6 +20,7 @@ from wirework.drivers.routes import AddAddress, AddRoute
 from wirework.drivers.switch import OvsAddBridge
 from wirework.errors import Conflict, InvalidInput, Unsupported
 from wirework.lab.model import Item, Topology
+from wirework.model.addr import is_ip
 from wirework.model.host import RouteSpec
 from wirework.naming import owner_of
 from wirework.plan.executor import run_best_effort
@@ -222,12 +223,6 @@ register(Kind("network", describe=lambda i: f"network {i.arg('name')} {i.arg('su
 
 
 # -- Linux VXLAN: a device on a bridge, static per-peer FDB entries (head-end replication) ---
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _host_ips(topo: Topology, host: str) -> list[str]:
@@ -244,7 +239,7 @@ def _cidr(text: str) -> bool:
 
 def _peer_ip(topo: Topology, item: Item, peer: str) -> str | None:
     """A peer host's address on the segment holding this item's `local` (else its first)."""
-    if _is_ip(peer):
+    if is_ip(peer):
         return peer
     if peer not in topo.hosts:
         return None

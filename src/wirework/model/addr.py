@@ -63,6 +63,15 @@ def parse_ip(value: str, what: str = "address") -> IPAddress:
         raise InvalidInput(what=what, value=value, why="it is not an IPv4 or IPv6 address") from None
 
 
+def is_ip(text: str) -> bool:
+    """Whether text is a bare IPv4 or IPv6 address (not a name)."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def parse_network(value: str, what: str = "subnet") -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     try:
         return ipaddress.ip_network(value, strict=True)
