@@ -2,7 +2,7 @@
 
 Every error names the object, the cause and the fix. Messages are filled from keyword
 arguments so that the CLI, the resident service and (later) the CNI and Docker plugins
-can render them the same way; one table maps each type to an exit status.
+can render them the same way; each type carries its exit status and CNI error code.
 """
 
 from __future__ import annotations
@@ -26,12 +26,6 @@ class WireworkError(Exception):
             text = f"{text}; {fix}"
         super().__init__(text)
 
-    @property
-    def message(self) -> str:
-        return str(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"error": type(self).__name__, "message": str(self), "exit_code": self.exit_code}
 
 
 class InvalidInput(WireworkError):
@@ -97,38 +91,3 @@ class StateError(WireworkError):
     """The state store is unreadable or in an unexpected shape."""
 
     exit_code = 8
-
-
-EXIT_CODES: dict[str, int] = {
-    cls.__name__: cls.exit_code
-    for cls in (
-        WireworkError,
-        InvalidInput,
-        NotFound,
-        GuestNotFound,
-        NamespaceGone,
-        GuestNotRunning,
-        Conflict,
-        Unsupported,
-        StepFailed,
-        ServiceError,
-        StateError,
-    )
-}
-
-
-def error_from_dict(data: dict[str, Any]) -> WireworkError:
-    """Rebuild an error sent over the service socket, keeping its type and text."""
-    types = {cls.__name__: cls for cls in _all_error_types()}
-    cls = types.get(str(data.get("error")), WireworkError)
-    return cls(str(data.get("message", "unknown error")))
-
-
-def _all_error_types() -> list[type[WireworkError]]:
-    seen: list[type[WireworkError]] = []
-    stack: list[type[WireworkError]] = [WireworkError]
-    while stack:
-        cls = stack.pop()
-        seen.append(cls)
-        stack.extend(cls.__subclasses__())
-    return seen

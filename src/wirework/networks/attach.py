@@ -7,7 +7,6 @@ tests check plans against a fake host.
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 from dataclasses import dataclass
 
@@ -288,6 +287,3 @@ def bridge_prunable(host: Host, att: Attachment, others_on_bridge: int) -> bool:
     ports = [p for p in host.net.links() if p.master == link.index and p.name != att.host_ifname]
     return not ports
 
-
-def route_family(cidr: str) -> int:
-    return ipaddress.ip_interface(cidr).version
