@@ -11,10 +11,11 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TextIO
 
 from wirework import __version__
+from wirework.cli.request import RequestContext, enter, leave
 from wirework.errors import WireworkError
 
 COMMAND_MODULES = (
@@ -29,6 +30,24 @@ _OPTIONAL_MODULES = (
     "wirework.cli.commands.uplink",
     "wirework.cli.commands.tunnel",
 )
+#: Which module registers a command, so a one-shot run builds only that command's parser
+#: (importing every command group costs ~30 ms on the cold path). Commands not listed here
+#: (and usage errors) build the whole parser.
+_MODULE_OF = {
+    **dict.fromkeys(("attach", "detach", "ls", "inspect", "gc"), "wirework.cli.commands.attach"),
+    **dict.fromkeys(("pipework", "route", "rule", "tc"), "wirework.cli.commands.pipework"),
+    "service": "wirework.cli.commands.service",
+    **dict.fromkeys(("network", "up", "check", "connect", "disconnect", "port", "run", "ps", "rm"),
+                    "wirework.cli.commands.networks"),
+    "doctor": "wirework.cli.commands.doctor",
+    "lab": "wirework.cli.commands.lab",
+    "uplink": "wirework.cli.commands.uplink",
+    "tunnel": "wirework.cli.commands.tunnel",
+}
+#: Options whose default comes from the request's environment (not the process's: the service
+#: serves many clients), and options that name files, resolved against the client's cwd.
+_ENV_DEFAULTS = {"state_dir": "WIREWORK_STATE_DIR", "pools": "WIREWORK_ADDRESS_POOLS"}
+_PATH_OPTIONS = ("state_dir", "file", "output", "root")
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -37,11 +56,13 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--netns", help="operate on this network namespace as the host (a lab host)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `command`, only the group that registers it (when known)."""
     parser = argparse.ArgumentParser(prog="wirework", description="Wire containers into networks on Linux.")
     parser.add_argument("--version", action="version", version=f"wirework {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES + _OPTIONAL_MODULES:
+    only = _MODULE_OF.get(command or "")
+    for name in (only,) if only else COMMAND_MODULES + _OPTIONAL_MODULES:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -52,10 +73,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(argv: list[str], *, stdout: Any = None, stderr: Any = None) -> int:
-    out = stdout or sys.stdout
-    err = stderr or sys.stderr
-    parser = build_parser()
+def run(argv: list[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None,
+        stdout: TextIO | None = None, stderr: TextIO | None = None, stdin: TextIO | None = None) -> int:
+    """Run one command; the service passes the client's environment, cwd and its own streams."""
+    context = RequestContext(os.environ if env is None else env, cwd or os.getcwd(),
+                             stdout or sys.stdout, stderr or sys.stderr, stdin if stdin is not None else sys.stdin)
+    token = enter(context)
+    try:
+        return _run(argv, context)
+    finally:
+        try:
+            context.finish()  # release session locks, close one-shot sessions (and their sockets)
+        finally:
+            leave(token)
+
+
+def _run(argv: list[str], context: RequestContext) -> int:
+    out, err = context.stdout, context.stderr
+    parser = build_parser(argv[0] if argv else None)
     if argv[:1] == ["pipework"] and argv[1:2] not in (["-h"], ["--help"]):
         # pipework's own words (--wait, -i, -l ...) must reach its parser untouched.
         argv = ["pipework", "--", *argv[1:]]
@@ -65,8 +100,9 @@ def run(argv: list[str], *, stdout: Any = None, stderr: Any = None) -> int:
         return int(exc.code or 0)
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
     if func is None:
-        parser.print_help(out)
+        build_parser().print_help(out)
         return 2
+    _apply_request(args, context)
     try:
         return int(func(args) or 0)
     except WireworkError as exc:
@@ -76,10 +112,23 @@ def run(argv: list[str], *, stdout: Any = None, stderr: Any = None) -> int:
         print("wirework: interrupted", file=err)
         return 130
     except Exception as exc:
-        if os.environ.get("WIREWORK_DEBUG"):
+        if context.getenv("WIREWORK_DEBUG"):
             raise
         print(f"wirework: {type(exc).__name__}: {exc} (run with WIREWORK_DEBUG=1 for details)", file=err)
         return 1
+
+
+def _apply_request(args: argparse.Namespace, context: RequestContext) -> None:
+    for option, variable in _ENV_DEFAULTS.items():
+        if hasattr(args, option) and getattr(args, option) is None:
+            setattr(args, option, context.getenv(variable) or None)
+    for option in _PATH_OPTIONS:
+        value = getattr(args, option, None)
+        if isinstance(value, str) and value and value != "-":
+            setattr(args, option, context.path(value))
+    lab = getattr(args, "lab", None)
+    if isinstance(lab, str) and ("/" in lab or lab.endswith((".yaml", ".yml", ".json"))):
+        args.lab = context.path(lab)
 
 
 def session(args: argparse.Namespace) -> Any:

@@ -15,11 +15,9 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
-
 from wirework.errors import Conflict, NotFound, Unsupported
 from wirework.kernel import ethtool
+from wirework.kernel.netlink_lib import IPRoute, NetlinkError
 from wirework.kernel.netns import inside, netns_id, netns_path, open_netns
 from wirework.model.host import (
     LinkInfo,

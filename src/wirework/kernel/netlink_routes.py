@@ -7,10 +7,9 @@ import ipaddress
 import socket
 from typing import Any
 
-from pyroute2.netlink.exceptions import NetlinkError
-
 from wirework.errors import NotFound
 from wirework.kernel.netlink_core import LinkCore
+from wirework.kernel.netlink_lib import NetlinkError
 from wirework.model.addr import IPInterface
 from wirework.model.host import AddrInfo, RouteInfo, RouteSpec, RuleInfo, RuleSpec
 

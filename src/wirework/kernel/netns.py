@@ -69,7 +69,7 @@ def inside(path: str | None) -> Iterator[None]:
 
 def create_named(name: str) -> str:
     """Create /run/netns/NAME the way `ip netns add` does (unshare + bind mount)."""
-    from pyroute2 import netns as pyroute2_netns
+    from wirework.kernel.netlink_lib import netns as pyroute2_netns
 
     path = netns_path(name)
     if not os.path.exists(path):
@@ -78,7 +78,7 @@ def create_named(name: str) -> str:
 
 
 def remove_named(name: str) -> None:
-    from pyroute2 import netns as pyroute2_netns
+    from wirework.kernel.netlink_lib import netns as pyroute2_netns
 
     if os.path.exists(netns_path(name)):
         pyroute2_netns.remove(name)

@@ -1,0 +1,55 @@
+"""pyroute2, loaded without its package `__init__`.
+
+`import pyroute2` (or any `from pyroute2.x import y`) first runs `pyroute2/__init__.py`, which
+imports every subsystem (ndb, ipdb, conntrack, ipvs, nl80211, wireguard, plan9, ...): ~0.2 s,
+most of a cold CLI command's budget. The adapter uses `IPRoute`, `NetlinkError` and the netns
+helpers only. So, when pyroute2 is not imported yet, this registers a bare package module for
+`pyroute2` carrying the real package's search path and spec: submodule imports then work as
+usual (they only ever import submodules from `pyroute2`, never names defined by its
+`__init__`), and the `__init__` never runs. If a program imported pyroute2 itself first, the
+real package is used as is. `tests/unit/test_netlink_lib.py` checks both ways and that the
+heavy subsystems stay unloaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import types
+
+
+def _bare_package() -> None:
+    if "pyroute2" in sys.modules:
+        return
+    spec = importlib.util.find_spec("pyroute2")
+    if spec is None or not spec.submodule_search_locations:
+        return  # not installed as a package: let the imports below fail as usual
+    module = types.ModuleType("pyroute2", "pyroute2, loaded without its package __init__ by wirework")
+    module.__path__ = list(spec.submodule_search_locations)
+    module.__spec__ = spec
+    module.__file__ = spec.origin
+    module.__package__ = "pyroute2"
+
+    def complete(name: str) -> object:
+        if name.startswith("__") or module.__dict__.get("_wirework_completed"):
+            raise AttributeError(name)
+        if importlib.util.find_spec(f"pyroute2.{name}") is not None:
+            return importlib.import_module(f"pyroute2.{name}")  # `from pyroute2 import netns`
+        # Someone wants the full package after all (`pyroute2.NDB`): run its __init__ now.
+        module.__dict__["_wirework_completed"] = True
+        assert spec.loader is not None
+        spec.loader.exec_module(module)
+        return module.__dict__[name]
+
+    module.__getattr__ = complete  # type: ignore[method-assign]
+    sys.modules["pyroute2"] = module
+
+
+_bare_package()
+
+from pyroute2 import netns  # noqa: E402
+from pyroute2.iproute.linux import IPRoute  # noqa: E402
+from pyroute2.netlink.exceptions import NetlinkError  # noqa: E402
+
+__all__ = ["IPRoute", "NetlinkError", "netns"]
