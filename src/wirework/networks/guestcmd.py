@@ -11,7 +11,7 @@ from __future__ import annotations
 from wirework.drivers.routes import AddRoute, AddRule, DelRoute, DelRule, ReplaceRoute
 from wirework.drivers.switch import RunProgram
 from wirework.errors import InvalidInput
-from wirework.kernel.netlink_routes import PROTOS, SCOPES
+from wirework.kernel.rtnl_names import PROTOS, SCOPES
 from wirework.model.addr import parse_ip, parse_route_dst
 from wirework.model.guest import Guest
 from wirework.model.host import RouteSpec, RuleSpec
