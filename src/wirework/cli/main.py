@@ -73,15 +73,19 @@ def _via_service(argv: list[str], sock: object) -> int | None:
         stdin = sys.stdin.read()
     env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV_PREFIXES)}
     request = encode_request(argv, env, os.getcwd(), stdin)
+    chunks = []
     try:
         sock.settimeout(600)
-        sock.sendall(request)
-        sock.shutdown(_socket.SHUT_WR)
-        chunks = []
+        try:
+            sock.sendall(request)
+            sock.shutdown(_socket.SHUT_WR)
+        except OSError:
+            pass  # it may have answered without reading (a refusal): read that answer below
         while chunk := sock.recv(65536):
             chunks.append(chunk)
     except OSError:
-        return None  # the service went away before answering (idle exit racing us): run here
+        if not chunks:
+            return None  # the service went away before answering (idle exit racing us): run here
     finally:
         sock.close()
     try:

@@ -22,7 +22,9 @@ from typing import Any
 
 from wirework.cli.wire import decode_request, encode_answer
 
-READ_TIMEOUT = 5.0
+#: Seconds a client has to send its whole request (it sends at once; a silent one is dropped).
+#: The service's own WIREWORK_SERVICE_READ_TIMEOUT overrides it (tests).
+READ_TIMEOUT = float(os.environ.get("WIREWORK_SERVICE_READ_TIMEOUT") or 5.0)
 MAX_REQUEST = 1 << 20
 MAX_CONCURRENT = 32
 REFUSED_EXIT = 77
@@ -124,12 +126,6 @@ class Server:
             conn, _ = self.listener.accept()
         except (TimeoutError, BlockingIOError):
             return False
-        refusal = peer_refusal(conn, self.group)
-        if refusal:
-            self.log(refusal)
-            send_answer(conn, REFUSED_EXIT, "", refusal + "\n")
-            conn.close()
-            return True
         self.slots.acquire()
         with self._mutex:
             self.active += 1
@@ -155,6 +151,12 @@ class Server:
             self.slots.release()
 
     def _serve_conn(self, conn: socket.socket) -> None:
+        refusal = peer_refusal(conn, self.group)
+        if refusal:
+            self.log(refusal)
+            send_answer(conn, REFUSED_EXIT, "", refusal + "\n")
+            _drain(conn)  # let the client finish sending and read the answer
+            return
         try:
             argv, env, cwd, stdin = decode_request(read_request(conn))
         except (RequestError, ValueError, struct.error, UnicodeDecodeError, IndexError) as exc:
@@ -202,4 +204,4 @@ def secure_socket(path: str, group: int | None) -> None:
         os.chmod(path, 0o660)
 
 
-__all__ = ["MAX_REQUEST", "READ_TIMEOUT", "Server", "handle", "os"]
+__all__ = ["MAX_REQUEST", "READ_TIMEOUT", "Server", "handle"]
