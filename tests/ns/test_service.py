@@ -279,9 +279,8 @@ def test_read_timeout_and_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(server, "READ_TIMEOUT", 0.2)
     a, b = socket.socketpair()
-    with a, b:
-        with pytest.raises(server.RequestError, match="no complete request within 0.2 s"):
-            server.read_request(a)
+    with a, b, pytest.raises(server.RequestError, match="no complete request within 0.2 s"):
+        server.read_request(a)
     monkeypatch.setattr(server, "MAX_REQUEST", 10)
     a, b = socket.socketpair()
     with a, b:
