@@ -41,3 +41,18 @@ def test_docker_host_does_not_leak_between_requests(tmp_path: Path) -> None:
     handle({"argv": ["ls"], "env": {**env, "DOCKER_HOST": "unix:///tmp/other.sock"}, "cwd": "/"})
     assert "DOCKER_HOST" not in os.environ or os.environ["DOCKER_HOST"] != "unix:///tmp/other.sock"
     assert client.path != "/tmp/other.sock"
+
+
+def test_systemd_units_run_the_service_on_the_default_socket() -> None:
+    from configparser import ConfigParser
+
+    from wirework.cli.main import DEFAULT_SOCKET
+
+    root = Path(__file__).resolve().parents[2] / "contrib" / "systemd"
+    socket_unit, service_unit = ConfigParser(strict=False), ConfigParser(strict=False)
+    socket_unit.read(root / "wireworkd.socket")
+    service_unit.read(root / "wireworkd.service")
+    assert socket_unit["Socket"]["ListenStream"] == DEFAULT_SOCKET
+    assert socket_unit["Socket"]["SocketMode"] == "0600"
+    assert service_unit["Service"]["ExecStart"].endswith("wirework service run --idle-exit 0")
+    assert service_unit["Unit"]["Requires"] == "wireworkd.socket"
