@@ -109,6 +109,7 @@ def serve(path: str, *, watch_docker: bool = True, idle_exit: float = 0, group: 
     try:
         gid = srv.resolve_group(group or os.environ.get(GROUP_ENV))
         _preload()
+        _normal_priority()
         listener = inherited or _listen(path, gid)
     except (OSError, SystemExit, ImportError) as exc:
         _note_failure(path, f"{type(exc).__name__}: {exc}")
@@ -220,6 +221,13 @@ def _inherited_listener() -> socket.socket | None:
     os.set_inheritable(3, False)
     listener.settimeout(0.5)
     return listener
+
+
+def _normal_priority() -> None:
+    """The CLI starts the service at SCHED_IDLE (not to slow the command that started it): loaded, serve at normal priority."""
+    if os.sched_getscheduler(0) != os.SCHED_OTHER:
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
 
 
 def _preload() -> None:
