@@ -21,6 +21,9 @@ SOCKET_ENV = "WIREWORK_SOCKET"
 DEFAULT_SOCKET = "/run/wirework/wireworkd.sock"
 NO_SERVICE_ENV = "WIREWORK_NO_SERVICE"
 IDLE_ENV = "WIREWORK_SERVICE_IDLE"
+#: The started service loads at SCHED_IDLE (~0.5 s of CPU) so as not to slow down the very command
+#: that started it on a busy machine, and serves at the normal policy once loaded.
+LOW_PRIORITY_START = "--low-priority-start"
 DEFAULT_IDLE = 600
 # Commands the service must not run: they take over the terminal, run for long, or manage it.
 LOCAL_ONLY = {"service", "run", "lab", "help", "--help", "-h", "--version", "uplink"}
@@ -115,16 +118,14 @@ def start_service_background(path: str) -> str | None:
         pass
     env = {k: v for k, v in os.environ.items()
            if k not in _NOT_INHERITED and (not k.startswith("WIREWORK_") or k in _SERVICE_ENV)}
-    argv = [sys.executable, "-m", "wirework.service", "--socket", path, "--idle-exit", str(idle_timeout())]
+    argv = [sys.executable, "-m", "wirework.service", LOW_PRIORITY_START, "--socket", path,
+            "--idle-exit", str(idle_timeout())]
     try:
         os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
         log = os.open(path + ".log", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         try:
-            # posix_spawn, not subprocess: subprocess imports ~15 modules on this hot path. It
-            # starts at SCHED_IDLE so that loading (~0.5 s of CPU) does not slow down this very
-            # command on a busy machine; the service returns to the normal policy once loaded.
-            os.posix_spawn(sys.executable, argv, env, setsid=True, scheduler=(os.SCHED_IDLE, os.sched_param(0)),
-                           file_actions=[
+            # posix_spawn, not subprocess: subprocess imports ~15 modules on this hot path.
+            os.posix_spawn(sys.executable, argv, env, setsid=True, file_actions=[
                 (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
                 (os.POSIX_SPAWN_DUP2, log, 1),
                 (os.POSIX_SPAWN_DUP2, log, 2),
