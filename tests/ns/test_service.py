@@ -287,3 +287,22 @@ def test_read_timeout_and_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
         b.sendall(encode_request(["ls"], {}, "/", None) + b"x" * 20)
         with pytest.raises(server.RequestError, match="larger than 10 bytes"):
             server.read_request(a)
+
+
+def test_netlink_sockets_do_not_pile_up_with_requests(service: Service, netns: Namespaces, state_dir: str) -> None:
+    """pyroute2 opens a socket per calling thread: requests run on a few long-lived workers."""
+    from wirework.service.server import WORKERS
+
+    host, guest = netns("host"), netns("g1")
+    assert service.cli("attach", "--netns", host, guest, "br0", "--ip", "10.0.0.2/24",
+                       WIREWORK_STATE_DIR=state_dir).returncode == 0
+
+    def netlink_sockets() -> int:  # all sockets of the service: its netlink ones live in other netns
+        pid = service.pid()
+        return sum(os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:") for fd in os.listdir(f"/proc/{pid}/fd"))
+
+    before = netlink_sockets()
+    for _ in range(3 * WORKERS):
+        done = service.cli("inspect", "--netns", host, guest, WIREWORK_STATE_DIR=state_dir)
+        assert done.returncode == 0, done.stderr
+    assert netlink_sockets() <= before + 2 * WORKERS

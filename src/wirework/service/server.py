@@ -3,9 +3,12 @@
 Each connection carries one request (`wirework.cli.wire`). The accept loop checks the peer's
 credentials (SO_PEERCRED: root, or a member of the configured group, like Docker's socket) and
 hands the connection to a thread, which reads the request within `READ_TIMEOUT` seconds and
-`MAX_REQUEST` bytes and runs it through `cli.app.run` with the client's environment, working
-directory and its own output buffers: nothing process-wide is swapped, so requests on different
-hosts run at once (a request on a host waits only for that host's session lock).
+`MAX_REQUEST` bytes; then one of `WORKERS` long-lived threads runs it through `cli.app.run` with
+the client's environment, working directory and its own output buffers: nothing process-wide is
+swapped, so requests on different hosts run at once (a request on a host waits only for that
+host's session lock). Long-lived workers, not a thread per request: pyroute2's IPRoute opens
+one netlink socket per calling thread and keeps it until the IPRoute is closed, so a new
+thread per request would leak a socket per request for as long as the session lives.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import socket
 import struct
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from wirework.cli.wire import decode_request, encode_answer
@@ -27,6 +31,7 @@ from wirework.cli.wire import decode_request, encode_answer
 READ_TIMEOUT = float(os.environ.get("WIREWORK_SERVICE_READ_TIMEOUT") or 5.0)
 MAX_REQUEST = 1 << 20
 MAX_CONCURRENT = 32
+WORKERS = 8
 REFUSED_EXIT = 77
 #: Test-only variables: a client cannot switch them on in the service. Only a service started
 #: with them in its own environment honours them (tests start such a service themselves).
@@ -119,6 +124,7 @@ class Server:
         self.last_activity = time.monotonic()
         self._mutex = threading.Lock()
         self._threads: set[threading.Thread] = set()
+        self.workers = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="wirework-request")
 
     def accept_one(self) -> bool:
         """Take one connection (False when none came within the listener's timeout)."""
@@ -164,7 +170,7 @@ class Server:
             send_answer(conn, 7, "", f"wirework service: bad request: {exc}\n")
             _drain(conn)
             return
-        answer = handle({"argv": argv, "env": env, "cwd": cwd, "stdin": stdin})
+        answer = self.workers.submit(handle, {"argv": argv, "env": env, "cwd": cwd, "stdin": stdin}).result()
         send_answer(conn, int(answer["exit"]), str(answer["stdout"]), str(answer["stderr"]))
 
     def wait_requests(self, timeout: float) -> None:
@@ -173,6 +179,7 @@ class Server:
             threads = list(self._threads)
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        self.workers.shutdown(wait=False)
 
 
 def _drain(conn: socket.socket) -> None:
