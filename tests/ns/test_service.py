@@ -305,4 +305,20 @@ def test_netlink_sockets_do_not_pile_up_with_requests(service: Service, netns: N
     for _ in range(3 * WORKERS):
         done = service.cli("inspect", "--netns", host, guest, WIREWORK_STATE_DIR=state_dir)
         assert done.returncode == 0, done.stderr
-    assert netlink_sockets() <= before + 2 * WORKERS
+    assert netlink_sockets() <= before + 2
+
+
+def test_every_request_sees_its_own_namespaces(service: Service, netns: Namespaces, state_dir: str) -> None:
+    """A session's sockets are used by one thread only: pyroute2 reopens a socket per thread in
+    that thread's namespace, so a guest read from another thread saw the service's own namespace."""
+    hosts = [netns(f"h{i}") for i in range(3)]
+    guests = [netns(f"g{i}") for i in range(3)]
+    for round_ in range(3):
+        for i, (host, guest) in enumerate(zip(hosts, guests, strict=True)):
+            done = service.cli("attach", "--netns", host, guest, "br0", "--ifname", f"eth{round_ + 1}",
+                               "--ip", f"10.9.{i}.{round_ + 2}/24", WIREWORK_STATE_DIR=state_dir)
+            assert done.returncode == 0, done.stderr
+            names = subprocess.run(["ip", "-n", guest, "-o", "link"], capture_output=True, text=True, check=True).stdout
+            assert f" eth{round_ + 1}@" in names
+    done = service.cli("inspect", "--netns", hosts[0], guests[0], WIREWORK_STATE_DIR=state_dir)
+    assert done.returncode == 0 and "eth3" in done.stdout and "10.9.0.4/24" in done.stdout, done.stdout

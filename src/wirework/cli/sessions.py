@@ -6,10 +6,12 @@ exits, on every exit path (an unclosed loop collected at interpreter exit printe
 ignored in BaseEventLoop.__del__" after one run in ten).
 
 In the resident service (`KEEP_SESSIONS`) the same session, with its netlink sockets and store
-connection, serves later requests. A session's netlink sockets are not thread-safe, so a
-request holds its session's lock until it ends; requests on other hosts run concurrently.
-`sweep()` drops sessions whose namespace was deleted (their open sockets would keep the dead
-namespace alive) or that sat idle.
+connection, serves later requests. A session's netlink sockets belong to one thread: pyroute2
+opens a new socket per calling thread, in that thread's current namespace, so a guest socket
+used from another thread reads the wrong namespace. The service therefore runs everything that
+touches a session on the one thread ("lane") of its host namespace (`RUN_ON`), and a request
+also holds its session's lock until it ends. `sweep()` drops sessions whose namespace was
+deleted (their open sockets would keep the dead namespace alive) or that sat idle.
 """
 
 from __future__ import annotations
@@ -17,13 +19,20 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from wirework.cli.request import current
 
 Key = tuple[str | None, str, str | None]
 KEEP_SESSIONS = False  # set by the service
+#: Runs a function on the thread that owns the sessions of a host namespace; returns a future
+#: (or the result). The service routes to its lanes; by default: here, now.
+def _run_here(netns: str | None, fn: Callable[[], Any]) -> Any:
+    return fn()
+
+
+RUN_ON: Callable[[str | None, Callable[[], Any]], Any] = _run_here
 
 
 class _Entry:
@@ -107,24 +116,26 @@ def _identity(netns: str | None) -> str:
 
 def sweep(idle_after: float, log: Callable[[str], None] = lambda _: None) -> None:
     """Close sessions whose namespace is gone or re-created, and those idle for `idle_after` s."""
-    now = time.monotonic()
     with _GUARD:
         candidates = list(_SESSIONS.items())
     for key, entry in candidates:
-        if not entry.lock.acquire(blocking=False):
-            continue  # in use: not idle, and its request will notice a dead namespace itself
-        try:
-            gone = _identity(key[0]) != entry.identity
-            if not gone and now - entry.last_used < idle_after:
-                continue
-            with _GUARD:
-                if _SESSIONS.get(key) is entry:
-                    del _SESSIONS[key]
-            entry.session.close()
-            log(f"dropped session netns={key[0] or '-'} state={key[1]}: "
-                f"{'namespace deleted' if gone else 'idle'}")
-        finally:
-            entry.lock.release()
+        RUN_ON(key[0], lambda key=key, entry=entry: _sweep_one(key, entry, idle_after, log))  # type: ignore[misc]
+
+
+def _sweep_one(key: Key, entry: _Entry, idle_after: float, log: Callable[[str], None]) -> None:
+    if not entry.lock.acquire(blocking=False):
+        return  # in use: not idle, and its request will notice a dead namespace itself
+    try:
+        gone = _identity(key[0]) != entry.identity
+        if not gone and time.monotonic() - entry.last_used < idle_after:
+            return
+        with _GUARD:
+            if _SESSIONS.get(key) is entry:
+                del _SESSIONS[key]
+        entry.session.close()
+        log(f"dropped session netns={key[0] or '-'} state={key[1]}: {'namespace deleted' if gone else 'idle'}")
+    finally:
+        entry.lock.release()
 
 
 def count() -> int:
@@ -134,20 +145,26 @@ def count() -> int:
 
 def close_all() -> None:
     with _GUARD:
-        entries = list(_SESSIONS.values())
+        entries = list(_SESSIONS.items())
         _SESSIONS.clear()
-    for entry in entries:
-        _retire(entry)
+    pending = [RUN_ON(key[0], lambda entry=entry: _retire(entry)) for key, entry in entries]  # type: ignore[misc]
+    for future in pending:
+        if hasattr(future, "result"):
+            future.result()
 
 
-def locked_sessions() -> Iterator[Any]:
-    """Every session the service holds plus the default one (the real host), each under its lock."""
+def on_each_session(action: Callable[[Any], None]) -> None:
+    """Run `action(session)` for every session plus the real host's, each on its lane under its lock."""
     _entry((None, _default_state_dir(), None), None)
     with _GUARD:
-        entries = list(_SESSIONS.values())
-    for entry in entries:
+        entries = list(_SESSIONS.items())
+
+    def locked(entry: _Entry) -> None:
         with entry.lock:
-            yield entry.session
+            action(entry.session)
+
+    for key, entry in entries:
+        RUN_ON(key[0], lambda entry=entry: locked(entry))  # type: ignore[misc]
 
 
 def _default_state_dir() -> str:

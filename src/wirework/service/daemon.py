@@ -130,6 +130,7 @@ def serve(path: str, *, watch_docker: bool = True, idle_exit: float = 0, group: 
     if watch_docker:
         threading.Thread(target=_follow_docker, args=(stopping,), daemon=True).start()
     server = srv.Server(listener, gid, _log)
+    sessions.RUN_ON = server.run_on
     _log(f"serving {path} (pid {os.getpid()}, idle exit {idle_exit or 'never'})")
     try:
         _loop(server, stopping, idle_exit)
@@ -139,10 +140,10 @@ def serve(path: str, *, watch_docker: bool = True, idle_exit: float = 0, group: 
                 os.unlink(path)
         _drain_backlog(server)
         listener.close()
-        server.wait_requests(30)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(_pidfile(path))
         sessions.close_all()
+        server.wait_requests(30)
         os.close(lock)
     return 0
 
@@ -281,6 +282,8 @@ def _gc_all() -> None:
     from wirework.cli import sessions
     from wirework.errors import WireworkError
 
-    for session in sessions.locked_sessions():
+    def gc(session: Any) -> None:
         with contextlib.suppress(WireworkError, OSError):
             session.gc()
+
+    sessions.on_each_session(gc)

@@ -3,12 +3,14 @@
 Each connection carries one request (`wirework.cli.wire`). The accept loop checks the peer's
 credentials (SO_PEERCRED: root, or a member of the configured group, like Docker's socket) and
 hands the connection to a thread, which reads the request within `READ_TIMEOUT` seconds and
-`MAX_REQUEST` bytes; then one of `WORKERS` long-lived threads runs it through `cli.app.run` with
-the client's environment, working directory and its own output buffers: nothing process-wide is
-swapped, so requests on different hosts run at once (a request on a host waits only for that
-host's session lock). Long-lived workers, not a thread per request: pyroute2's IPRoute opens
-one netlink socket per calling thread and keeps it until the IPRoute is closed, so a new
-thread per request would leak a socket per request for as long as the session lives.
+`MAX_REQUEST` bytes; then the "lane" of the request's host namespace (`--netns`), one of
+`WORKERS` long-lived single threads, runs it through `cli.app.run` with the client's
+environment, working directory and its own output buffers: nothing process-wide is swapped, so
+requests on different hosts run at once. One thread per host namespace, because pyroute2's
+IPRoute opens a socket per calling thread, in that thread's current namespace: a guest socket
+used from another thread would read the wrong namespace (and a thread per request would leak
+a socket per request). Everything else that touches sessions (sweeps, Docker-event gc) runs on
+the lanes too (`cli.sessions.RUN_ON`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import socket
 import struct
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+import zlib
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from wirework.cli.wire import decode_request, encode_answer
@@ -124,7 +128,11 @@ class Server:
         self.last_activity = time.monotonic()
         self._mutex = threading.Lock()
         self._threads: set[threading.Thread] = set()
-        self.workers = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="wirework-request")
+        self.lanes = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"wirework-lane{i}") for i in range(WORKERS)]
+
+    def run_on(self, netns: str | None, fn: Callable[[], Any]) -> Future[Any]:
+        """Run `fn` on the thread that owns the sessions of host namespace `netns`."""
+        return self.lanes[zlib.crc32((netns or "").encode()) % WORKERS].submit(fn)
 
     def accept_one(self) -> bool:
         """Take one connection (False when none came within the listener's timeout)."""
@@ -170,7 +178,8 @@ class Server:
             send_answer(conn, 7, "", f"wirework service: bad request: {exc}\n")
             _drain(conn)
             return
-        answer = self.workers.submit(handle, {"argv": argv, "env": env, "cwd": cwd, "stdin": stdin}).result()
+        request = {"argv": argv, "env": env, "cwd": cwd, "stdin": stdin}
+        answer = self.run_on(_netns_of(argv), lambda: handle(request)).result()
         send_answer(conn, int(answer["exit"]), str(answer["stdout"]), str(answer["stderr"]))
 
     def wait_requests(self, timeout: float) -> None:
@@ -179,7 +188,18 @@ class Server:
             threads = list(self._threads)
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
-        self.workers.shutdown(wait=False)
+        for lane in self.lanes:
+            lane.shutdown(wait=False)
+
+
+def _netns_of(argv: list[str]) -> str | None:
+    """The request's host namespace (`--netns X` / `--netns=X`), which picks its lane."""
+    for i, word in enumerate(argv):
+        if word == "--netns" and i + 1 < len(argv):
+            return argv[i + 1]
+        if word.startswith("--netns="):
+            return word.split("=", 1)[1]
+    return None
 
 
 def _drain(conn: socket.socket) -> None:
