@@ -147,7 +147,6 @@ def _run_all(scene: Scene, extra_env: dict[str, str]) -> list[str]:
         return [failure for failure in pool.map(one, jobs) if failure is not None]
 
 
-@pytest.mark.timeout(900)
 def _settled(scene: Scene) -> tuple[str, str]:
     """Snapshots once IPv6 duplicate address detection is over (it changes addresses and routes)."""
     deadline = time.monotonic() + 30
@@ -158,6 +157,7 @@ def _settled(scene: Scene) -> tuple[str, str]:
         time.sleep(0.2)
 
 
+@pytest.mark.timeout(900)
 def test_every_bad_input_prints_one_line_in_process(scene: Scene) -> None:
     before = _settled(scene)
     failures = _run_all(scene, {"WIREWORK_NO_SERVICE": "1"})
