@@ -15,6 +15,7 @@ request carries in its Authorization header; an expired token is renewed once pe
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -86,8 +87,10 @@ class EtcdConnection:
     def new_session(self) -> requests.Session:
         """A requests session with this cluster's TLS files and current auth token."""
         session = requests.Session()
+        # etcd is reached directly: no HTTP(S)_PROXY, and no REQUESTS_CA_BUNDLE overriding --store-ca.
+        session.trust_env = False
         if self.access.tls:
-            session.verify = self.access.ca or True
+            session.verify = self.access.ca or _system_ca_bundle()
             if self.access.cert:
                 session.cert = (self.access.cert, self.access.key) if self.access.key else self.access.cert
         if self._token:
@@ -204,6 +207,14 @@ class EtcdConnection:
             c.session.headers["Authorization"] = self._token
 
 
+def _system_ca_bundle() -> str | bool:
+    for var in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        path = os.environ.get(var)
+        if path and os.path.exists(path):
+            return path
+    return "/etc/ssl/certs/ca-certificates.crt" if os.path.exists("/etc/ssl/certs/ca-certificates.crt") else True
+
+
 def split_endpoint(endpoint: str) -> tuple[str, int]:
     """"host:port" or "[v6]:port" -> (host, port); the port defaults to 2379."""
     host, port = endpoint, "2379"
@@ -233,9 +244,15 @@ def server_error(message: str, path: str, access: EtcdAccess) -> Exception:
         return LeaseExpired("the lease has expired or was revoked; grant a new one (etcd: requested lease not found)")
     if "duplicate key" in message:
         return InvalidInput(what="transaction", value=path, why="it changes one key twice (etcd refuses that)")
+    if not access.user and ("user name is empty" in message or "authentication" in message):
+        return StateError(f"etcd requires a user ({message}): pass --store-user and the password "
+                          "(WIREWORK_STORE_PASSWORD or --store-password-file)")
     if "permission denied" in message or "authentication" in message or "user name" in message:
-        who = f"user {access.user!r}" if access.user else "no user (pass --store-user)"
-        return StateError(f"etcd refused the request for {who}: {message}; check the user's role and password")
+        return StateError(f"etcd refused the request ({path}) for user {access.user!r}: {message}; "
+                          "check the user's role (etcdctl role get) and the store prefix (--store-prefix)")
+    if message == "connection closed" and access.tls:
+        return StateError(f"etcd's gateway could not reach etcd itself ({path}: {message}); with --client-cert-auth "
+                          "etcd's server certificate needs the clientAuth usage as well as serverAuth")
     return StateError(f"etcd refused the request ({path}): {message}")
 
 
