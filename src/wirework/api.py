@@ -24,7 +24,8 @@ from wirework.networks.attachments import AttachmentStatus, AttachResult, GuestR
 from wirework.networks.records import Attachment
 from wirework.plan.executor import Executor, FaultHook, env_fault_hook, recover
 from wirework.plan.steps import Plan, Step
-from wirework.store import Store, open_store
+from wirework.store import ClusterStore, Store, StoreConfig, is_cluster_store, open_cluster_store, open_store
+from wirework.store import store_config as make_store_config
 from wirework.store.base import Op
 
 OVS_DB_ENV = "WIREWORK_OVS_DB"  # an ovsdb-server socket other than the system's
@@ -38,17 +39,48 @@ class Wirework:
         netns: str | None = None,
         *,
         state_dir: str | None = None,
-        store: Store | None = None,
+        store: str | StoreConfig | Store | None = None,
         docker_socket: str | None = None,
         ovs_db: str | None = None,
         fault: FaultHook | None = None,
     ) -> None:
+        """`store`: the shared store's URL or StoreConfig (`--store`; None: WIREWORK_STORE*, else
+        `sqlite:`), or a store object (tests: a MemoryClusterStore serves as both stores).
+
+        Two stores: `self.store` is this host's own (journals, attachments: SQLite in the state
+        dir, or the file a `sqlite:PATH` URL names); `self.cluster_store` is the one the hosts
+        share (etcd), opened on first use.
+        """
         self.host = KernelHost(netns, ovs_db=ovs_db or os.environ.get(OVS_DB_ENV) or None)
         self.host_id = records.host_id(netns)
-        self.store = store or open_store(state_dir_path=state_dir)
+        self._cluster_store: ClusterStore | None = None
+        if isinstance(store, (str, StoreConfig)) or store is None:
+            self.store_config = store if isinstance(store, StoreConfig) else make_store_config(store)
+            self.store = self._local_store(state_dir)
+        else:
+            self.store_config = StoreConfig(url="memory:" if is_cluster_store(store) else "sqlite:")
+            self.store = store
+            if is_cluster_store(store):
+                self._cluster_store = store  # type: ignore[assignment]
         self.docker = DockerClient(docker_socket)
         self.fault = fault or env_fault_hook()
         self._recovered = False
+
+    def _local_store(self, state_dir: str | None) -> Store:
+        config = self.store_config
+        if config.scheme == "sqlite":
+            return open_store(config, state_dir_path=state_dir)
+        if config.scheme == "memory":  # one in-memory store for everything (tests, dry runs)
+            self._cluster_store = open_cluster_store(config)
+            return self._cluster_store
+        return open_store(state_dir_path=state_dir)
+
+    @property
+    def cluster_store(self) -> ClusterStore:
+        """The store shared by every host (leases, watches); an error naming `--store` if none is set."""
+        if self._cluster_store is None:
+            self._cluster_store = open_cluster_store(self.store_config)
+        return self._cluster_store
 
     def refresh_environment(self) -> None:
         """Re-read per-request settings from the environment (the service's requests differ)."""
@@ -57,6 +89,8 @@ class Wirework:
     def close(self) -> None:
         self.host.close()
         self.store.close()
+        if self._cluster_store is not None and self._cluster_store is not self.store:
+            self._cluster_store.close()
 
     def __enter__(self) -> Wirework:
         return self

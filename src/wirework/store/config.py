@@ -70,8 +70,12 @@ class StoreConfig:
         return tuple(e.strip() for e in self.location.split(",") if e.strip())
 
     def identity(self) -> tuple[str, ...]:
-        """What tells two configurations apart (sessions are cached by it); no password in it."""
-        return (self.url, self.prefix, self.ca or "", self.cert or "", self.key or "", self.user or "")
+        """What tells two configurations apart (sessions are cached by it); the password only hashed."""
+        import hashlib
+
+        secret = hashlib.sha256((self.password or "").encode()).hexdigest()[:16]
+        return (self.url, self.prefix, self.ca or "", self.cert or "", self.key or "", self.user or "", secret,
+                str(self.timeout))
 
 
 def store_config(url: str | None = None, *, env: Mapping[str, str] | None = None, password_file: str | None = None,
