@@ -79,6 +79,7 @@ STEP_MODULES = (
     "wirework.firewall.steps",
     "wirework.networks.up",
     "wirework.lab.steps",
+    "wirework.lab.etcd",
 )
 
 

@@ -24,6 +24,7 @@ import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from wirework.errors import InvalidInput, NotFound, Unsupported
 from wirework.kernel.netns import inside, netns_path
@@ -193,6 +194,21 @@ class EtcdCluster:
         except OSError:
             return "(no log)"
 
+    def start(self, timeout: float = 20.0, client_tls: TlsFiles | None = None) -> EtcdCluster:
+        """Record the layout, start every member, wait until all are healthy (or stop them all)."""
+        existing = load_cluster(self.root)
+        if existing is not None:
+            existing.stop()  # a leftover under this tag: ours by its name, stopped by its PIDs
+        self.save()
+        try:
+            for member in self.members:
+                self.start_member(member.name)
+            self.wait_healthy(timeout, client_tls)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
     # -- records ---------------------------------------------------------------------------
     def save(self) -> None:
         os.makedirs(self.root, mode=0o700, exist_ok=True)
@@ -204,9 +220,16 @@ def load_cluster(root: str) -> EtcdCluster | None:
     """The cluster recorded in `root` (started or not), None when nothing is recorded there."""
     try:
         with open(os.path.join(root, "cluster.json"), encoding="utf-8") as f:
-            raw = json.load(f)
-    except (OSError, ValueError):
+            return cluster_from_dict(json.load(f))
+    except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def cluster_to_json(cluster: EtcdCluster) -> str:
+    return json.dumps(asdict(cluster), sort_keys=True)
+
+
+def cluster_from_dict(raw: dict[str, Any]) -> EtcdCluster:
     tls = TlsFiles(**raw["tls"]) if raw.get("tls") else None
     members = tuple(Member(**m) for m in raw["members"])
     return EtcdCluster(raw["tag"], raw["root"], members, raw.get("netns"), tls, raw.get("owner_pid"),
@@ -236,17 +259,9 @@ def start_cluster(tag: str, *, members: int = 1, timeout: float = 20.0, client_t
     """Plan, record, start and wait for a cluster; another process taking a port means new ports."""
     for attempt in range(attempts):
         cluster = plan_cluster(tag, members=members, **layout)  # type: ignore[arg-type]
-        existing = load_cluster(cluster.root)
-        if existing is not None:
-            existing.stop()  # a leftover under this tag: ours by its name, stopped by its PIDs
-        cluster.save()
-        for member in cluster.members:
-            cluster.start_member(member.name)
         try:
-            cluster.wait_healthy(timeout, client_tls)
-            return cluster
+            return cluster.start(timeout, client_tls)
         except Unsupported as exc:
-            cluster.stop()
             raced = "address already in use" in str(exc)
             if not raced or attempt == attempts - 1 or layout.get("ports") is not None:
                 raise
