@@ -168,3 +168,21 @@ def test_members_of_a_crashed_run_are_found_and_stopped() -> None:
 def test_free_ports_are_distinct() -> None:
     ports = free_ports("127.0.0.1", 6)
     assert len(set(ports)) == 6
+
+
+def test_a_silent_watch_is_reopened_without_losing_or_repeating(etcd_store: Any) -> None:
+    """Every `idle` seconds of silence the stream is checked and reopened from the same revision."""
+    from wirework.store.etcd import range_end
+    from wirework.store.etcd_watch import EtcdWatch
+
+    start = etcd_store._raw("idle/")
+    watch = EtcdWatch(etcd_store.conn, start, range_end(start), etcd_store.revision() + 1,
+                      strip=len(etcd_store.prefix.encode()), idle=0.2)
+    assert watch.next(1.0) == []  # several silent periods, each ending in a reopen
+    rev = etcd_store.put("idle/a", 1)
+    assert watch.next(5.0) == [Event("idle/a", 1, rev)]
+    assert watch.next(0.6) == []  # reopened again meanwhile: nothing repeated
+    etcd_store.put("idle/b", 2)
+    assert [e.key for e in _drain(watch, 1)] == ["idle/b"]
+    watch.cancel()
+    assert watch.cancelled and not watch._thread.is_alive()  # the blocked reader was woken and ended
