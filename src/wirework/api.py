@@ -24,8 +24,7 @@ from wirework.networks.attachments import AttachmentStatus, AttachResult, GuestR
 from wirework.networks.records import Attachment
 from wirework.plan.executor import Executor, FaultHook, env_fault_hook, recover
 from wirework.plan.steps import Plan, Step
-from wirework.store import ClusterStore, Store, StoreConfig, is_cluster_store, open_cluster_store, open_store
-from wirework.store import store_config as make_store_config
+from wirework.store import ClusterStore, Store, StoreConfig, open_cluster_store, open_stores
 from wirework.store.base import Op
 
 OVS_DB_ENV = "WIREWORK_OVS_DB"  # an ovsdb-server socket other than the system's
@@ -46,34 +45,15 @@ class Wirework:
     ) -> None:
         """`store`: the shared store's URL or StoreConfig (`--store`; None: WIREWORK_STORE*, else
         `sqlite:`), or a store object (tests: a MemoryClusterStore serves as both stores).
-
-        Two stores: `self.store` is this host's own (journals, attachments: SQLite in the state
-        dir, or the file a `sqlite:PATH` URL names); `self.cluster_store` is the one the hosts
-        share (etcd), opened on first use.
+        `self.store` is this host's own (journals, attachments: SQLite in the state dir);
+        `self.cluster_store` the one the hosts share (etcd), opened on first use.
         """
+        self.store_config, self.store, self._cluster_store = open_stores(store, state_dir_path=state_dir)
         self.host = KernelHost(netns, ovs_db=ovs_db or os.environ.get(OVS_DB_ENV) or None)
         self.host_id = records.host_id(netns)
-        self._cluster_store: ClusterStore | None = None
-        if isinstance(store, (str, StoreConfig)) or store is None:
-            self.store_config = store if isinstance(store, StoreConfig) else make_store_config(store)
-            self.store = self._local_store(state_dir)
-        else:
-            self.store_config = StoreConfig(url="memory:" if is_cluster_store(store) else "sqlite:")
-            self.store = store
-            if is_cluster_store(store):
-                self._cluster_store = store  # type: ignore[assignment]
         self.docker = DockerClient(docker_socket)
         self.fault = fault or env_fault_hook()
         self._recovered = False
-
-    def _local_store(self, state_dir: str | None) -> Store:
-        config = self.store_config
-        if config.scheme == "sqlite":
-            return open_store(config, state_dir_path=state_dir)
-        if config.scheme == "memory":  # one in-memory store for everything (tests, dry runs)
-            self._cluster_store = open_cluster_store(config)
-            return self._cluster_store
-        return open_store(state_dir_path=state_dir)
 
     @property
     def cluster_store(self) -> ClusterStore:

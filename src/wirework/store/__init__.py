@@ -60,11 +60,32 @@ def open_cluster_store(config: str | StoreConfig) -> ClusterStore:
     return cast(ClusterStore, open_store(config))
 
 
+def open_stores(store: str | StoreConfig | Store | None, *, state_dir_path: str | None = None,
+                ) -> tuple[StoreConfig, Store, ClusterStore | None]:
+    """A session's stores: (config, this host's store, the shared store if already open).
+
+    `store` is a URL or StoreConfig (None: from WIREWORK_STORE*), or a store object. This host's
+    store is SQLite (in the state dir, or the file of a `sqlite:PATH` URL); with `memory:`, or a
+    ClusterStore object, one store serves as both. The shared one (etcd) is opened on first use.
+    """
+    if store is not None and not isinstance(store, (str, StoreConfig)):
+        if is_cluster_store(store):
+            return StoreConfig(url="memory:"), store, cast(ClusterStore, store)
+        return StoreConfig(), store, None
+    config = store if isinstance(store, StoreConfig) else store_config(store)
+    if config.scheme == "sqlite":
+        return config, open_store(config, state_dir_path=state_dir_path), None
+    if config.scheme == "memory":
+        shared = open_cluster_store(config)
+        return config, shared, shared
+    return config, open_store(state_dir_path=state_dir_path), None
+
+
 def is_cluster_store(store: Store) -> bool:
     return all(callable(getattr(store, name, None)) for name in ("grant", "refresh", "revoke", "revision", "watch"))
 
 
 __all__ = [
     "ClusterStore", "Compare", "Delete", "Entry", "Event", "Put", "Store", "StoreConfig", "Watch",
-    "is_cluster_store", "open_cluster_store", "open_store", "state_dir", "store_config",
+    "is_cluster_store", "open_cluster_store", "open_store", "open_stores", "state_dir", "store_config",
 ]

@@ -18,16 +18,14 @@ import json
 import os
 import shutil
 import signal
-import socket
 import ssl
-import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from wirework.errors import InvalidInput, NotFound, Unsupported
-from wirework.kernel.netns import inside, netns_path
+from wirework.errors import InvalidInput, Unsupported
+from wirework.store.etcd_process import free_ports, http_get, read_pidfile, spawn, start_time, stop_pid
 
 RUN_ROOT = "/dev/shm/wirework-etcd"  # tmpfs: the data dirs never touch the disk
 _FAST = ("--heartbeat-interval", "10", "--election-timeout", "100")
@@ -115,25 +113,13 @@ class EtcdCluster:
         running = self.pid(member.name)
         if running is not None:
             return running
-        program = shutil.which("etcd", path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-        if program is None:
-            raise NotFound(what="program", name="etcd", fix="install it: apt-get install etcd-server")
-        full = [program, *self.argv(member)]
-        if self.netns:
-            full = ["nsenter", f"--net={netns_path(self.netns)}", "--", *full]
-        with open(self.log(member), "ab") as out:
-            proc = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True, close_fds=True)
-        _CHILDREN[proc.pid] = proc  # reaped when it stops, so a killed member leaves no zombie
-        start = _start_time(proc.pid)
-        with open(self.pidfile(member), "w", encoding="ascii") as f:
-            f.write(f"{proc.pid} {start}\n")
-        return proc.pid
+        return spawn(["etcd", *self.argv(member)], self.log(member), self.pidfile(member), self.netns,
+                     package="etcd-server")
 
     def pid(self, index_or_name: int | str) -> int | None:
         member = self.member(index_or_name)
-        rec = _read_pidfile(self.pidfile(member))
-        return rec[0] if rec is not None and _start_time(rec[0]) == rec[1] else None
+        rec = read_pidfile(self.pidfile(member))
+        return rec[0] if rec is not None and start_time(rec[0]) == rec[1] else None
 
     def alive(self, index_or_name: int | str) -> bool:
         return self.pid(index_or_name) is not None
@@ -153,9 +139,9 @@ class EtcdCluster:
             shutil.rmtree(self.root, ignore_errors=True)
 
     def _signal_member(self, member: Member, signals: Sequence[signal.Signals]) -> None:
-        rec = _read_pidfile(self.pidfile(member))
+        rec = read_pidfile(self.pidfile(member))
         if rec is not None:
-            _stop_pid(rec[0], rec[1], signals)
+            stop_pid(rec[0], rec[1], signals)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.pidfile(member))
 
@@ -164,7 +150,8 @@ class EtcdCluster:
         """The member answers GET /health with health true (it has a leader)."""
         member = self.member(index_or_name)
         try:
-            body = _http_get(member.host, member.client_port, "/health", self.netns, client_tls if self.tls else None)
+            tls = (client_tls.ca, client_tls.cert, client_tls.key) if self.tls and client_tls else None
+            body = http_get(member.host, member.client_port, "/health", self.netns, tls)
         except (OSError, ssl.SSLError):
             return False
         return b'"health":"true"' in body
@@ -249,7 +236,7 @@ def plan_cluster(tag: str, *, members: int = 1, host: str = "127.0.0.1", netns: 
     if len(chosen) != needed:
         raise InvalidInput(what="etcd ports", value=list(chosen), why=f"{members} members need {needed} ports")
     layout = tuple(Member(f"ww-{tag}-{i}", host, chosen[2 * i], chosen[2 * i + 1]) for i in range(members))
-    owner_start = _start_time(owner_pid) if owner_pid else ""
+    owner_start = start_time(owner_pid) if owner_pid else ""
     return EtcdCluster(tag, os.path.join(run_root, tag), layout, netns, tls, owner_pid, owner_start,
                        tuple(extra_args))
 
@@ -276,93 +263,7 @@ def stop_orphans(run_root: str = RUN_ROOT) -> list[str]:
             cluster = load_cluster(os.path.join(run_root, tag))
             if cluster is None or cluster.owner_pid is None:
                 continue  # owned by a lab (stopped by its `down`), or not a cluster
-            if _start_time(cluster.owner_pid) != cluster.owner_start:
+            if start_time(cluster.owner_pid) != cluster.owner_start:
                 cluster.stop()
                 stopped.append(tag)
     return stopped
-
-
-def free_ports(host: str, count: int, netns: str | None = None) -> list[int]:
-    """`count` distinct TCP ports free on host right now (bound together, then released)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    socks = []
-    try:
-        with inside(netns_path(netns) if netns else None):
-            for _ in range(count):
-                s = socket.socket(family, socket.SOCK_STREAM)
-                s.bind((host, 0))
-                socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-# -- helpers -----------------------------------------------------------------------------------
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-
-
-def _http_get(host: str, port: int, path: str, netns: str | None, tls: TlsFiles | None) -> bytes:
-    with inside(netns_path(netns) if netns else None):
-        sock = socket.create_connection((host, port), timeout=0.5)
-    with sock:
-        conn: socket.socket = sock
-        if tls is not None:
-            ctx = ssl.create_default_context(cafile=tls.ca)
-            ctx.check_hostname = False
-            ctx.load_cert_chain(tls.cert, tls.key)
-            conn = ctx.wrap_socket(sock, server_hostname=host)
-        conn.sendall(f"GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
-        chunks = []
-        while chunk := conn.recv(4096):
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-
-def _start_time(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return ""
-    return "" if fields[0] in ("Z", "X") else fields[19]
-
-
-def _read_pidfile(path: str) -> tuple[int, str] | None:
-    try:
-        with open(path, encoding="ascii") as f:
-            pid, start = f.read().split()
-        return int(pid), start
-    except (OSError, ValueError):
-        return None
-
-
-def _stop_pid(pid: int, start: str, signals: Sequence[signal.Signals], timeout: float = 3.0) -> None:
-    """Signal pid while it is still the process started at `start`; wait until it is all gone."""
-    for sig in signals:
-        if not _running(pid, start):
-            break
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _running(pid, start):
-            _reap(pid)
-            time.sleep(0.01)
-    _reap(pid)
-
-
-def _running(pid: int, start: str) -> bool:
-    """The process still exists as started, threads included: a killed etcd's leader thread turns
-    zombie while its other threads still hold the sockets open."""
-    if _start_time(pid) == start:
-        return True
-    try:
-        return bool(start) and len(os.listdir(f"/proc/{pid}/task")) > 1
-    except OSError:
-        return False
-
-
-def _reap(pid: int) -> None:
-    proc = _CHILDREN.get(pid)
-    if proc is not None and proc.poll() is not None:
-        del _CHILDREN[pid]
