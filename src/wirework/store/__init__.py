@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import os
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from wirework.errors import InvalidInput
 from wirework.store.base import ClusterStore, Compare, Delete, Entry, Event, Put, Store, Watch
@@ -89,3 +89,19 @@ __all__ = [
     "ClusterStore", "Compare", "Delete", "Entry", "Event", "Put", "Store", "StoreConfig", "Watch",
     "is_cluster_store", "open_cluster_store", "open_store", "open_stores", "state_dir", "store_config",
 ]
+
+
+if TYPE_CHECKING:  # mypy proves every implementation fits its protocol
+    from wirework.store.etcd import EtcdStore
+    from wirework.store.etcd_watch import EtcdWatch
+    from wirework.store.sqlite import SqliteStore
+    from wirework.testing.memory_store import MemoryClusterStore, MemoryWatch
+
+    def _etcd_fits(s: EtcdStore, w: EtcdWatch) -> tuple[ClusterStore, Watch]:
+        return s, w
+
+    def _memory_fits(s: MemoryClusterStore, w: MemoryWatch) -> tuple[ClusterStore, Watch]:
+        return s, w
+
+    def _sqlite_fits(s: SqliteStore) -> Store:
+        return s

@@ -65,7 +65,7 @@ class EtcdWatch:
             self._cond.wait_for(lambda: self._ready or self._error is not None, timeout=max(timeout, 0.0))
             events = [e for batch in self._ready for e in batch]
             self._ready.clear()
-            if events:
+            if events or self._stop.is_set():
                 return events
             if self._error is not None:
                 raise self._error
