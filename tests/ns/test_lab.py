@@ -36,10 +36,11 @@ def machine() -> dict[str, list[str]]:
     }
 
 
-def leftovers(before: dict[str, list[str]]) -> dict[str, list[str]]:
-    """What is on the machine now and was not before (another run's lab going away is not ours)."""
+def leftovers(before: dict[str, list[str]], lab: str) -> dict[str, list[str]]:
+    """What lab `lab` left on the machine: other engineers' labs come and go meanwhile."""
     now = machine()
-    return {k: sorted(set(now[k]) - set(before[k])) for k in now if set(now[k]) - set(before[k])}
+    ours = {k: [e for e in set(now[k]) - set(before[k]) if k == "links" or lab in e] for k in now}
+    return {k: sorted(v) for k, v in ours.items() if v}
 
 
 def lab_name(path: str) -> str:
@@ -61,7 +62,7 @@ def test_example_up_check_converge_down(path: str, state_dir: str) -> None:
     finally:
         down = wirework(state_dir, "lab", "down", path, check=False)
     assert down.returncode == 0, down.stderr
-    assert leftovers(before) == {}
+    assert leftovers(before, lab_name(path)) == {}
 
 
 def test_exec_and_graph(state_dir: str, tmp_path: str) -> None:
@@ -99,12 +100,12 @@ def test_interrupted_or_failed_up_leaves_nothing_after_down(at: str, state_dir: 
         done = wirework(state_dir, "lab", "up", "-q", ROUTED, env={"WIREWORK_FAIL_AT": at}, check=False)
         assert done.returncode != 0
         if not at.startswith("crash"):
-            assert leftovers(before) == {}  # rolled back by itself
+            assert leftovers(before, "routed") == {}  # rolled back by itself
         wirework(state_dir, "lab", "up", "-q", ROUTED)  # a second up converges
         assert "17/17 as expected" in wirework(state_dir, "lab", "check", "routed").stdout
     finally:
         wirework(state_dir, "lab", "down", "routed", check=False)
-    assert leftovers(before) == {}
+    assert leftovers(before, "routed") == {}
 
 
 def test_invalid_file_creates_nothing(state_dir: str, tmp_path: str) -> None:
@@ -114,7 +115,7 @@ def test_invalid_file_creates_nothing(state_dir: str, tmp_path: str) -> None:
     before = machine()
     done = wirework(state_dir, "lab", "up", path, check=False)
     assert done.returncode == 2 and f"{path}:7: segment lan: unknown host 'h7'" in done.stderr
-    assert leftovers(before) == {}
+    assert leftovers(before, "bad") == {}
 
 
 def test_delay_needs_netem_and_says_so(state_dir: str, tmp_path: str) -> None:
@@ -131,7 +132,7 @@ def test_delay_needs_netem_and_says_so(state_dir: str, tmp_path: str) -> None:
             assert done.returncode == 0
         else:
             assert done.returncode == 5 and "tc netem (segment delay/loss) is not available" in done.stderr
-            assert leftovers(before) == {}
+            assert leftovers(before, "slow") == {}
     finally:
         wirework(state_dir, "lab", "down", path, check=False)
 
@@ -169,7 +170,7 @@ def test_vxlan_overlay_traffic_crosses_the_linux_vxlan(state_dir: str) -> None:
     finally:
         down = wirework(state_dir, "lab", "down", VXLAN_OVERLAY, check=False)
     assert down.returncode == 0, down.stderr
-    assert leftovers(before) == {}
+    assert leftovers(before, "vxlan-overlay") == {}
 
 
 def underlay_tx(ns: str) -> int:
@@ -201,7 +202,7 @@ def test_ovs_overlay_traffic_crosses_the_gre_tunnel(state_dir: str) -> None:
     finally:
         down = wirework(state_dir, "lab", "down", OVS_OVERLAY, check=False)
     assert down.returncode == 0, down.stderr
-    assert leftovers(before) == {}
+    assert leftovers(before, "ovs-overlay") == {}
 
 
 def test_vxlan_peer_errors_point_at_the_line_and_create_nothing(state_dir: str, tmp_path: str) -> None:
@@ -221,4 +222,4 @@ def test_vxlan_peer_errors_point_at_the_line_and_create_nothing(state_dir: str, 
         f.write(fixed)
     done = wirework(state_dir, "lab", "up", path, check=False)
     assert done.returncode == 2 and f"{path}:11: vxlan vx42 on h1: peer 'h9' is not a host of this lab" in done.stderr
-    assert leftovers(before) == {}
+    assert leftovers(before, "vxlan-overlay") == {}
