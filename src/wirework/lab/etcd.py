@@ -10,6 +10,10 @@ lab (`/dev/shm/wirework-etcd/lab-<name>/`), not by the process that ran `up`. Th
 (names, addresses, ports) is probed before planning — a converging `up` finds them running and
 keeps them — so the plan can hand the store URL to the hosts' setup items: an item whose
 `store:` argument is `etcd` gets the lab's URL (`etcd://127.0.0.1:P1,...`) in its place.
+
+Where to put them: on loopback they serve processes of this machine's own namespace (wirework
+itself, an agent run with `--netns HOST`); inside a lab host they serve programs running inside
+the lab's hosts, over the lab's segments (and die with that host, for fault scenarios).
 """
 
 from __future__ import annotations
