@@ -6,12 +6,12 @@ import os
 
 import pytest
 
+from wirework.attachments.attach import check_attach, plan_attach, plan_detach, probe_attach
+from wirework.attachments.records import Attachment
 from wirework.errors import Conflict, InvalidInput, NotFound, StepFailed
 from wirework.model.guest import Guest
 from wirework.model.host import LinkInfo, RouteSpec
 from wirework.model.specs import validate_attach
-from wirework.networks.attach import check_attach, plan_attach, plan_detach, probe_attach
-from wirework.networks.records import Attachment
 from wirework.plan.executor import Executor, Journal, recover
 from wirework.plan.steps import plan_from_dict
 from wirework.store.sqlite import SqliteStore

@@ -15,13 +15,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from wirework.api.lab_runtime import LabRuntime
 from wirework.errors import NotFound, Unsupported
 from wirework.kernel import labenv
 from wirework.lab.build import LabFacts, plan_down, plan_up
 from wirework.lab.loader import LabFileError, load_file
 from wirework.lab.model import Topology
 from wirework.lab.resolve import LabNames
-from wirework.lab.runtime import LabRuntime
 from wirework.lab.steps import StopOvs, StopProgram
 from wirework.lab.topology import build
 from wirework.naming import owner_of

@@ -10,14 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from wirework.attachments import records
+from wirework.attachments.attach import AttachFacts, check_attach, plan_attach, probe_attach
 from wirework.errors import Conflict, GuestNotFound, GuestNotRunning
 from wirework.firewall.model import PortMapping
 from wirework.ipam import Ipam, Lease
 from wirework.model.guest import Guest
 from wirework.model.specs import AttachSpec
-from wirework.networks import endpoints, fw, netops, records
+from wirework.networks import endpoints, fw, netops
 from wirework.networks import network as nets
-from wirework.networks.attach import AttachFacts, check_attach, plan_attach, probe_attach
 from wirework.networks.connect import (
     ConnectSpec,
     attach_spec,

@@ -18,9 +18,9 @@ from wirework.networks import endpoints, fw
 from wirework.networks import network as nets
 from wirework.networks.netplan import plan_network, plan_remove_network, probe_network
 from wirework.networks.network import Network, NetworkSpec
-from wirework.networks.occupancy import probe_occupied
 from wirework.networks.session import Session
-from wirework.networks.subnets import DEFAULT_POOLS, POOLS_ENV, check_subnet, parse_pools, pick_subnet
+from wirework.networks.subnets.occupancy import probe_occupied
+from wirework.networks.subnets.pools import DEFAULT_POOLS, POOLS_ENV, check_subnet, parse_pools, pick_subnet
 from wirework.plan.executor import run_best_effort
 from wirework.plan.steps import Plan
 from wirework.store.base import Delete, Op, Put

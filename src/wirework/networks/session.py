@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from wirework.attachments.records import Attachment
 from wirework.guests.docker import DockerClient
 from wirework.model.guest import Guest
 from wirework.model.host import Host
 from wirework.model.specs import AttachSpec
-from wirework.networks.records import Attachment
 from wirework.plan.executor import Executor
 from wirework.plan.steps import Step
 from wirework.store.base import Op, Store

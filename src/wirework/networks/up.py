@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from wirework.attachments import records
 from wirework.drivers.links import LinkUp, SetMaster
 from wirework.errors import GuestNotFound, GuestNotRunning, NamespaceGone, WireworkError
 from wirework.firewall.model import NetworkRules, PortMapping
 from wirework.firewall.sync import apply_full_ruleset, full_ruleset
 from wirework.ipam import Ipam
 from wirework.model.host import Host
-from wirework.networks import connops, endpoints, fw, modes, records
+from wirework.networks import connops, endpoints, fw, modes
 from wirework.networks import network as nets
 from wirework.networks.connect import validate_connect
 from wirework.networks.endpoints import Endpoint

@@ -260,7 +260,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from wirework.networks.check import render_matrix
+    from wirework.diagnostics.check import render_matrix
 
     result = session(args).check(lan=args.lan, lan_addr=args.lan_addr, probe=not args.no_probe)
     print(dumps(result.to_dict()) if args.json else render_matrix(result))

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from wirework.attachments import records
 from wirework.errors import WireworkError
 from wirework.ipam import Ipam
-from wirework.networks import endpoints, records
+from wirework.networks import endpoints
 from wirework.networks.network import Network
 from wirework.networks.session import Session
 
 if TYPE_CHECKING:
-    from wirework.networks.doctor import Finding
+    from wirework.diagnostics.doctor import Finding
 
 
 def _finding(*args: str) -> Finding:
-    from wirework.networks.doctor import Finding
+    from wirework.diagnostics.doctor import Finding
 
     return Finding(*args)
 

@@ -181,7 +181,7 @@ def session_uplink(
     dry_run: bool, on_applied: Callable[[dict[str, Any]], None] | None,
 ) -> UplinkOutcome:
     """`Wirework.uplink`: validate, probe, plan; then run, check, and revert when unanswered."""
-    from wirework.networks.uplink import plan_uplink, probe_uplink, validate_uplink
+    from wirework.uplink.plan import plan_uplink, probe_uplink, validate_uplink
 
     spec = validate_uplink(bridge, nic, ovs=ovs, check=check)
     facts = probe_uplink(ww.host, spec)

@@ -10,15 +10,16 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from wirework.attachments import records
+from wirework.diagnostics.doctor_fw import firewall_findings, stale_firewall
 from wirework.errors import WireworkError
 from wirework.naming import owner_of
-from wirework.networks import endpoints, records
+from wirework.networks import endpoints
 from wirework.networks import network as nets
-from wirework.networks.doctor_fw import firewall_findings, stale_firewall
 from wirework.networks.network import Network
-from wirework.networks.occupancy import probe_occupied
 from wirework.networks.session import Session
-from wirework.networks.subnets import overlaps
+from wirework.networks.subnets.occupancy import probe_occupied
+from wirework.networks.subnets.pools import overlaps
 from wirework.plan.executor import OPS_PREFIX, _process_alive
 
 NM_DIRS = ("etc/NetworkManager/system-connections", "run/NetworkManager/system-connections")
@@ -173,7 +174,7 @@ def mtu(ww: Session, networks: list[Network]) -> list[Finding]:
 def tunnel_mtu_findings(ww: Session) -> list[Finding]:
     """Interfaces of a tunnelled network whose MTU is above what the tunnel carries: packets
     that size vanish silently inside the tunnel (a black hole that only large transfers hit)."""
-    from wirework.networks import tunnel
+    from wirework.tunnels import ovs as tunnel
 
     out = []
     for entry in ww.store.scan(f"{tunnel.PREFIX}{ww.host_id}/"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from wirework.attachments.records import Attachment
 from wirework.drivers.dhcp import RunDhcpClient
 from wirework.drivers.links import (
     BridgeVlan,
@@ -29,7 +30,6 @@ from wirework.model.guest import Guest
 from wirework.model.host import Host, LinkInfo, RouteSpec
 from wirework.model.specs import AttachSpec
 from wirework.naming import attachment_id, guest_mac, host_veth_name, owner_of
-from wirework.networks.records import Attachment
 from wirework.plan.steps import Plan, Step
 
 # Kinds of link that count as a NIC wirework may put macvlans on.

@@ -16,12 +16,12 @@ import ipaddress
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from wirework.diagnostics.probe import Probe, Responder, Responders, run_probes
 from wirework.kernel.netns import netns_path
 from wirework.networks import connops, endpoints
 from wirework.networks import network as nets
 from wirework.networks.endpoints import Endpoint
 from wirework.networks.network import Network
-from wirework.networks.probe import Probe, Responder, Responders, run_probes
 from wirework.networks.session import Session
 
 CHECK_PORT = 47999

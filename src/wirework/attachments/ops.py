@@ -10,14 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from wirework.drivers.routes import DelAddress, DelRoute
-from wirework.errors import Conflict, GuestNotFound, GuestNotRunning, ServiceError, StepFailed, WireworkError
-from wirework.kernel.netns import netns_id
-from wirework.model.guest import Guest
-from wirework.model.specs import AttachSpec
-from wirework.naming import attachment_id, guest_mac, host_veth_name
-from wirework.networks import records
-from wirework.networks.attach import (
+from wirework.attachments import records
+from wirework.attachments.attach import (
     bridge_prunable,
     check_attach,
     host_if_by_mac,
@@ -25,8 +19,14 @@ from wirework.networks.attach import (
     plan_detach,
     probe_attach,
 )
-from wirework.networks.guestcmd import plan_guest_command
-from wirework.networks.records import Attachment
+from wirework.attachments.guestcmd import plan_guest_command
+from wirework.attachments.records import Attachment
+from wirework.drivers.routes import DelAddress, DelRoute
+from wirework.errors import Conflict, GuestNotFound, GuestNotRunning, ServiceError, StepFailed, WireworkError
+from wirework.kernel.netns import netns_id
+from wirework.model.guest import Guest
+from wirework.model.specs import AttachSpec
+from wirework.naming import attachment_id, guest_mac, host_veth_name
 from wirework.plan.executor import OPS_PREFIX, run_best_effort
 from wirework.plan.steps import Plan, Step
 from wirework.store.base import Compare, Delete, Op, Put

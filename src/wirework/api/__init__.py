@@ -14,14 +14,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from wirework.attachments import ops as attachments
+from wirework.attachments import records
+from wirework.attachments.ops import AttachmentStatus, AttachResult, GuestReport
+from wirework.attachments.records import Attachment
 from wirework.guests.docker import DockerClient
 from wirework.guests.resolve import resolve
 from wirework.kernel.host import KernelHost
 from wirework.model.guest import Guest
 from wirework.model.specs import AttachSpec, validate_attach
-from wirework.networks import attachments, records
-from wirework.networks.attachments import AttachmentStatus, AttachResult, GuestReport
-from wirework.networks.records import Attachment
 from wirework.plan.executor import Executor, FaultHook, env_fault_hook, recover
 from wirework.plan.steps import Plan, Step
 from wirework.store import Store, open_store
@@ -202,61 +203,61 @@ class Wirework:
         return self.recover() + up.up(self, no_sysctl=no_sysctl)
 
     def doctor(self, *, root: str = "/") -> Any:
-        from wirework.networks import doctor
+        from wirework.diagnostics import doctor
 
         return doctor.diagnose(self, root=root)
 
     def check(self, *, lan: str | None = None, lan_addr: str | None = None, probe: bool = True) -> Any:
-        from wirework.networks import check
+        from wirework.diagnostics import check
 
         return check.matrix(self, lan=lan, lan_addr=lan_addr, probe=probe)
 
-    # -- uplink (S9) and Open vSwitch tunnels (S10): wirework.networks.uplink*, .tunnel ------
+    # -- uplink (S9) and Open vSwitch tunnels (S10): wirework.uplink.plan*, .tunnel ------
     def uplink(self, bridge: str, nic: str, *, ovs: bool | None = None, check: str | None = None,
                confirm_within: float = 0.0, dry_run: bool = False, on_applied: Any = None) -> Any:
         """Move NIC's addresses and routes onto BRIDGE and enslave NIC; put back when `check`
         (default: the gateway) does not answer. confirm_within > 0 leaves it pending until
         `uplink_confirm` (a watchdog, started by `on_applied(record)`, reverts otherwise)."""
-        from wirework.networks import uplink_state
+        from wirework.uplink import state as uplink_state
 
         return uplink_state.session_uplink(self, bridge, nic, ovs=ovs, check=check, confirm_within=confirm_within,
                                            dry_run=dry_run, on_applied=on_applied)
 
     def uplink_confirm(self, bridge: str) -> dict[str, Any]:
-        from wirework.networks import uplink_state
+        from wirework.uplink import state as uplink_state
 
         return uplink_state.confirm(self.store, self.host_id, bridge)
 
     def uplink_undo(self, bridge: str, nic: str | None = None) -> bool:
-        from wirework.networks import uplink_state
+        from wirework.uplink import state as uplink_state
 
         return uplink_state.session_undo(self, bridge, nic)
 
     def uplink_watch(self, bridge: str, *, interval: float = 1.0) -> str:
-        from wirework.networks import uplink_state
+        from wirework.uplink import state as uplink_state
 
         return uplink_state.watch(self.host, self.store, self.host_id, bridge, interval=interval)
 
     def uplinks(self) -> list[dict[str, Any]]:
-        from wirework.networks import uplink_state
+        from wirework.uplink import state as uplink_state
 
         return uplink_state.records(self.store, self.host_id)
 
     def tunnel_add(self, bridge: str, remote: str, *, type_: str = "gre", key: int | None = None,
                    name: str | None = None, underlay_bridge: str | None = None, dry_run: bool = False) -> Any:
         """An OVS tunnel port to `remote` on BRIDGE, with the underlay and MTUs it needs."""
-        from wirework.networks import tunnel
+        from wirework.tunnels import ovs as tunnel
 
         return tunnel.add(self, tunnel.validate_tunnel(bridge, remote, type_=type_, key=key, name=name,
                                                        underlay_bridge=underlay_bridge), dry_run=dry_run)
 
     def tunnel_rm(self, bridge: str, remote_or_port: str, *, dry_run: bool = False) -> Any:
-        from wirework.networks import tunnel
+        from wirework.tunnels import ovs as tunnel
 
         return tunnel.remove(self, bridge, remote_or_port, dry_run=dry_run)
 
     def tunnel_ls(self) -> list[dict[str, Any]]:
-        from wirework.networks import tunnel
+        from wirework.tunnels import ovs as tunnel
 
         return tunnel.listing(self)
 

@@ -15,13 +15,13 @@ import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from wirework.attachments import records
 from wirework.drivers.links import SetMtu
 from wirework.drivers.switch import OvsAddBridge
 from wirework.drivers.tunnel import OvsAddTunnelPort
 from wirework.errors import InvalidInput, NotFound, Unsupported
 from wirework.kernel.ovs import TUNNEL_TYPES
 from wirework.model.host import Host, RouteInfo
-from wirework.networks import records
 from wirework.plan.executor import run_best_effort
 from wirework.plan.steps import Plan, Step, step_from_dict
 from wirework.store.base import Delete, Op, Put
