@@ -1,16 +1,16 @@
-"""pipework-style attachments: attach, detach, ls, gc, inspect, and commands inside a guest.
+"""pipework-style attach and detach, and commands inside a guest, as functions of a HostContext.
 
-The operations behind `Wirework.attach` & co., written as functions of the session: validate,
-probe (`networks.attach`), plan, claim the address, run through the executor, and commit the
-record in the executor's closing transaction.
+The operations behind `Wirework.attach` & co.: probe (`attachments.attach`), plan, claim the
+address (`attachments.claims`), run through the executor, and commit the record in the
+executor's closing transaction. `networks.connops` builds its connects on the same records.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import Any
 
-from wirework.attachments import records
+from wirework.attachments import claims, records
 from wirework.attachments.attach import (
     bridge_prunable,
     check_attach,
@@ -21,18 +21,16 @@ from wirework.attachments.attach import (
 )
 from wirework.attachments.guestcmd import plan_guest_command
 from wirework.attachments.records import Attachment
+from wirework.context import HostContext
 from wirework.drivers.routes import DelAddress, DelRoute
 from wirework.errors import Conflict, GuestNotFound, GuestNotRunning, ServiceError, StepFailed, WireworkError
 from wirework.kernel.netns import netns_id
 from wirework.model.guest import Guest
 from wirework.model.specs import AttachSpec
 from wirework.naming import attachment_id, guest_mac, host_veth_name
-from wirework.plan.executor import OPS_PREFIX, run_best_effort
+from wirework.plan.executor import run_best_effort
 from wirework.plan.steps import Plan, Step
 from wirework.store.base import Compare, Delete, Op, Put
-
-if TYPE_CHECKING:
-    from wirework.api import Wirework
 
 
 @dataclass(frozen=True)
@@ -42,56 +40,28 @@ class AttachResult:
     plan: Plan
 
 
-@dataclass(frozen=True)
-class AttachmentStatus:
-    attachment: Attachment
-    state: str  # "ok", "guest-gone", "link-missing"
-
-
-@dataclass(frozen=True)
-class GuestReport:
-    guest: Guest
-    links: list[dict[str, Any]]
-    routes: list[dict[str, Any]]
-    attachments: list[Attachment] = field(default_factory=list)
-
-
-def ip_key(host: str, host_if: str, ip: str) -> str:
-    return f"ip/{host}/{host_if}/{ip}"
-
-
-def release_stale_claims(ww: Wirework) -> list[str]:
-    """Address claims made by attaches that crashed before writing their record."""
-    out = []
-    for entry in ww.store.scan(f"ip/{ww.host_id}/"):
-        holder = str(entry.value)
-        stale = records.load(ww.store, ww.host_id, holder) is None and not _op_running(ww, holder)
-        if stale and ww.store.txn([Compare(entry.key, entry.revision)], [Delete(entry.key)]):
-            out.append(f"released the claim on {entry.key.rsplit('/', 1)[1]} of an interrupted attach")
-    return out
-
-def sweep_forward_rules(ww: Wirework) -> list[str]:
+def sweep_forward_rules(ctx: HostContext) -> list[str]:
     """FORWARD accepts for wirework bridges that are gone (a crash between bridge and rule)."""
-    if ww.host.netns is not None or not ww.host.fw.forward_blocked():
+    if ctx.host.netns is not None or not ctx.host.fw.forward_blocked():
         return []  # only the real host's root namespace shares its FORWARD chain with Docker
     out = []
-    for bridge in ww.host.fw.bridges_with_forward():
-        if ww.host.net.link(bridge) is None and ww.host.fw.remove_bridge_forward(bridge, f"bridge:{bridge}"):
+    for bridge in ctx.host.fw.bridges_with_forward():
+        if ctx.host.net.link(bridge) is None and ctx.host.fw.remove_bridge_forward(bridge, f"bridge:{bridge}"):
             out.append(f"removed the FORWARD accept of bridge {bridge}, which no longer exists")
     return out
 
 
-def attach_spec(ww: Wirework, spec: AttachSpec, *, dry_run: bool = False) -> AttachResult:
-    if not dry_run and not ww._recovered:
-        ww.recover()  # first, so that probing sees the host as a crashed run left it
-    spec = _resolve_host_mac(ww, spec)
-    g = ww.resolve(spec.guest)
+def attach_spec(ctx: HostContext, spec: AttachSpec, *, dry_run: bool = False) -> AttachResult:
+    if not dry_run:
+        ctx.ensure_recovered()  # first, so that probing sees the host as a crashed run left it
+    spec = _resolve_host_mac(ctx, spec)
+    g = ctx.resolve(spec.guest)
     att_id = attachment_id(g.key, spec.cont_ifname)
-    existing = records.load(ww.store, ww.host_id, att_id)
-    stale = stale_or_noop(ww, existing, g, spec)
+    existing = records.load(ctx.store, ctx.host_id, att_id)
+    stale = stale_or_noop(ctx, existing, g, spec)
     if existing is not None and stale is None:
         return AttachResult(existing, False, Plan("attach", existing.owner, ()))
-    facts = probe_attach(ww.host, spec, g, None, _used_ips(ww, spec, att_id), host_ns_id=_host_ns_id(ww))
+    facts = probe_attach(ctx.host, spec, g, claims.used_ips(ctx, spec, att_id), host_ns_id=_host_ns_id(ctx))
     check_attach(spec, facts)
     plan = plan_attach(spec, facts)
     if stale is not None:
@@ -99,36 +69,36 @@ def attach_spec(ww: Wirework, spec: AttachSpec, *, dry_run: bool = False) -> Att
         # the host-side leftovers (an OVS port, say) before wiring it again.
         plan = replace(plan_detach(stale, None, 1), operation="attach") + plan
     if dry_run:
-        return AttachResult(make_record(ww, spec, facts, g, []), True, plan)
-    reserved = _reserve_ip(ww, spec, att_id)
+        return AttachResult(make_record(ctx, spec, facts, g, []), True, plan)
+    reserved = claims.reserve_ip(ctx, spec, att_id)
     holder: list[Attachment] = []
 
     def commit(undo: list[Step]) -> list[Op]:
-        holder.append(make_record(ww, spec, facts, g, undo))
-        return (forget_ops(ww, stale) if stale else []) + record_ops(ww, holder[0])
+        holder.append(make_record(ctx, spec, facts, g, undo))
+        return (forget_ops(ctx, stale) if stale else []) + record_ops(ctx, holder[0])
 
     try:
-        ww._executor().run(plan, commit)
+        ctx.executor().run(plan, commit)
     except BaseException:
         if reserved:
-            _release_ip(ww, spec, att_id)
+            claims.release_ip(ctx, spec, att_id)
         raise
     return AttachResult(holder[0], True, plan)
 
-def _resolve_host_mac(ww: Wirework, spec: AttachSpec) -> AttachSpec:
+def _resolve_host_mac(ctx: HostContext, spec: AttachSpec) -> AttachSpec:
     """pipework's mac:<host-mac>: name the interface now, so every check sees the real one."""
     if spec.host_mac is None or spec.host_if:
         return spec
-    return replace(spec, host_if=host_if_by_mac(ww.host, spec.host_mac))
+    return replace(spec, host_if=host_if_by_mac(ctx.host, spec.host_mac))
 
-def _host_ns_id(ww: Wirework) -> str:
-    return netns_id(ww.host.netns_path or "/proc/self/ns/net")
+def _host_ns_id(ctx: HostContext) -> str:
+    return netns_id(ctx.host.netns_path or "/proc/self/ns/net")
 
-def stale_or_noop(ww: Wirework, att: Attachment | None, g: Guest, spec: AttachSpec) -> Attachment | None:
+def stale_or_noop(ctx: HostContext, att: Attachment | None, g: Guest, spec: AttachSpec) -> Attachment | None:
     """None when `att` is live and identical (a no-op); `att` when it is stale; else refuse."""
     if att is None:
         return None
-    alive = att.guest.netns_id == g.netns_id and ww.host.net.link(spec.cont_ifname, g.netns_path) is not None
+    alive = att.guest.netns_id == g.netns_id and ctx.host.net.link(spec.cont_ifname, g.netns_path) is not None
     if not alive:
         return att
     if att.spec.same_wiring(spec):
@@ -136,49 +106,7 @@ def stale_or_noop(ww: Wirework, att: Attachment | None, g: Guest, spec: AttachSp
     raise Conflict(f"{spec.cont_ifname} of guest {g.name!r} is already wired to {att.host_if} "
                    f"({att.cidr or 'dhcp'}); run 'wirework detach {spec.guest} -i {spec.cont_ifname}' first")
 
-def _used_ips(ww: Wirework, spec: AttachSpec, att_id: str) -> list[Attachment]:
-    """Who holds the requested address on that host interface (not this very attachment)."""
-    if not spec.cidr:
-        return []
-    entry = ww.store.get(ip_key(ww.host_id, spec.host_if, spec.cidr.split("/")[0]))
-    if entry is None or entry.value == att_id:
-        return []
-    att = records.load(ww.store, ww.host_id, str(entry.value))
-    return [att] if att is not None else []
-
-def _reserve_ip(ww: Wirework, spec: AttachSpec, att_id: str) -> bool:
-    """Claim the address on its host interface before wiring (create-if-absent), so two
-    concurrent attaches cannot both take it. False when this attachment already held it."""
-    if not spec.cidr:
-        return False
-    ip = spec.cidr.split("/")[0]
-    key = ip_key(ww.host_id, spec.host_if, ip)
-    for _ in range(5):
-        if ww.store.create(key, att_id):
-            return True
-        entry = ww.store.get(key)
-        if entry is None:
-            continue
-        if entry.value == att_id:
-            return False
-        holder = str(entry.value)
-        if records.load(ww.store, ww.host_id, holder) is not None or _op_running(ww, holder):
-            raise Conflict(f"address {ip} is already used on {spec.host_if} by another guest; pick another")
-        if ww.store.txn([Compare(key, entry.revision)], [Put(key, att_id)]):
-            return True  # a claim left by a crashed run: taken over
-    raise Conflict(f"address {ip} on {spec.host_if} is contended; try again")
-
-def _release_ip(ww: Wirework, spec: AttachSpec, att_id: str) -> None:
-    assert spec.cidr is not None
-    key = ip_key(ww.host_id, spec.host_if, spec.cidr.split("/")[0])
-    entry = ww.store.get(key)
-    if entry is not None and entry.value == att_id:
-        ww.store.txn([Compare(key, entry.revision)], [Delete(key)])
-
-def _op_running(ww: Wirework, att_id: str) -> bool:
-    return any(e.value.get("plan", {}).get("owner", "").startswith(f"att:{att_id}") for e in ww.store.scan(OPS_PREFIX))
-
-def make_record(ww: Wirework, spec: AttachSpec, facts: Any, g: Guest, undo: list[Step]) -> Attachment:
+def make_record(ctx: HostContext, spec: AttachSpec, facts: Any, g: Guest, undo: list[Step]) -> Attachment:
     cidr, gateway = spec.cidr, spec.gateway
     for step in undo:  # a DHCP lease shows up as the address and route it added
         if isinstance(step, DelAddress) and step.ifname == spec.cont_ifname:
@@ -189,7 +117,7 @@ def make_record(ww: Wirework, spec: AttachSpec, facts: Any, g: Guest, undo: list
     kind = "direct" if spec.direct else kind
 
     return Attachment(
-        id=facts.att_id, host=ww.host_id, guest=g, spec=spec, host_if=facts.host_if, host_kind=kind,
+        id=facts.att_id, host=ctx.host_id, guest=g, spec=spec, host_if=facts.host_if, host_kind=kind,
         host_ifname="" if kind in ("macvlan", "direct") else (spec.host_ifname or host_veth_name(facts.att_id)),
         cont_ifname=spec.cont_ifname, cidr=cidr, gateway=gateway,
         mac=_guest_mac(spec, facts), undo=tuple(s.to_dict() for s in undo),
@@ -201,64 +129,64 @@ def _guest_mac(spec: AttachSpec, facts: Any) -> str:
         return str(facts.host_link.mac)  # the NIC keeps its own
     return spec.mac or guest_mac(facts.att_id)
 
-def record_ops(ww: Wirework, att: Attachment) -> list[Op]:
+def record_ops(ctx: HostContext, att: Attachment) -> list[Op]:
     ops: list[Op] = [records.put_op(att)]
     if att.cidr:
-        ops.append(Put(ip_key(att.host, att.host_if, att.cidr.split("/")[0]), att.id))
+        ops.append(Put(claims.ip_key(att.host, att.host_if, att.cidr.split("/")[0]), att.id))
     return ops
 
-def detach(ww: Wirework, guest: str, ifname: str | None = None, *, dry_run: bool = False) -> list[Attachment]:
+def detach(ctx: HostContext, guest: str, ifname: str | None = None, *, dry_run: bool = False) -> list[Attachment]:
     """Undo attachments of a guest (all, or one interface). Detaching twice is fine."""
-    if not dry_run and not ww._recovered:
-        ww.recover()
+    if not dry_run:
+        ctx.ensure_recovered()
     current_ns: str | None
     try:
-        g = ww.resolve(guest)
+        g = ctx.resolve(guest)
         current_ns = g.netns_id
-        matches = [a for a in host_records(ww) if a.guest.key == g.key]
+        matches = [a for a in host_records(ctx) if a.guest.key == g.key]
     except (GuestNotFound, GuestNotRunning, ServiceError):
         current_ns = None  # the guest is gone: only host-side leftovers remain
-        matches = [a for a in host_records(ww) if guest in (a.guest.ref, a.guest.name, a.guest.key)]
+        matches = [a for a in host_records(ctx) if guest in (a.guest.ref, a.guest.name, a.guest.key)]
     if ifname:
         matches = [a for a in matches if a.cont_ifname == ifname]
     if dry_run:
         return matches
     for att in matches:
-        teardown(ww, att, current_ns)
+        teardown(ctx, att, current_ns)
     return matches
 
-def plan_detach_guest(ww: Wirework, guest: str, ifname: str | None = None) -> Plan:
-    plans = [_detach_plan(ww, a, ns_id_now(a)) for a in detach(ww, guest, ifname, dry_run=True)]
+def plan_detach_guest(ctx: HostContext, guest: str, ifname: str | None = None) -> Plan:
+    plans = [_detach_plan(ctx, a, ns_id_now(a)) for a in detach(ctx, guest, ifname, dry_run=True)]
     return sum(plans[1:], plans[0]) if plans else Plan("detach", guest, ())
 
-def _detach_plan(ww: Wirework, att: Attachment, current_ns: str | None) -> Plan:
-    others = _others_on(ww, att)
-    return plan_detach(att, current_ns, others, prune_bridge=bridge_prunable(ww.host, att, others))
+def _detach_plan(ctx: HostContext, att: Attachment, current_ns: str | None) -> Plan:
+    others = _others_on(ctx, att)
+    return plan_detach(att, current_ns, others, prune_bridge=bridge_prunable(ctx.host, att, others))
 
-def teardown(ww: Wirework, att: Attachment, current_ns: str | None) -> None:
+def teardown(ctx: HostContext, att: Attachment, current_ns: str | None) -> None:
     # Claim the record first (compare-and-delete on its revision): when another process has
     # just wired the same guest interface again, its newer record wins and nothing is torn down.
-    entry = ww.store.get(records.att_key(att.host, att.id))
+    entry = ctx.store.get(records.att_key(att.host, att.id))
     if entry is None or Attachment.from_dict(entry.value).owner != att.owner:
         return
-    if not ww.store.txn([Compare(entry.key, entry.revision)], forget_ops(ww, att)):
+    if not ctx.store.txn([Compare(entry.key, entry.revision)], forget_ops(ctx, att)):
         return
-    plan = _detach_plan(ww, att, current_ns)
-    errors = run_best_effort(ww.host, plan.steps)
+    plan = _detach_plan(ctx, att, current_ns)
+    errors = run_best_effort(ctx.host, plan.steps)
     if errors:
         raise StepFailed(f"detach of {att.cont_ifname} from {att.guest.name} left: " + "; ".join(errors))
 
-def forget_ops(ww: Wirework, att: Attachment) -> list[Op]:
+def forget_ops(ctx: HostContext, att: Attachment) -> list[Op]:
     ops: list[Op] = [Delete(records.att_key(att.host, att.id))]
     if att.cidr:
-        ops.append(Delete(ip_key(att.host, att.host_if, att.cidr.split("/")[0])))
+        ops.append(Delete(claims.ip_key(att.host, att.host_if, att.cidr.split("/")[0])))
     return ops
 
-def _others_on(ww: Wirework, att: Attachment) -> int:
-    return sum(1 for a in host_records(ww) if a.host_if == att.host_if and a.id != att.id)
+def _others_on(ctx: HostContext, att: Attachment) -> int:
+    return sum(1 for a in host_records(ctx) if a.host_if == att.host_if and a.id != att.id)
 
-def host_records(ww: Wirework) -> list[Attachment]:
-    return records.all_for_host(ww.store, ww.host_id)
+def host_records(ctx: HostContext) -> list[Attachment]:
+    return records.all_for_host(ctx.store, ctx.host_id)
 
 def ns_id_now(att: Attachment) -> str | None:
     try:
@@ -266,50 +194,14 @@ def ns_id_now(att: Attachment) -> str | None:
     except WireworkError:
         return None
 
-# -- listing, inspection, garbage collection
-
-
-def ls(ww: Wirework) -> list[AttachmentStatus]:
-    out = []
-    for att in host_records(ww):
-        if ns_id_now(att) != att.guest.netns_id:
-            state = "guest-gone"
-        elif att.host_ifname and ww.host.net.link(att.host_ifname) is None:
-            state = "link-missing"
-        else:
-            state = "ok"
-        out.append(AttachmentStatus(att, state))
-    return out
-
-def gc(ww: Wirework) -> list[Attachment]:
-    """Tear down what is left of attachments whose guest is gone (OVS ports, records)."""
-    gone = [s.attachment for s in ls(ww) if s.state != "ok"]
-    for att in gone:
-        try:
-            teardown(ww, att, ns_id_now(att))
-        except StepFailed:
-            pass  # reported by doctor; the record is gone and the rest was removed
-    return gone
-
-def inspect(ww: Wirework, guest: str) -> GuestReport:
-    g = ww.resolve(guest)
-    links = []
-    for link in ww.host.net.links(g.netns_path):
-        addrs = [a.cidr for a in ww.host.net.addresses(g.netns_path, link.name)]
-        links.append({"name": link.name, "kind": link.kind or "device", "mac": link.mac, "mtu": link.mtu,
-                      "up": link.up, "addresses": addrs, "alias": link.alias})
-    routes = [r.__dict__ for r in ww.host.net.routes(g.netns_path, table=254)]
-    atts = [a for a in host_records(ww) if a.guest.key == g.key]
-    return GuestReport(g, links, routes, atts)
-
 # -- routes, rules and tc inside a guest (pipework route/rule/tc)
 
 
-def guest_command(ww: Wirework, what: str, guest: str, args: list[str], *, dry_run: bool = False) -> Plan:
-    if not dry_run and not ww._recovered:
-        ww.recover()
-    g = ww.resolve(guest)
+def guest_command(ctx: HostContext, what: str, guest: str, args: list[str], *, dry_run: bool = False) -> Plan:
+    if not dry_run:
+        ctx.ensure_recovered()
+    g = ctx.resolve(guest)
     plan = plan_guest_command(what, g, args)
     if not dry_run:
-        ww._executor().run(plan)
+        ctx.executor().run(plan)
     return plan

@@ -30,6 +30,11 @@ def register(cls: S) -> S:
     return cls
 
 
+def register_alias(kind: str, cls: type[Step]) -> None:
+    """Rebuild journal entries of an older `kind` name as `cls` (whose fields they carry)."""
+    _REGISTRY[kind] = cls
+
+
 @dataclass(frozen=True)
 class Step:
     kind: ClassVar[str] = "step"

@@ -303,6 +303,9 @@ class FakeOvs:
     def owned_ports(self) -> list[tuple[str, str, str]]:
         return [(b, p, o) for p, (b, o) in self.s.ovs_ports.items()]
 
+    def interface_error(self, port: str) -> str | None:
+        return None
+
 
 class FakeFw:
     def __init__(self, state: FakeState, blocked: bool) -> None:
@@ -365,6 +368,7 @@ class FakeHost:
 
     def __init__(self, *, netns: str | None = None, forward_blocked: bool = False, ovs_datapath: str = "netdev") -> None:
         self.netns = netns
+        self.netns_path = f"/run/netns/{netns}" if netns else None
         self.state = FakeState()
         self._fail: set[str] = set()
         self.net = FakeNet(self.state, self)
