@@ -14,7 +14,7 @@ from wirework.attachments import records
 from wirework.context import HostContext
 from wirework.diagnostics.doctor_fw import firewall_findings, stale_firewall
 from wirework.errors import WireworkError
-from wirework.kernel.pids import process_alive
+from wirework.kernel.proc import process_alive
 from wirework.naming import owner_of
 from wirework.networks import endpoints
 from wirework.networks import network as nets

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 from wirework.errors import Conflict
 from wirework.ipam.ranges import AddressRange
-from wirework.kernel.pids import process_alive, process_start
+from wirework.kernel.proc import process_alive, process_start
 from wirework.naming import short_hash
 from wirework.store.base import Compare, Delete, Op, Put, Store
 

@@ -23,7 +23,7 @@ from wirework.drivers.links import LinkUp
 from wirework.drivers.namespaces import CreateNetns, DeleteNetns
 from wirework.errors import Conflict, InvalidInput, NotFound
 from wirework.guests import spawn
-from wirework.kernel.pids import process_alive, process_start
+from wirework.kernel.proc import process_alive, process_start
 from wirework.networks import connops, endpoints
 from wirework.networks.connect import validate_connect
 from wirework.networks.network import DEFAULT_NETWORK, validate_network_name

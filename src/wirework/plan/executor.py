@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wirework.errors import NamespaceGone, StepFailed, WireworkError
-from wirework.kernel.pids import process_alive, process_start
+from wirework.kernel.proc import process_alive, process_start
 from wirework.model.host import Host
 from wirework.plan.steps import Plan, Step, plan_from_dict, step_from_dict
 from wirework.store.base import Delete, Op, Store
