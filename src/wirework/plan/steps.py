@@ -82,6 +82,7 @@ STEP_MODULES = (
     "wirework.drivers.tunnel",
     "wirework.drivers.vxlan",
     "wirework.firewall.steps",
+    "wirework.firewall.ports",
     "wirework.networks.up",
     "wirework.lab.steps",
 )
