@@ -1,4 +1,7 @@
-"""The public Python API, and the one place real adapters are built.
+"""The public Python API (api layer), and the one place real adapters are built.
+
+Rule: fronts (CLI, service, plugins) and users talk to `Wirework`; it builds the adapters,
+wraps them in a `context.HostContext` and calls the policy packages, which never import it.
 
     import wirework
     ww = wirework.Wirework()                 # the real host; Wirework(netns="h1") for a lab host

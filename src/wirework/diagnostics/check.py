@@ -2,7 +2,7 @@
 
 `expected_matrix` is pure: what the stored definitions promise (icc, internal, masquerade,
 links, host-only ports), following the firewall's policy (docs/FIREWALL.md). `matrix` also
-sends real packets (`networks.probe`) from the host, from an optional "LAN neighbour"
+sends real packets (`diagnostics.probe`) from the host, from an optional "LAN neighbour"
 namespace and from every guest, and reports where reality and promise differ.
 
 Targets: `GUEST@NET` (the guest's address, TCP port CHECK_PORT), `GUEST:HOSTIP:PORT/PROTO`
