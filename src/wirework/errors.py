@@ -91,3 +91,13 @@ class StateError(WireworkError):
     """The state store is unreadable or in an unexpected shape."""
 
     exit_code = 8
+
+
+class StoreUnavailable(StateError):
+    """The shared store (etcd) cannot be reached; nothing was changed."""
+
+    cni_code = 11
+
+
+class StoreCompacted(StateError):
+    """A watch asked for history the store no longer keeps: re-read everything."""

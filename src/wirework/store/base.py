@@ -31,6 +31,7 @@ class Compare:
 class Put:
     key: str
     value: Any
+    lease: int = 0  # 0: no lease; otherwise the key goes away when that lease expires
 
 
 @dataclass(frozen=True)
@@ -55,3 +56,59 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+# -- what a control plane shared by several hosts needs beyond one host's store (etcd) -------
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change seen by a watch: a put (value set) or a delete (value None)."""
+
+    key: str
+    value: Any
+    revision: int
+
+    @property
+    def deleted(self) -> bool:
+        return self.value is None
+
+
+class Watch(Protocol):
+    def next(self, timeout: float) -> list[Event]:
+        """The events since the previous call, in revision order; [] when none came in time.
+
+        Raises `errors.StoreCompacted` when the start revision is no longer kept (the caller
+        then re-reads everything), `errors.StoreUnavailable` when the store cannot be reached.
+        """
+        ...
+
+    def cancel(self) -> None: ...
+
+
+class ClusterStore(Store, Protocol):
+    """A store shared by several hosts: leases with a TTL, and watches from a revision.
+
+    Every multi-host decision is one `txn` (compare-and-swap or create-if-absent), never a
+    read followed by a write. Keys written with `Put(..., lease=L)` vanish when L expires.
+    """
+
+    def grant(self, ttl: float) -> int:
+        """A new lease of `ttl` seconds; returns its id (never 0)."""
+        ...
+
+    def refresh(self, lease: int) -> bool:
+        """Keep a lease alive for another TTL; False when it has already expired."""
+        ...
+
+    def revoke(self, lease: int) -> None:
+        """End a lease now (its keys are deleted); unknown leases are ignored."""
+        ...
+
+    def revision(self) -> int:
+        """The store's current revision (watch from revision() + 1 to see only what follows)."""
+        ...
+
+    def watch(self, prefix: str, start_revision: int) -> Watch:
+        """Every change under `prefix` from `start_revision` (inclusive) on."""
+        ...

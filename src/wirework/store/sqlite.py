@@ -73,6 +73,8 @@ class SqliteStore:
                 raise _Abort
             for op in ops:
                 if isinstance(op, Put):
+                    if op.lease:
+                        raise StateError("the SQLite store has no leases; use an etcd store (--store etcd://HOST:PORT)")
                     self._put(op.key, op.value, rev)
                 elif isinstance(op, Delete):
                     self._db.execute("DELETE FROM kv WHERE key = ?", (op.key,))
