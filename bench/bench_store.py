@@ -26,7 +26,7 @@ from wirework.store import open_store, store_config
 from wirework.store.base import Compare, Put
 from wirework.store.etcd_members import start_cluster, stop_orphans
 from wirework.store.sqlite import SqliteStore
-from wirework.testing.memory_store import MemoryClusterStore
+from wirework.testing import MemoryClusterStore
 
 RUN = uuid.uuid4().hex[:6]
 

@@ -20,7 +20,7 @@ import pytest
 from wirework.errors import InvalidInput, LeaseExpired, StoreCompacted
 from wirework.store.base import Compare, Delete, Event, Put
 from wirework.store.sqlite import SqliteStore
-from wirework.testing.memory_store import ManualClock, MemoryClusterStore
+from wirework.testing import ManualClock, MemoryClusterStore
 
 
 @dataclass

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import wirework_cli
 from wirework.errors import InvalidInput
-from wirework.testing.memory_store import MemoryClusterStore
+from wirework.testing import MemoryClusterStore
 
 
 def test_cli_refuses_an_unknown_store_scheme_in_one_line(state_dir: str) -> None:

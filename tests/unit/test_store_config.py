@@ -11,7 +11,7 @@ from wirework.store import is_cluster_store, open_cluster_store, open_store, sto
 from wirework.store.etcd import range_end
 from wirework.store.etcd_conn import split_endpoint
 from wirework.store.sqlite import SqliteStore
-from wirework.testing.memory_store import ManualClock, MemoryClusterStore
+from wirework.testing import ManualClock, MemoryClusterStore
 
 
 def test_defaults_and_environment() -> None:

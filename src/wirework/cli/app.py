@@ -57,7 +57,7 @@ def add_store_options(parser: argparse.ArgumentParser, default: Any = None) -> N
 
 def store_config_of(args: argparse.Namespace) -> Any:
     """The StoreConfig for a command's --store* options (the environment fills the rest)."""
-    from wirework.store.config import store_config
+    from wirework.api.env import store_config
 
     return store_config(getattr(args, "store", None), prefix=getattr(args, "store_prefix", None),
                         ca=getattr(args, "store_ca", None), cert=getattr(args, "store_cert", None),

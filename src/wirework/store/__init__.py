@@ -37,7 +37,7 @@ def open_store(url: str | StoreConfig | None = None, *, state_dir_path: str | No
 
         return SqliteStore(config.location or os.path.join(state_dir(state_dir_path), "state.db"))
     if scheme == "memory":
-        from wirework.testing.memory_store import MemoryClusterStore
+        from wirework.store.memory import MemoryClusterStore
 
         return MemoryClusterStore()
     if scheme in ("etcd", "etcds"):
@@ -94,8 +94,8 @@ __all__ = [
 if TYPE_CHECKING:  # mypy proves every implementation fits its protocol
     from wirework.store.etcd import EtcdStore
     from wirework.store.etcd_watch import EtcdWatch
+    from wirework.store.memory import MemoryClusterStore, MemoryWatch
     from wirework.store.sqlite import SqliteStore
-    from wirework.testing.memory_store import MemoryClusterStore, MemoryWatch
 
     def _etcd_fits(s: EtcdStore, w: EtcdWatch) -> tuple[ClusterStore, Watch]:
         return s, w

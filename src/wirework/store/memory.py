@@ -1,4 +1,7 @@
-"""An in-memory `ClusterStore` for unit tests: etcd's semantics, a clock you can advance.
+"""An in-memory `ClusterStore` (`memory:`) for unit tests: etcd's semantics, a clock you can advance.
+
+Shipped to tests as `wirework.testing.MemoryClusterStore` / `ManualClock` (it lives here, with
+the other stores, because `open_store("memory:")` opens it).
 
     clock = ManualClock()
     store = MemoryClusterStore(clock)
