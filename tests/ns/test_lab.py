@@ -37,9 +37,12 @@ def machine() -> dict[str, list[str]]:
 
 
 def leftovers(before: dict[str, list[str]], lab: str) -> dict[str, list[str]]:
-    """What lab `lab` left on the machine: other engineers' labs come and go meanwhile."""
+    """What lab `lab` left on the machine: other engineers' labs come and go meanwhile, and their
+    tests make bridges and veths in the root namespace (wirework's `ww*` names, tests' `br*`),
+    names a lab never gives anything there."""
     now = machine()
-    ours = {k: [e for e in set(now[k]) - set(before[k]) if k == "links" or lab in e] for k in now}
+    ours = {k: [e for e in set(now[k]) - set(before[k])
+                if (k == "links" and not e.startswith(("ww", "br"))) or lab in e] for k in now}
     return {k: sorted(v) for k, v in ours.items() if v}
 
 
