@@ -216,3 +216,19 @@ def test_vxlan_peer_errors_point_at_the_line_and_create_nothing(state_dir: str, 
     done = wirework(state_dir, "lab", "up", path, check=False)
     assert done.returncode == 2 and f"{path}:11: vxlan vx42 on h1: peer 'h9' is not a host of this lab" in done.stderr
     assert machine() == before
+
+
+@pytest.mark.parametrize(("name", "magic"), [("g.png", b"\x89PNG"), ("g.svg", b"<?xml"), ("g.pdf", b"%PDF"),
+                                             ("g.dot", b"graph "), ("g.txt", b"lab routed")])
+def test_graph_writes_the_format_its_file_name_says(name: str, magic: bytes, state_dir: str, tmp_path: str) -> None:
+    out = os.path.join(str(tmp_path), name)
+    wirework(state_dir, "lab", "graph", ROUTED, "-o", out)
+    with open(out, "rb") as f:
+        assert f.read().startswith(magic)
+
+
+def test_graph_refuses_an_unknown_extension_and_writes_nothing(state_dir: str, tmp_path: str) -> None:
+    out = os.path.join(str(tmp_path), "g.jpeg")
+    done = wirework(state_dir, "lab", "graph", ROUTED, "-o", out, check=False)
+    assert done.returncode != 0 and "--format" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not os.path.exists(out)
