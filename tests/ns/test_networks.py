@@ -213,3 +213,26 @@ def test_concurrent_connects_from_several_processes(ww: Wirework, netns: Namespa
     assert all(ping(g, "10.78.0.1") for g in guests)
     ports = sh("nft", "list", "map", "inet", "wirework", "port_port", ns=host)
     assert all(f"tcp . {9000 + i}" in ports for i in range(6))
+
+
+def test_a_network_name_with_a_dot_works(ww: Wirework, netns: Namespaces) -> None:
+    host = ww.host.netns
+    assert host is not None
+    g = netns("dot")
+    net = ww.network_create("web.x", subnet="10.63.0.0/24").network
+    assert "." not in net.bridge  # `IF.N` reads as a VLAN interface, and sysctl keys split on dots
+    assert sh("sysctl", "-n", f"net.ipv4.conf.{net.bridge}.route_localnet", ns=host).strip() == "1"
+    ww.connect("web.x", g)
+    assert ping(g, "10.63.0.1")
+    ww.network_rm("web.x", force=True)
+    assert net.bridge not in sh("ip", "-o", "link", ns=host)
+
+
+def test_sysctl_of_an_interface_with_a_dot_in_its_name(ww: Wirework) -> None:
+    host = ww.host.netns
+    assert host is not None
+    sh("ip", "link", "add", "br.x", "type", "bridge", ns=host)
+    key = "net.ipv4.conf.br/x.route_localnet"  # sysctl(8)'s spelling: '/' stands for a dot in a name
+    assert ww.host.sysctl.get(key) == "0"
+    ww.host.sysctl.set(key, "1")
+    assert sh("cat", "/proc/sys/net/ipv4/conf/br.x/route_localnet", ns=host).strip() == "1"
