@@ -362,3 +362,60 @@ def test_namespace_steps_never_delete_a_namespace_they_did_not_tag(netns: Namesp
     DeleteNetns(theirs, f"run:{theirs}").apply(host)  # tagged delete of an untagged namespace: no-op
     assert os.path.exists(f"/run/netns/{theirs}")
     host.close()
+
+
+def _pid_guest() -> subprocess.Popen[bytes]:
+    """A process with a network namespace of its own (what `pid:N` guests are)."""
+    proc = subprocess.Popen(["unshare", "-n", "sleep", "600"])
+    deadline = time.monotonic() + 10
+    while os.readlink(f"/proc/{proc.pid}/ns/net") == os.readlink("/proc/self/ns/net"):
+        assert time.monotonic() < deadline, "unshare did not enter a namespace of its own"
+        time.sleep(0.01)
+    return proc
+
+
+@pytest.mark.parametrize("gone", ["netns-deleted", "pid-dead", "pid-reused"])
+def test_an_address_held_by_a_guest_that_is_gone_is_taken_over(ww: Wirework, netns: Namespaces, gone: str) -> None:
+    """pipework's everyday loop: the old guest went away without a detach (docker rm, kill,
+    ip netns del); attaching another guest to its address just works, without a gc first."""
+    new = netns("new")
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        if gone == "netns-deleted":
+            ref = name = netns("old")
+        else:
+            procs.append(_pid_guest())
+            ref, name = f"pid:{procs[0].pid}", f"pid {procs[0].pid}"
+        old = ww.attach(ref, "br0", ip="10.69.0.5/24").attachment
+        with pytest.raises(Conflict, match=f"10.69.0.5 is already used on br0 by {name}; pick another"):
+            ww.attach(new, "br0", ip="10.69.0.5/24")  # a holder that lives keeps its address
+        if gone == "netns-deleted":
+            sh("ip", "netns", "del", ref)
+        else:
+            procs[0].kill()
+            procs[0].wait()
+        if gone == "pid-reused":  # the PID now belongs to another process (in another namespace)
+            procs.append(_pid_guest())
+            entry = ww.store.get(f"att/{ww.host_id}/{old.id}")
+            assert entry is not None
+            guest = {**entry.value["guest"], "pid": procs[1].pid, "netns_path": f"/proc/{procs[1].pid}/ns/net"}
+            ww.store.put(entry.key, {**entry.value, "guest": guest})
+        res = ww.attach(new, "br0", ip="10.69.0.5/24")
+        assert res.changed and "10.69.0.5/24" in sh("ip", "addr", ns=new)
+        assert [(s.attachment.guest.name, s.state) for s in ww.ls()] == [(new, "ok")]
+        assert old.host_ifname not in sh("ip", "link", ns=ww.host.netns)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+def test_a_refused_claim_names_the_guest_that_holds_it(ww: Wirework, netns: Namespaces, state_dir: str) -> None:
+    old, new = netns("old"), netns("new")
+    ww.attach(old, "br0", ip="10.69.1.5/24")
+    host = ww.host.netns
+    assert host is not None
+    out = wirework_cli("pipework", "br0", new, "10.69.1.5/24", "--netns", host, check=False,
+                       env={"WIREWORK_STATE_DIR": state_dir})
+    assert out.returncode == 4
+    assert out.stderr.strip() == f"wirework: address 10.69.1.5 is already used on br0 by {old}; pick another"

@@ -166,3 +166,26 @@ def test_recovery_sweeps_forward_rules_of_bridges_that_are_gone(env: dict[str, s
         assert subprocess.run(["iptables", "-C", "DOCKER-USER", *rule], capture_output=True).returncode != 0
     finally:
         subprocess.run(["iptables", "-D", "DOCKER-USER", *rule], capture_output=True, check=False)
+
+
+def test_docker_rm_then_run_again_gets_the_address_back_without_gc(containers: Containers,
+                                                                   env: dict[str, str]) -> None:
+    """pipework's everyday loop (issue 7.1): run, attach, rm -f, run under the same name, attach."""
+    x = containers.run("again")
+    wirework_cli("pipework", BRIDGE, "-i", "eth1", x, "10.199.8.5/24", env=env)
+    other = containers.run("other")
+    refused = wirework_cli("pipework", BRIDGE, "-i", "eth1", other, "10.199.8.5/24", env=env, check=False)
+    assert refused.returncode == 4
+    assert refused.stderr.strip() == f"wirework: address 10.199.8.5 is already used on {BRIDGE} by {x}; pick another"
+    docker("rm", "-f", x)
+    docker("run", "-d", "--name", x, "--net=none", IMAGE, "sleep", "600")
+    wirework_cli("pipework", BRIDGE, "-i", "eth1", x, "10.199.8.5/24", env=env)  # no gc in between
+    assert "10.199.8.5/24" in dexec(x, "ip", "addr").stdout
+    wirework_cli("pipework", BRIDGE, "-i", "eth1", other, "10.199.8.6/24", env=env)
+    assert dexec(other, "ping", "-c", "1", "-W", "2", "10.199.8.5").returncode == 0
+    docker("rm", "-f", x)  # and a different container asking for the address of a removed one
+    wirework_cli("pipework", BRIDGE, "-i", "eth2", other, "10.199.8.5/24", env=env)
+    assert "10.199.8.5/24" in dexec(other, "ip", "addr").stdout
+    rows = wirework_cli("ls", env=env).stdout
+    assert x not in rows and "guest-gone" not in rows
+    wirework_cli("detach", other, env=env)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from wirework.drivers.routes import DelAddress, DelRoute
 from wirework.errors import Conflict, GuestNotFound, GuestNotRunning, ServiceError, StepFailed, WireworkError
+from wirework.guests.resolve import process_start
 from wirework.kernel.netns import netns_id
 from wirework.model.guest import Guest
 from wirework.model.specs import AttachSpec
@@ -87,6 +88,8 @@ def attach_spec(ww: Wirework, spec: AttachSpec, *, dry_run: bool = False) -> Att
     spec = _resolve_host_mac(ww, spec)
     g = ww.resolve(spec.guest)
     att_id = attachment_id(g.key, spec.cont_ifname)
+    if not dry_run:
+        _clear_gone_holder(ww, spec, att_id)
     existing = records.load(ww.store, ww.host_id, att_id)
     stale = stale_or_noop(ww, existing, g, spec)
     if existing is not None and stale is None:
@@ -136,6 +139,24 @@ def stale_or_noop(ww: Wirework, att: Attachment | None, g: Guest, spec: AttachSp
     raise Conflict(f"{spec.cont_ifname} of guest {g.name!r} is already wired to {att.host_if} "
                    f"({att.cidr or 'dhcp'}); run 'wirework detach {spec.guest} -i {spec.cont_ifname}' first")
 
+def _clear_gone_holder(ww: Wirework, spec: AttachSpec, att_id: str) -> None:
+    """The address is held by an attachment whose guest is gone (container removed, process
+    dead or its PID reused, namespace deleted): tear that one down as gc would, so the
+    everyday `docker rm -f x; docker run --name x; pipework ...` loop needs no gc in between.
+    A holder that lives is left alone (check_attach then refuses, naming it)."""
+    if not spec.cidr:
+        return
+    entry = ww.store.get(ip_key(ww.host_id, spec.host_if, spec.cidr.split("/")[0]))
+    if entry is None or entry.value == att_id:
+        return
+    holder = records.load(ww.store, ww.host_id, str(entry.value))
+    if holder is None or state_of(ww, holder) == "ok":
+        return  # a claim without a record is an attach in flight or a crashed one: _reserve_ip decides
+    try:
+        teardown(ww, holder, ns_id_now(holder))
+    except StepFailed:
+        pass  # what could not be removed is reported by doctor; the record and the claim are gone
+
 def _used_ips(ww: Wirework, spec: AttachSpec, att_id: str) -> list[Attachment]:
     """Who holds the requested address on that host interface (not this very attachment)."""
     if not spec.cidr:
@@ -162,8 +183,10 @@ def _reserve_ip(ww: Wirework, spec: AttachSpec, att_id: str) -> bool:
         if entry.value == att_id:
             return False
         holder = str(entry.value)
-        if records.load(ww.store, ww.host_id, holder) is not None or _op_running(ww, holder):
-            raise Conflict(f"address {ip} is already used on {spec.host_if} by another guest; pick another")
+        att = records.load(ww.store, ww.host_id, holder)
+        if att is not None or _op_running(ww, holder):
+            who = att.guest.name if att is not None else "a guest being attached right now"
+            raise Conflict(f"address {ip} is already used on {spec.host_if} by {who}; pick another")
         if ww.store.txn([Compare(key, entry.revision)], [Put(key, att_id)]):
             return True  # a claim left by a crashed run: taken over
     raise Conflict(f"address {ip} on {spec.host_if} is contended; try again")
@@ -270,16 +293,24 @@ def ns_id_now(att: Attachment) -> str | None:
 
 
 def ls(ww: Wirework) -> list[AttachmentStatus]:
-    out = []
-    for att in host_records(ww):
-        if ns_id_now(att) != att.guest.netns_id:
-            state = "guest-gone"
-        elif att.host_ifname and ww.host.net.link(att.host_ifname) is None:
-            state = "link-missing"
-        else:
-            state = "ok"
-        out.append(AttachmentStatus(att, state))
-    return out
+    return [AttachmentStatus(att, state_of(ww, att)) for att in host_records(ww)]
+
+def state_of(ww: Wirework, att: Attachment) -> str:
+    """"ok"; "guest-gone" (its namespace is no longer the recorded one: the container was
+    removed or restarted, the process died or its PID is another's, the netns was deleted);
+    or "link-missing" (its host end was removed by hand). gc tears down all but "ok"."""
+    if ns_id_now(att) != att.guest.netns_id or not _same_process(att):
+        return "guest-gone"
+    if att.host_ifname and ww.host.net.link(att.host_ifname) is None:
+        return "link-missing"
+    return "ok"
+
+def _same_process(att: Attachment) -> bool:
+    """A `pid:` guest's key pins the process's start time: a reused PID is another process."""
+    if att.guest.kind != "pid" or att.guest.pid is None:
+        return True
+    started = att.guest.key.rsplit(":", 1)[-1]
+    return process_start(att.guest.pid) == started
 
 def gc(ww: Wirework) -> list[Attachment]:
     """Tear down what is left of attachments whose guest is gone (OVS ports, records)."""
