@@ -167,7 +167,9 @@ class Wirework:
         return netops.link(self, a, b, unlink=unlink, dry_run=dry_run)
 
     def connect(self, network: str, guest: str, *, dry_run: bool = False, **options: Any) -> Any:
-        """Connect a guest to a network (address from IPAM, ports, default route if asked)."""
+        """Connect a guest to a network (address from IPAM, published ports). `default_route`:
+        None (default) gives the guest its default route via this network when it has none yet
+        (its first network, as Docker and podman do); True moves it here; False refuses it."""
         from wirework.networks import connops
         from wirework.networks.connect import validate_connect
 

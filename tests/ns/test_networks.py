@@ -23,11 +23,11 @@ def test_create_connect_inspect_rm_leaves_nothing(ww: Wirework, netns: Namespace
     assert (res.network.bridge, res.network.gateway) == ("ww-alpha", "10.77.0.1")
     assert "wirework:net:alpha" in sh("ip", "-d", "link", "show", "ww-alpha", ns=host)
     ep1 = ww.connect("alpha", g1, default_route=True, publish=["8080:80"]).endpoint
-    ep2 = ww.connect("alpha", g2, aliases=["web"]).endpoint
+    ep2 = ww.connect("alpha", g2, aliases=["web"], default_route=False).endpoint
     assert (ep1.ip, ep1.ifname, ep2.ip) == ("10.77.0.2/24", "eth0", "10.77.0.3/24")
     assert ping(g1, "10.77.0.3") and ping(g2, "10.77.0.1")
     assert "default via 10.77.0.1 dev eth0" in sh("ip", "route", ns=g1)
-    assert "default" not in sh("ip", "route", ns=g2)  # no --default-route: no default route
+    assert "default" not in sh("ip", "route", ns=g2)  # --no-default-route: none, although its first network
     info = ww.network_inspect("alpha")
     assert [(g["guest"], g["ip"], g["ports"]) for g in sorted(info["guests"], key=lambda g: g["ip"])] == [
         (g1, "10.77.0.2/24", ["0.0.0.0:8080->80/tcp"]), (g2, "10.77.0.3/24", [])]

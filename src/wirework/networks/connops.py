@@ -25,7 +25,9 @@ from wirework.networks.connect import (
     check_guest_mode,
     check_ports,
     choose_ifname,
+    no_way_back_note,
     same_request,
+    wants_default_route,
 )
 from wirework.networks.endpoints import Endpoint
 from wirework.networks.hostports import listening_ports
@@ -62,6 +64,9 @@ def connect(ww: Session, spec: ConnectSpec, *, dry_run: bool = False) -> Connect
             raise Conflict(f"guest {g.name} is already connected to {net.name} ({ep.ip} on {ep.ifname}) with other "
                            f"options; run 'wirework disconnect {net.name} {spec.guest}' first")
         drop_endpoint(ww, ep, release=False)  # it restarted: rewire it, with the same address
+    routes = ww.host.net.routes(g.netns_path, table=254)
+    has_default = any(r.dst == "default" and ":" not in r.gateway for r in routes)
+    spec = replace(spec, default_route=wants_default_route(spec, has_default, ep))
     return _connect_new(ww, spec, net, g, dry_run)
 
 
@@ -86,7 +91,20 @@ def _prepare(ww: Session, spec: ConnectSpec, net: Network, g: Guest) -> _Prepare
         others = [e for e in endpoints.all_endpoints(ww.store, ww.host_id) if e.guest.key != g.key]
         check_ports(others, ports, listening_ports(ww.host.netns))
     sysctl, notes = forwarding_steps(net, ww.host.sysctl.get(IP_FORWARD), spec.no_sysctl)
+    if ports and not spec.default_route:
+        notes += _no_way_back(ww, g, net, ports)
     return _Prepared(ifname, facts, sysctl, notes)
+
+
+def _no_way_back(ww: Session, g: Guest, net: Network, ports: list[PortMapping]) -> list[str]:
+    """Published ports on a guest with no default route answer only the subnets it reaches."""
+    routes = ww.host.net.routes(g.netns_path, table=254)
+    if any(r.dst == "default" and ":" not in r.gateway for r in routes):
+        return []
+    on_link = {r.dst for r in routes if r.dst != "default" and ":" not in r.dst and r.scope == 253}
+    reach = [net.subnet, *sorted(on_link - {net.subnet})]
+    note = no_way_back_note(g, ports, reach)
+    return [note] if note else []
 
 
 def _connect_new(ww: Session, spec: ConnectSpec, net: Network, g: Guest, dry_run: bool) -> ConnectResult:
@@ -118,7 +136,7 @@ def _endpoint(spec: ConnectSpec, net: Network, g: Guest, prep: _Prepared, ip: st
               ports: list[PortMapping]) -> tuple[Endpoint, str]:
     cidr = f"{ip}/{net.addresses().prefixlen}"
     ep = Endpoint(network=net.name, host=net.host, guest=g, att_id=prep.facts.att_id, ifname=prep.ifname, ip=cidr,
-                  default_route=spec.default_route, static=spec.ip is not None, aliases=spec.aliases,
+                  default_route=bool(spec.default_route), static=spec.ip is not None, aliases=spec.aliases,
                   ports=tuple(_port_dict(m) for m in ports), mode=spec.mode or g.mode)
     return ep, cidr
 

@@ -15,6 +15,7 @@ from wirework.naming import owner_of
 from wirework.networks import endpoints, records
 from wirework.networks import network as nets
 from wirework.networks.doctor_fw import firewall_findings, stale_firewall
+from wirework.networks.doctor_guests import guest_findings
 from wirework.networks.network import Network
 from wirework.networks.occupancy import probe_occupied
 from wirework.networks.session import Session
@@ -50,6 +51,7 @@ def diagnose(ww: Session, *, root: str = "/") -> list[Finding]:
     out += stale_links(ww)
     out += stale_firewall(ww, networks)
     out += interrupted(ww)
+    out += guest_findings(ww)
     return out
 
 

@@ -1,0 +1,56 @@
+"""Doctor checks on guests: published ports whose replies cannot come back.
+
+Read-only, like every doctor check; each finding names the guest (not an internal id) and a
+command that fixes it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from wirework.errors import WireworkError
+from wirework.firewall.model import PortMapping
+from wirework.kernel.netns import netns_id
+from wirework.networks import endpoints
+from wirework.networks import network as nets
+from wirework.networks.session import Session
+
+if TYPE_CHECKING:
+    from wirework.networks.doctor import Finding
+
+
+def guest_findings(ww: Session) -> list[Finding]:
+    return ports_without_way_back(ww)
+
+
+def ports_without_way_back(ww: Session) -> list[Finding]:
+    """A guest publishing ports without a default route answers only the subnets it is on:
+    not the host's own addresses, not other machines (Docker's first network gives one)."""
+    from wirework.networks.doctor import Finding
+
+    out = []
+    networks = {n.name: n for n in nets.all_networks(ww.store, ww.host_id)}
+    for ep in endpoints.all_endpoints(ww.store, ww.host_id):
+        public = [PortMapping(**p) for p in ep.ports if not PortMapping(**p).host_only]
+        net = networks.get(ep.network)
+        if not public or net is None or not _alive(ep.guest.netns_path, ep.guest.netns_id):
+            continue
+        routes = ww.host.net.routes(ep.guest.netns_path, table=254)
+        if any(r.dst == "default" and ":" not in r.gateway for r in routes):
+            continue
+        ports = ", ".join(m.text() for m in public[:3]) + (f" and {len(public) - 3} more" if len(public) > 3 else "")
+        out.append(Finding(
+            "port-no-route-back", "warning", f"{ep.guest.name} publishes {ports} but has no default route",
+            f"replies to clients outside {net.subnet} have no way back: the ports answer on the host's 127.0.0.1, "
+            "not on its other addresses nor from other machines",
+            f"wirework pipework route {ep.guest.ref} add default via {net.gateway} dev {ep.ifname}  (or connect it "
+            f"with --default-route: wirework disconnect {ep.network} {ep.guest.ref} && wirework connect "
+            f"{ep.network} {ep.guest.ref} --default-route ...)"))
+    return out
+
+
+def _alive(path: str, recorded: str) -> bool:
+    try:
+        return netns_id(path) == recorded
+    except WireworkError:
+        return False
