@@ -109,3 +109,23 @@ def test_connect_refuses_both_default_route_flags(site: Site, netns: Namespaces)
     done = cli(site.host, site.state_dir, "connect", "web", netns("c"), "--default-route", "--no-default-route",
                check=False)
     assert done.returncode == 2 and "not allowed with argument" in done.stderr
+
+
+@pytest.mark.parametrize("br_netfilter", ["0", "1"])
+def test_a_guest_reaches_its_own_published_port_through_the_hosts_address(
+        site: Site, netns: Namespaces, br_netfilter: str) -> None:
+    """Issue 7.5 (hairpin): nothing is set by hand. With br_netfilter the DNAT back to the sender
+    is bridged out of its ingress port, which a bridge does only in hairpin mode."""
+    sh("sysctl", "-qw", f"net.bridge.bridge-nf-call-iptables={br_netfilter}", ns=site.host)  # per netns
+    site.ww.network_create("web", subnet="10.76.0.0/24")
+    c, d = netns("c"), netns("d")
+    port_c = site.ww.connect("web", c, publish=["18082:8080", "18083:5353/udp"]).endpoint
+    site.ww.connect("web", d)
+    site.servers.start(c, "c", "8080/tcp", "5353/udp")
+    got = ask([(c, HOST_LAN, 18082, "tcp"), (c, "10.76.0.1", 18082, "tcp"), (c, HOST_LAN, 18083, "udp"),
+               (d, HOST_LAN, 18082, "tcp")])
+    assert got == ["c 10.76.0.1"] * 4  # hairpin is masqueraded: the guest sees the gateway
+    atts = {a.guest.name: a.host_ifname for a in (s.attachment for s in site.ww.ls())}
+    assert "hairpin on" in sh("ip", "-d", "link", "show", atts[c], ns=site.host)
+    assert "hairpin off" in sh("ip", "-d", "link", "show", atts[d], ns=site.host)  # no published port: no need
+    assert port_c.ports

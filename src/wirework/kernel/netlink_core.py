@@ -248,6 +248,16 @@ class LinkCore:
             "add" if add else "del", index=self._index(port), vlan_info={"vid": vid, "flags": ["pvid", "untagged"]}
         )
 
+    def hairpin(self, port: str) -> bool | None:
+        """Whether bridge port `port` may send a frame back out of the port it came in by (None:
+        `port` is no bridge port)."""
+        msg = self.sock().link("get", index=self._index(port))[0]
+        mode = msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_SLAVE_DATA", "IFLA_BRPORT_MODE")
+        return None if mode is None else bool(mode)
+
+    def set_hairpin(self, port: str, on: bool) -> None:
+        self.sock().brport("set", index=self._index(port), mode=int(on))  # IFLA_BRPORT_MODE
+
     def set_tx_offload(self, name: str, ns: str | None, on: bool) -> None:
         with inside(ns):
             ethtool.set_tx_checksum(name, on)

@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from wirework.drivers.links import SetHairpin
 from wirework.errors import Conflict, GuestNotFound, GuestNotRunning
 from wirework.firewall.model import PortMapping
 from wirework.ipam import Ipam, Lease
 from wirework.model.guest import Guest
 from wirework.model.specs import AttachSpec
+from wirework.naming import host_veth_name
 from wirework.networks import endpoints, fw, netops, records
 from wirework.networks import network as nets
 from wirework.networks.attach import AttachFacts, check_attach, plan_attach, probe_attach
@@ -126,9 +128,12 @@ def _connect_new(ww: Session, spec: ConnectSpec, net: Network, g: Guest, dry_run
 def _plan(spec: ConnectSpec, net: Network, g: Guest, prep: _Prepared, ip: str) -> tuple[Plan, AttachSpec, list[PortMapping]]:
     aspec = attach_spec(spec, net, g, prep.ifname, ip if "(" not in ip else net.gateway)
     ports = bound_ports(spec, net, ip, f"att:{prep.facts.att_id}")
-    n = len(ports)
-    extra = Plan("connect", "", (*fw.publish_steps(ports), *prep.sysctl), tuple(prep.notes),
-                 tuple(range(n, n + len(prep.sysctl))))
+    # A guest with published ports may reach them through a host address itself: hairpin mode on
+    # its bridge port (only there: hairpin also reflects the guest's own broadcasts back to it).
+    hairpin = [SetHairpin(host_veth_name(prep.facts.att_id), True, fresh=True)] if ports else []
+    head = [*hairpin, *fw.publish_steps(ports)]
+    extra = Plan("connect", "", (*head, *prep.sysctl), tuple(prep.notes),
+                 tuple(range(len(head), len(head) + len(prep.sysctl))))
     return replace(plan_attach(aspec, prep.facts) + extra, operation="connect"), aspec, ports
 
 
