@@ -129,3 +129,19 @@ def test_a_guest_reaches_its_own_published_port_through_the_hosts_address(
     assert "hairpin on" in sh("ip", "-d", "link", "show", atts[c], ns=site.host)
     assert "hairpin off" in sh("ip", "-d", "link", "show", atts[d], ns=site.host)  # no published port: no need
     assert port_c.ports
+
+
+def test_published_udp_ports_and_port_ranges_carry_traffic(site: Site, netns: Namespaces) -> None:
+    """S2 with real traffic: a UDP port, a TCP range and a UDP range, from another machine on the
+    LAN; the ports around the ranges stay closed; disconnect closes them all."""
+    site.ww.network_create("svc", subnet="10.77.0.0/24")
+    g = netns("g")
+    site.ww.connect("svc", g, publish=["15353:5353/udp", "18090-18092:9090-9092", "15360-15361:6360-6361/udp"])
+    site.servers.start(g, "g", "5353/udp", "9090/tcp", "9091/tcp", "9092/tcp", "6360/udp", "6361/udp", "9093/tcp")
+    lan = site.lan
+    wanted = [(15353, "udp"), (18090, "tcp"), (18091, "tcp"), (18092, "tcp"), (15360, "udp"), (15361, "udp")]
+    outside = [(18089, "tcp"), (18093, "tcp"), (15362, "udp"), (15353, "tcp")]
+    got = ask([(lan, HOST_LAN, port, proto) for port, proto in wanted + outside])
+    assert got == [f"g {LAN_MACHINE}"] * len(wanted) + [None] * len(outside)
+    site.ww.disconnect("svc", g)
+    assert ask([(lan, HOST_LAN, port, proto) for port, proto in wanted]) == [None] * len(wanted)
