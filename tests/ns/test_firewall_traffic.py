@@ -117,7 +117,7 @@ def lab(netns: Namespaces, tmp_path: Path) -> Iterator[Lab]:
 def test_published_ports_from_outside_host_hairpin_and_host_only(lab: Lab) -> None:
     a = lab.network("a", 88)
     b = lab.network("b", 89)
-    (a1, ip1), (a2, _) = lab.guest(a, 1), lab.guest(a, 2)
+    (_a1, ip1), (a2, _) = lab.guest(a, 1), lab.guest(a, 2)
     b1, _ = lab.guest(b, 1)
     wild = PortMapping("a", ip1, "tcp", 8080, 80, owner="att:a1")
     local = PortMapping("a", ip1, "tcp", 8081, 80, host_ip="127.0.0.1", owner="att:a1")
