@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from wirework.kernel.icmp import Icmp
 from wirework.kernel.iptables import Iptables
 from wirework.kernel.netlink import Netlink
 from wirework.kernel.netns import netns_path
@@ -44,6 +45,10 @@ class KernelHost:
     @cached_property
     def sysctl(self) -> Sysctl:
         return Sysctl(self.netns_path)
+
+    @cached_property
+    def icmp(self) -> Icmp:
+        return Icmp(self.netns_path)
 
     @cached_property
     def nft(self) -> Nft:

@@ -369,6 +369,16 @@ class FakeProc:
         return f"/usr/bin/{program}"
 
 
+class FakeIcmp:
+    """Echo requests answered by the addresses in `answering`."""
+
+    def __init__(self) -> None:
+        self.answering: set[str] = set()
+
+    def echo(self, target: str, *, timeout: float = 1.0) -> bool:
+        return target in self.answering
+
+
 class FakeHost:
     """Host protocol in memory. `fail_on("add_route")` makes that call raise once."""
 
@@ -382,6 +392,7 @@ class FakeHost:
         self.sysctl = FakeSysctl(self.state)
         self.proc = FakeProc()
         self.nft = FakeNft()
+        self.icmp = FakeIcmp()
 
     def fail_on(self, call: str) -> None:
         self._fail.add(call)
