@@ -208,6 +208,12 @@ class Wirework:
 
         return doctor.diagnose(self, root=root)
 
+    def bridges(self) -> list[dict[str, Any]]:
+        """Every bridge of the host, Linux and OVS, with who made it, addresses and ports."""
+        from wirework.networks import bridges
+
+        return bridges.list_bridges(self)
+
     def check(self, *, lan: str | None = None, lan_addr: str | None = None, probe: bool = True) -> Any:
         from wirework.networks import check
 

@@ -189,3 +189,22 @@ def test_docker_rm_then_run_again_gets_the_address_back_without_gc(containers: C
     rows = wirework_cli("ls", env=env).stdout
     assert x not in rows and "guest-gone" not in rows
     wirework_cli("detach", other, env=env)
+
+
+def test_bridges_names_dockers_bridges_and_the_guests_on_wireworks(containers: Containers,
+                                                                  env: dict[str, str]) -> None:
+    import json
+
+    c1 = containers.run("brs")
+    net = f"wwt{RUN_ID}brs"
+    net_id = docker("network", "create", net)
+    try:
+        wirework_cli("pipework", BRIDGE, "-i", "eth1", c1, "10.199.9.5/24", env=env)
+        rows = {r["name"]: r for r in json.loads(wirework_cli("bridges", "--json", env=env).stdout)}
+        assert rows["docker0"]["made_by"] == "Docker network bridge" and rows["docker0"]["kind"] == "linux"
+        assert rows[f"br-{net_id[:12]}"]["made_by"] == f"Docker network {net}"
+        ours = rows[BRIDGE]
+        assert ours["made_by"] == "wirework attach (pipework)"
+        assert [p["guest"] for p in ours["ports"]] == [f"{c1} eth1"]
+    finally:
+        docker("network", "rm", net, check=False)

@@ -264,9 +264,10 @@ class LinkCore:
 
 def _link_info(msg: Any) -> LinkInfo:
     kind = msg.get(("linkinfo", "kind")) or ""
-    vlan_filtering = False
+    vlan_filtering = stp = False
     if kind == "bridge":
         vlan_filtering = bool(msg.get(("linkinfo", "data", "br_vlan_filtering")) or 0)
+        stp = bool(msg.get(("linkinfo", "data", "br_stp_state")) or 0)
     return LinkInfo(
         index=msg["index"],
         name=msg.get_attr("IFLA_IFNAME"),
@@ -278,6 +279,8 @@ def _link_info(msg: Any) -> LinkInfo:
         master=msg.get_attr("IFLA_MASTER") or 0,
         vlan_filtering=vlan_filtering,
         link_index=msg.get_attr("IFLA_LINK") or 0,
+        stp=stp,
+        operstate=str(msg.get_attr("IFLA_OPERSTATE") or "").lower(),
     )
 
 

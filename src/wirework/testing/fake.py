@@ -303,6 +303,12 @@ class FakeOvs:
     def ports(self, bridge: str) -> list[str]:
         return [p for p, (b, _) in self.s.ovs_ports.items() if b == bridge]
 
+    def bridges(self) -> list[str]:
+        return sorted(self.s.ovs_bridges)
+
+    def stp_enabled(self, bridge: str) -> bool:
+        return False
+
     def port_owner(self, port: str) -> str | None:
         return self.s.ovs_ports.get(port, ("", None))[1]
 
