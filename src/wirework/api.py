@@ -106,6 +106,13 @@ class Wirework:
         """Tear down what is left of attachments whose guest is gone (OVS ports, records)."""
         return attachments.gc(self)
 
+    def renew_leases(self, *, now: float | None = None) -> list[str]:
+        """Renew the DHCP leases of this host's attachments that are past half their time (the
+        resident service calls this every few seconds); a line per lease it renewed or could not."""
+        from wirework.networks import leases
+
+        return leases.renew_leases(self, now=now)
+
     def inspect(self, guest: str) -> GuestReport:
         return attachments.inspect(self, guest)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from wirework.drivers.dhcp import DhcpLease
 from wirework.drivers.routes import DelAddress, DelRoute
 from wirework.errors import Conflict, GuestNotFound, GuestNotRunning, ServiceError, StepFailed, WireworkError
 from wirework.guests.resolve import process_start
@@ -202,12 +203,14 @@ def _op_running(ww: Wirework, att_id: str) -> bool:
     return any(e.value.get("plan", {}).get("owner", "").startswith(f"att:{att_id}") for e in ww.store.scan(OPS_PREFIX))
 
 def make_record(ww: Wirework, spec: AttachSpec, facts: Any, g: Guest, undo: list[Step]) -> Attachment:
-    cidr, gateway = spec.cidr, spec.gateway
-    for step in undo:  # a DHCP lease shows up as the address and route it added
+    cidr, gateway, lease = spec.cidr, spec.gateway, None
+    for step in undo:  # a DHCP lease shows up as the address and route it added, and itself
         if isinstance(step, DelAddress) and step.ifname == spec.cont_ifname:
             cidr = step.cidr
         if isinstance(step, DelRoute) and step.route.dst == "default":
             gateway = step.route.gateway or gateway
+        if isinstance(step, DhcpLease):
+            lease = {k: v for k, v in step.to_dict().items() if k not in ("kind", "ifname", "ns")}
     kind = {"new-bridge": "bridge", "new-ovs": "ovs", "physical": "macvlan"}.get(facts.host_kind, facts.host_kind)
     kind = "direct" if spec.direct else kind
 
@@ -216,7 +219,7 @@ def make_record(ww: Wirework, spec: AttachSpec, facts: Any, g: Guest, undo: list
         host_ifname="" if kind in ("macvlan", "direct") else (spec.host_ifname or host_veth_name(facts.att_id)),
         cont_ifname=spec.cont_ifname, cidr=cidr, gateway=gateway,
         mac=_guest_mac(spec, facts), undo=tuple(s.to_dict() for s in undo),
-        nonce=getattr(facts, "nonce", ""),
+        nonce=getattr(facts, "nonce", ""), dhcp_lease=lease,
     )
 
 def _guest_mac(spec: AttachSpec, facts: Any) -> str:

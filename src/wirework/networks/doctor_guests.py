@@ -1,4 +1,5 @@
-"""Doctor checks on guests: published ports whose replies cannot come back.
+"""Doctor checks on guests: published ports whose replies cannot come back, DHCP leases that
+ran out with nobody renewing them.
 
 Read-only, like every doctor check; each finding names the guest (not an internal id) and a
 command that fixes it.
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 
 def guest_findings(ww: Session) -> list[Finding]:
-    return ports_without_way_back(ww)
+    return ports_without_way_back(ww) + expired_leases(ww)
 
 
 def ports_without_way_back(ww: Session) -> list[Finding]:
@@ -54,3 +55,29 @@ def _alive(path: str, recorded: str) -> bool:
         return netns_id(path) == recorded
     except WireworkError:
         return False
+
+
+def expired_leases(ww: Session) -> list[Finding]:
+    """A DHCP lease past its end: the server may hand the address to another machine while the
+    guest still uses it. The resident service renews leases; without it nobody does."""
+    import time
+
+    from wirework.networks.doctor import Finding
+    from wirework.networks.leases import expired
+    from wirework.networks.records import all_for_host
+
+    now, out = time.time(), []
+    for att in all_for_host(ww.store, ww.host_id):
+        lease = att.dhcp_lease
+        if not lease or not expired(lease, now) or not _alive(att.guest.netns_path, att.guest.netns_id):
+            continue
+        ago = int(now - float(lease["obtained"]) - float(lease["seconds"]))
+        out.append(Finding(
+            "dhcp-lease-expired", "warning",
+            f"the DHCP lease of {att.guest.name} {att.cont_ifname} ({lease['ip']}) expired {ago} s ago",
+            f"nothing renewed it (the server {lease.get('server') or '?'} gave it for {lease['seconds']} s): the "
+            "server may give the address to another machine while the guest still uses it",
+            f"wirework service start (the resident service renews DHCP leases); or take a new lease now: wirework "
+            f"detach {att.guest.ref} -i {att.cont_ifname} && wirework pipework {att.host_if} -i {att.cont_ifname} "
+            f"{att.guest.ref} dhcp"))
+    return out
