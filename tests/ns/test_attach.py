@@ -413,6 +413,9 @@ def test_an_address_held_by_a_guest_that_is_gone_is_taken_over(ww: Wirework, net
             assert entry is not None
             guest = {**entry.value["guest"], "pid": procs[1].pid, "netns_path": f"/proc/{procs[1].pid}/ns/net"}
             ww.store.put(entry.key, {**entry.value, "guest": guest})
+        dry = ww.attach(new, "br0", ip="10.69.0.5/24", dry_run=True).plan  # says it, changes nothing
+        assert any(old.host_ifname in step.describe() for step in dry.steps), dry.steps
+        assert [s.state for s in ww.ls()] == ["guest-gone"]
         res = ww.attach(new, "br0", ip="10.69.0.5/24")
         assert res.changed and "10.69.0.5/24" in sh("ip", "addr", ns=new)
         assert [(s.attachment.guest.name, s.state) for s in ww.ls()] == [(new, "ok")]

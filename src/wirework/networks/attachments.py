@@ -89,15 +89,19 @@ def attach_spec(ww: Wirework, spec: AttachSpec, *, dry_run: bool = False) -> Att
     spec = _resolve_host_mac(ww, spec)
     g = ww.resolve(spec.guest)
     att_id = attachment_id(g.key, spec.cont_ifname)
-    if not dry_run:
-        _clear_gone_holder(ww, spec, att_id)
+    gone = _gone_holder(ww, spec, att_id)
+    if gone is not None and not dry_run:
+        _clear(ww, gone)
     existing = records.load(ww.store, ww.host_id, att_id)
     stale = stale_or_noop(ww, existing, g, spec)
     if existing is not None and stale is None:
         return AttachResult(existing, False, Plan("attach", existing.owner, ()))
-    facts = probe_attach(ww.host, spec, g, None, _used_ips(ww, spec, att_id), host_ns_id=_host_ns_id(ww))
+    used = [a for a in _used_ips(ww, spec, att_id) if gone is None or a.id != gone.id]
+    facts = probe_attach(ww.host, spec, g, None, used, host_ns_id=_host_ns_id(ww))
     check_attach(spec, facts)
     plan = plan_attach(spec, facts)
+    if gone is not None and dry_run:  # what the run would clear first
+        plan = replace(_detach_plan(ww, gone, ns_id_now(gone)), operation="attach") + plan
     if stale is not None:
         # The guest restarted (new namespace) or its interface was removed by hand: clear
         # the host-side leftovers (an OVS port, say) before wiring it again.
@@ -140,21 +144,23 @@ def stale_or_noop(ww: Wirework, att: Attachment | None, g: Guest, spec: AttachSp
     raise Conflict(f"{spec.cont_ifname} of guest {g.name!r} is already wired to {att.host_if} "
                    f"({att.cidr or 'dhcp'}); run 'wirework detach {spec.guest} -i {spec.cont_ifname}' first")
 
-def _clear_gone_holder(ww: Wirework, spec: AttachSpec, att_id: str) -> None:
-    """The address is held by an attachment whose guest is gone (container removed, process
-    dead or its PID reused, namespace deleted): tear that one down as gc would, so the
-    everyday `docker rm -f x; docker run --name x; pipework ...` loop needs no gc in between.
-    A holder that lives is left alone (check_attach then refuses, naming it)."""
+def _gone_holder(ww: Wirework, spec: AttachSpec, att_id: str) -> Attachment | None:
+    """The attachment holding the requested address, when its guest is gone (container removed,
+    process dead or its PID reused, namespace deleted). A live holder, or a claim without a
+    record (an attach in flight, or a crashed one: _reserve_ip decides), is not returned."""
     if not spec.cidr:
-        return
+        return None
     entry = ww.store.get(ip_key(ww.host_id, spec.host_if, spec.cidr.split("/")[0]))
     if entry is None or entry.value == att_id:
-        return
+        return None
     holder = records.load(ww.store, ww.host_id, str(entry.value))
-    if holder is None or state_of(ww, holder) == "ok":
-        return  # a claim without a record is an attach in flight or a crashed one: _reserve_ip decides
+    return holder if holder is not None and state_of(ww, holder) != "ok" else None
+
+def _clear(ww: Wirework, gone: Attachment) -> None:
+    """Tear down an attachment whose guest is gone, as gc would, so that the everyday
+    `docker rm -f x; docker run --name x; pipework ...` loop needs no gc in between."""
     try:
-        teardown(ww, holder, ns_id_now(holder))
+        teardown(ww, gone, ns_id_now(gone))
     except StepFailed:
         pass  # what could not be removed is reported by doctor; the record and the claim are gone
 
