@@ -196,15 +196,17 @@ def test_bridges_names_dockers_bridges_and_the_guests_on_wireworks(containers: C
     import json
 
     c1 = containers.run("brs")
-    net = f"wwt{RUN_ID}brs"
-    net_id = docker("network", "create", net)
+    net, named = f"wwt{RUN_ID}brs", f"wwt{RUN_ID}brn"
+    net_id = docker("network", "create", net)  # its bridge is br-<id>
+    docker("network", "create", "-o", f"com.docker.network.bridge.name=wwd{RUN_ID}", named)  # named by option
     try:
         wirework_cli("pipework", BRIDGE, "-i", "eth1", c1, "10.199.9.5/24", env=env)
         rows = {r["name"]: r for r in json.loads(wirework_cli("bridges", "--json", env=env).stdout)}
-        assert rows["docker0"]["made_by"] == "Docker network bridge" and rows["docker0"]["kind"] == "linux"
         assert rows[f"br-{net_id[:12]}"]["made_by"] == f"Docker network {net}"
+        assert rows[f"wwd{RUN_ID}"]["made_by"] == f"Docker network {named}" and rows[f"wwd{RUN_ID}"]["kind"] == "linux"
         ours = rows[BRIDGE]
         assert ours["made_by"] == "wirework attach (pipework)"
         assert [p["guest"] for p in ours["ports"]] == [f"{c1} eth1"]
     finally:
         docker("network", "rm", net, check=False)
+        docker("network", "rm", named, check=False)
