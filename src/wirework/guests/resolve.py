@@ -75,7 +75,7 @@ def _nsid(path: str, ref: str) -> str:
 
 def _from_pid(pid: int, ref: str) -> Guest:
     path = f"/proc/{pid}/ns/net"
-    start = process_start(pid)
+    start = _start_time(pid)
     return Guest("pid", ref, f"pid {pid}", f"pid:{pid}:{start}", path, _nsid(path, ref), pid=pid, mode="netns")
 
 
@@ -102,7 +102,7 @@ def guest_from_inspect(info: dict[str, Any], ref: str) -> Guest:
     return Guest("docker", ref, cname, f"docker:{info['Id']}", path, _nsid(path, ref), pid=pid, mode=mode)
 
 
-def process_start(pid: int) -> str:
+def _start_time(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as f:
             return f.read().rsplit(")", 1)[1].split()[19]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from wirework.kernel.icmp import Icmp
 from wirework.kernel.iptables import Iptables
 from wirework.kernel.netlink import Netlink
 from wirework.kernel.netns import netns_path
@@ -16,6 +15,7 @@ from wirework.kernel.nft import Nft
 from wirework.kernel.ovs import Ovs
 from wirework.kernel.ovs_instance import socket_for
 from wirework.kernel.proc import Processes
+from wirework.kernel.sockets import Icmp
 from wirework.kernel.sysctl import Sysctl
 
 

@@ -19,7 +19,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from wirework.errors import Conflict, NotFound, Unsupported
-from wirework.kernel import ethtool
+from wirework.kernel import sockets
 from wirework.kernel.netns import inside, netns_id, netns_path, open_netns
 from wirework.model.host import (
     LinkInfo,
@@ -260,7 +260,7 @@ class LinkCore:
 
     def set_tx_offload(self, name: str, ns: str | None, on: bool) -> None:
         with inside(ns):
-            ethtool.set_tx_checksum(name, on)
+            sockets.set_tx_checksum(name, on)
 
 def _link_info(msg: Any) -> LinkInfo:
     kind = msg.get(("linkinfo", "kind")) or ""

@@ -1,19 +1,37 @@
-"""ICMP echo from inside a host's network namespace, in-process (no `ping` program needed).
+"""In-process socket work inside a namespace: ICMP echo, and the one ethtool ioctl wirework needs.
 
-A socket belongs to the namespace it was created in, so it is opened inside the host's netns
-(`kernel.netns.inside`) and used from here. As root a raw socket works everywhere; otherwise an
-unprivileged ICMP datagram socket, which `net.ipv4.ping_group_range` must allow. Replies are
-matched by a random payload: a raw socket sees every echo reply in the namespace.
+ICMP echo (the uplink check, no `ping` program needed): a socket belongs to the namespace it
+was created in, so it is opened inside the host's netns (`kernel.netns.inside`) and used from
+here. As root a raw socket works everywhere; otherwise an unprivileged ICMP datagram socket,
+which `net.ipv4.ping_group_range` must allow. Replies are matched by a random payload: a raw
+socket sees every echo reply in the namespace.
+
+TX checksum offload on/off by ioctl: a veth plugged straight into a userspace (netdev) Open
+vSwitch bridge hands OVS packets with partial checksums that it forwards unfixed, so TCP
+stalls; turning TX checksumming off inside the guest makes the guest compute them itself.
 """
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
 import os
 import socket
 import struct
 import time
 
 from wirework.kernel.netns import inside
+
+SIOCETHTOOL = 0x8946
+ETHTOOL_STXCSUM = 0x00000017
+
+
+def set_tx_checksum(ifname: str, on: bool) -> None:
+    """Runs in the calling thread's current netns (call it inside netns.inside())."""
+    value = ctypes.create_string_buffer(struct.pack("II", ETHTOOL_STXCSUM, 1 if on else 0))
+    ifreq = struct.pack("16sP", ifname.encode(), ctypes.addressof(value)).ljust(40, b"\0")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        fcntl.ioctl(sock.fileno(), SIOCETHTOOL, ifreq)
 
 _ECHO = {socket.AF_INET: (8, 0), socket.AF_INET6: (128, 129)}  # (request, reply) types
 

@@ -9,34 +9,34 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from wirework.context import HostContext
 from wirework.errors import WireworkError
 from wirework.firewall.model import PortMapping
 from wirework.kernel.netns import netns_id
 from wirework.networks import endpoints
 from wirework.networks import network as nets
-from wirework.networks.session import Session
 
 if TYPE_CHECKING:
-    from wirework.networks.doctor import Finding
+    from wirework.diagnostics.doctor import Finding
 
 
-def guest_findings(ww: Session) -> list[Finding]:
-    return ports_without_way_back(ww) + expired_leases(ww)
+def guest_findings(ctx: HostContext) -> list[Finding]:
+    return ports_without_way_back(ctx) + expired_leases(ctx)
 
 
-def ports_without_way_back(ww: Session) -> list[Finding]:
+def ports_without_way_back(ctx: HostContext) -> list[Finding]:
     """A guest publishing ports without a default route answers only the subnets it is on:
     not the host's own addresses, not other machines (Docker's first network gives one)."""
-    from wirework.networks.doctor import Finding
+    from wirework.diagnostics.doctor import Finding
 
     out = []
-    networks = {n.name: n for n in nets.all_networks(ww.store, ww.host_id)}
-    for ep in endpoints.all_endpoints(ww.store, ww.host_id):
+    networks = {n.name: n for n in nets.all_networks(ctx.store, ctx.host_id)}
+    for ep in endpoints.all_endpoints(ctx.store, ctx.host_id):
         public = [PortMapping(**p) for p in ep.ports if not PortMapping(**p).host_only]
         net = networks.get(ep.network)
         if not public or net is None or not _alive(ep.guest.netns_path, ep.guest.netns_id):
             continue
-        routes = ww.host.net.routes(ep.guest.netns_path, table=254)
+        routes = ctx.host.net.routes(ep.guest.netns_path, table=254)
         if any(r.dst == "default" and ":" not in r.gateway for r in routes):
             continue
         ports = ", ".join(m.text() for m in public[:3]) + (f" and {len(public) - 3} more" if len(public) > 3 else "")
@@ -57,17 +57,17 @@ def _alive(path: str, recorded: str) -> bool:
         return False
 
 
-def expired_leases(ww: Session) -> list[Finding]:
+def expired_leases(ctx: HostContext) -> list[Finding]:
     """A DHCP lease past its end: the server may hand the address to another machine while the
     guest still uses it. The resident service renews leases; without it nobody does."""
     import time
 
-    from wirework.networks.doctor import Finding
-    from wirework.networks.leases import expired
-    from wirework.networks.records import all_for_host
+    from wirework.attachments.leases import expired
+    from wirework.attachments.records import all_for_host
+    from wirework.diagnostics.doctor import Finding
 
     now, out = time.time(), []
-    for att in all_for_host(ww.store, ww.host_id):
+    for att in all_for_host(ctx.store, ctx.host_id):
         lease = att.dhcp_lease
         if not lease or not expired(lease, now) or not _alive(att.guest.netns_path, att.guest.netns_id):
             continue
