@@ -117,30 +117,36 @@ def test_invalid_file_creates_nothing(state_dir: str, tmp_path: str) -> None:
 def test_delay_needs_netem_and_says_so(state_dir: str, tmp_path: str) -> None:
     """What wirework does follows what the kernel has, found out here independently of
     wirework's own probe: netem applied where it exists, a clear refusal (nothing made) where not."""
+    import uuid
+
     from wirework.kernel.labenv import netem_available
 
     kernel_has_netem = subprocess.run(["unshare", "--net", "tc", "qdisc", "add", "dev", "lo", "root", "netem",
                                        "delay", "1ms"], capture_output=True, check=False).returncode == 0
     assert netem_available() is kernel_has_netem
-    path = os.path.join(str(tmp_path), "slow.yaml")
+    name = f"slow{uuid.uuid4().hex[:6]}"  # its own lab: nobody else's run can touch or show it
+    path = os.path.join(str(tmp_path), f"{name}.yaml")
     with open(path, "w", encoding="utf-8") as f:
         f.write("hosts:\n  h1: {}\n  h2: {}\nsegments:\n  lan:\n    delay: 10ms\n"
                 "    members: {h1: 10.0.0.1/24, h2: 10.0.0.2/24}\n")
-    before = machine()
+
+    def mine() -> dict[str, list[str]]:
+        return {k: [v for v in vs if name in v] for k, vs in machine().items()}
+
+    before = mine()
     done = wirework(state_dir, "lab", "up", "-q", path, check=False)
     try:
         if kernel_has_netem:
             assert done.returncode == 0, done.stderr
-            spaces = [n for n in machine()["netns"] if n.startswith("wwl-slow")]
             qdiscs = "".join(subprocess.run(["tc", "-n", n, "qdisc", "show"], capture_output=True, text=True,
-                                            check=False).stdout for n in spaces)
+                                            check=False).stdout for n in mine()["netns"])
             assert "netem" in qdiscs and "delay 10ms" in qdiscs, qdiscs
         else:
             assert done.returncode == 5, done.stderr
             assert done.stderr.strip() == (
                 "wirework: tc netem (segment delay/loss) is not available on this host: this kernel has no netem "
                 f"qdisc; remove delay:/loss: from segment lan ({path}:5) or use rate: (tbf), which works")
-            assert machine() == before
+            assert mine() == before
     finally:
         wirework(state_dir, "lab", "down", path, check=False)
 
