@@ -120,6 +120,24 @@ def test_converging_plan_creates_nothing_that_exists() -> None:
     spaces = frozenset([names.switch_ns, *(names.ns(n) for n in ("h1", "h2", "c1"))])
     links = frozenset([LabNames.seg_bridge(0, topo.segments[0]), *(names.port(topo.segments[0], h) for h in ("h1", "h2"))])
     again = plan_up(topo, names, LabFacts(spaces, links))
-    creators = {"lab_create_netns", "create_veth", "create_bridge"}
+    creators = {"create_netns", "create_veth", "create_bridge"}
     assert sum(s.kind in creators for s in first.steps) == 4 + 2 + 1
     assert not [s for s in again.steps if s.kind in creators]
+
+
+@pytest.mark.parametrize(("output", "fmt", "expected"), [
+    (None, None, "text"), ("x.png", None, "png"), ("x.SVG", None, "svg"), ("x.pdf", None, "pdf"),
+    ("x.dot", None, "dot"), ("x.gv", None, "dot"), ("x.txt", None, "text"), ("x.png", "svg", "svg"),
+    ("x.weird", "dot", "dot"), (None, "png", "png"),
+])
+def test_graph_format_follows_the_output_extension_unless_told(output: str | None, fmt: str | None,
+                                                              expected: str) -> None:
+    assert graph.output_format(output, fmt) == expected
+
+
+@pytest.mark.parametrize("output", ["x.weird", "lab", "x.jpg"])
+def test_graph_refuses_an_unknown_extension_without_format(output: str) -> None:
+    from wirework.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="--format"):
+        graph.output_format(output, None)

@@ -29,6 +29,7 @@ _OPTIONAL_MODULES = (
     "wirework.cli.commands.lab",
     "wirework.cli.commands.uplink",
     "wirework.cli.commands.tunnel",
+    "wirework.cli.commands.bridges",
 )
 #: Which module registers a command, so a one-shot run builds only that command's parser
 #: (importing every command group costs ~30 ms on the cold path). Commands not listed here
@@ -43,6 +44,7 @@ _MODULE_OF = {
     "lab": "wirework.cli.commands.lab",
     "uplink": "wirework.cli.commands.uplink",
     "tunnel": "wirework.cli.commands.tunnel",
+    "bridges": "wirework.cli.commands.bridges",
 }
 #: Options whose default comes from the request's environment (not the process's: the service
 #: serves many clients), and options that name files, resolved against the client's cwd.
@@ -54,12 +56,49 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     """Options every state-touching command takes."""
     parser.add_argument("--state-dir", help="state store directory (default /var/lib/wirework, env WIREWORK_STATE_DIR)")
     parser.add_argument("--netns", help="operate on this network namespace as the host (a lab host)")
+    # SUPPRESS: a subcommand that is not given --store keeps the one given before it (wirework --store URL CMD).
+    add_store_options(parser, default=argparse.SUPPRESS)
+
+
+def add_store_options(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    """The shared store (wirework.store.config): a URL and how to reach and log into it."""
+    group = parser.add_argument_group("shared store (several hosts)")
+    group.argument_default = default
+    group.add_argument("--store", metavar="URL", help="etcd://HOST:PORT[,HOST:PORT...], etcds://... (TLS), "
+                       "sqlite:[PATH] or memory: (default sqlite:, env WIREWORK_STORE)")
+    group.add_argument("--store-prefix", metavar="PREFIX", help="key prefix in etcd, so clusters can share one "
+                       "(default /wirework/, env WIREWORK_STORE_PREFIX)")
+    group.add_argument("--store-ca", metavar="FILE", help="CA certificate for etcds:// (env WIREWORK_STORE_CA)")
+    group.add_argument("--store-cert", metavar="FILE", help="client certificate for etcds:// (env WIREWORK_STORE_CERT)")
+    group.add_argument("--store-key", metavar="FILE", help="client key for etcds:// (env WIREWORK_STORE_KEY)")
+    group.add_argument("--store-user", metavar="NAME", help="etcd user (env WIREWORK_STORE_USER); the password comes "
+                       "from WIREWORK_STORE_PASSWORD or --store-password-file")
+    group.add_argument("--store-password-file", metavar="FILE", help="file holding the etcd user's password")
+
+
+def store_config_of(args: argparse.Namespace) -> Any:
+    """The StoreConfig for a command's --store* options (the request's environment fills the rest)."""
+    from wirework.api.env import store_config
+    from wirework.cli.request import current
+
+    request = current()
+    password_file = getattr(args, "store_password_file", None)
+    return store_config(getattr(args, "store", None), prefix=getattr(args, "store_prefix", None),
+                        ca=_path(request, getattr(args, "store_ca", None)),
+                        cert=_path(request, getattr(args, "store_cert", None)),
+                        key=_path(request, getattr(args, "store_key", None)), user=getattr(args, "store_user", None),
+                        password_file=_path(request, password_file), env=request.env)
+
+
+def _path(request: RequestContext, value: str | None) -> str | None:
+    return request.path(value) if value else None
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; with `command`, only the group that registers it (when known)."""
     parser = argparse.ArgumentParser(prog="wirework", description="Wire containers into networks on Linux.")
     parser.add_argument("--version", action="version", version=f"wirework {__version__}")
+    add_store_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     only = _MODULE_OF.get(command or "")
     for name in (only,) if only else COMMAND_MODULES + _OPTIONAL_MODULES:
@@ -132,7 +171,7 @@ def _apply_request(args: argparse.Namespace, context: RequestContext) -> None:
 
 
 def session(args: argparse.Namespace) -> Any:
-    """The API session for a command's --netns/--state-dir (reused inside the service)."""
+    """The API session for a command's --netns/--state-dir/--store* (reused inside the service)."""
     from wirework.cli.sessions import get_session
 
-    return get_session(getattr(args, "netns", None), getattr(args, "state_dir", None))
+    return get_session(getattr(args, "netns", None), getattr(args, "state_dir", None), store_config_of(args))

@@ -17,7 +17,7 @@ import json
 import os
 import socket
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from wirework.errors import InvalidInput, ServiceError
@@ -57,15 +57,20 @@ def parse_docker_host(value: str, *, tls_verify: str = "") -> tuple[str, str | t
 
 
 class DockerClient:
-    def __init__(self, socket_path: str | None = None, timeout: float = 10.0) -> None:
-        """`socket_path`: a socket path or a DOCKER_HOST URL; None reads DOCKER_HOST at each call."""
+    def __init__(self, socket_path: str | None = None, timeout: float = 10.0, *,
+                 env: Mapping[str, str] | None = None) -> None:
+        """`socket_path`: a socket path or a DOCKER_HOST URL; None reads DOCKER_HOST (and
+        DOCKER_TLS_VERIFY) of `env` at each call (None: this process's environment; the service
+        passes the request's)."""
         self.explicit_path = socket_path
         self.timeout = timeout
+        self.env = env
 
     def _endpoint(self) -> tuple[str, str | tuple[str, int]]:
         if self.explicit_path:
             return parse_docker_host(self.explicit_path)
-        return parse_docker_host(os.environ.get("DOCKER_HOST", ""), tls_verify=os.environ.get("DOCKER_TLS_VERIFY", ""))
+        env = os.environ if self.env is None else self.env
+        return parse_docker_host(env.get("DOCKER_HOST", ""), tls_verify=env.get("DOCKER_TLS_VERIFY", ""))
 
     @property
     def path(self) -> str:
@@ -118,6 +123,13 @@ class DockerClient:
         status, data = self.request("GET", f"/containers/json?all={1 if all_ else 0}")
         if status != 200 or not isinstance(data, list):
             raise ServiceError(f"Docker API: list containers answered {status}")
+        return data
+
+    def networks(self) -> list[dict[str, Any]]:
+        """Docker's networks (GET /networks): names, drivers, options such as the bridge name."""
+        status, data = self.request("GET", "/networks")
+        if status != 200 or not isinstance(data, list):
+            raise ServiceError(f"Docker API: list networks answered {status}")
         return data
 
     def events(self, types: tuple[str, ...] = ("container",)) -> Iterator[dict[str, Any]]:

@@ -15,10 +15,11 @@ from wirework.kernel.ovs_instance import socket_for
 if TYPE_CHECKING:
     from wirework.kernel.iptables import Iptables
     from wirework.kernel.netlink import Netlink
+    from wirework.kernel.netns import Sysctl
     from wirework.kernel.nft import Nft
     from wirework.kernel.ovs import Ovs
     from wirework.kernel.proc import Processes
-    from wirework.kernel.sysctl import Sysctl
+    from wirework.kernel.sockets import Icmp
 
 # Each adapter is imported when first used: a command that fails validation, or never touches
 # netlink, does not pay for pyroute2 (~0.1 s even without its package __init__).
@@ -57,9 +58,15 @@ class KernelHost:
 
     @cached_property
     def sysctl(self) -> Sysctl:
-        from wirework.kernel.sysctl import Sysctl
+        from wirework.kernel.netns import Sysctl
 
         return Sysctl(self.netns_path)
+
+    @cached_property
+    def icmp(self) -> Icmp:
+        from wirework.kernel.sockets import Icmp
+
+        return Icmp(self.netns_path)
 
     @cached_property
     def nft(self) -> Nft:

@@ -10,9 +10,8 @@ from typing import Any
 from wirework.errors import NotFound
 from wirework.kernel.netlink_core import LinkCore
 from wirework.kernel.netlink_lib import NetlinkError
-from wirework.kernel.rtnl_names import SCOPES
 from wirework.model.addr import IPInterface
-from wirework.model.host import AddrInfo, RouteInfo, RouteSpec, RuleInfo, RuleSpec
+from wirework.model.host import SCOPES, AddrInfo, RouteInfo, RouteSpec, RuleInfo, RuleSpec
 
 RTNH_F_ONLINK = 4
 

@@ -1,4 +1,4 @@
-"""Network namespace handles and the one scoped helper that switches into one.
+"""Network namespace handles, the one scoped helper that switches into one, and sysctl per namespace.
 
 setns(2) moves only the calling thread, so `inside()` switches, runs the body and switches
 back, always in the same thread. Everything else holds per-namespace sockets opened through
@@ -82,3 +82,26 @@ def remove_named(name: str) -> None:
 
     if os.path.exists(netns_path(name)):
         pyroute2_netns.remove(name)
+
+
+# -- sysctl values per network namespace (/proc/sys/net follows the calling thread's netns) ----
+class Sysctl:
+    def __init__(self, netns_path: str | None = None) -> None:
+        self.netns_path = netns_path
+
+    def _path(self, key: str) -> str:
+        # sysctl(8)'s convention: dots separate the key's parts, a '/' stands for a dot inside
+        # one part (an interface named br.x is net.ipv4.conf.br/x.forwarding).
+        return "/proc/sys/" + key.translate(str.maketrans("./", "/."))
+
+    def get(self, key: str, ns: str | None = None) -> str | None:
+        with inside(ns or self.netns_path):
+            try:
+                with open(self._path(key), encoding="ascii") as f:
+                    return f.read().strip()
+            except FileNotFoundError:
+                return None
+
+    def set(self, key: str, value: str, ns: str | None = None) -> None:
+        with inside(ns or self.netns_path), open(self._path(key), "w", encoding="ascii") as f:
+            f.write(value)

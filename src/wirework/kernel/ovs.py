@@ -12,10 +12,10 @@ import os
 import time
 
 from wirework.kernel.proc import Processes, ProgramFailed
+from wirework.model.tunnel import TUNNEL_TYPES
 from wirework.naming import OVS_OWNER_KEY
 
 SYSTEM_DB = "/var/run/openvswitch/db.sock"
-TUNNEL_TYPES = ("gre", "vxlan", "geneve")
 
 
 class Ovs:
@@ -146,6 +146,12 @@ class Ovs:
 
     def ports(self, bridge: str) -> list[str]:
         return self.vsctl("list-ports", bridge).split()
+
+    def bridges(self) -> list[str]:
+        return self.vsctl("list-br").split() if self.available() else []
+
+    def stp_enabled(self, bridge: str) -> bool:
+        return self.vsctl("get", "bridge", bridge, "stp_enable").strip() == "true"
 
     def port_owner(self, port: str) -> str | None:
         return self._owner("port", port)

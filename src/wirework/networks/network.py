@@ -19,7 +19,7 @@ from wirework.errors import InvalidInput, NotFound
 from wirework.ipam.ranges import AddressRange
 from wirework.model.addr import parse_ifname, parse_mtu, parse_network
 from wirework.naming import BRIDGE_PREFIX, short_hash
-from wirework.networks.subnets import gateway_for, ip_range_for
+from wirework.networks.subnets.pools import gateway_for, ip_range_for
 from wirework.store.base import Delete, Put, Store
 
 DEFAULT_NETWORK = "wirework0"
@@ -84,9 +84,12 @@ class Network:
 
 
 def bridge_name(network: str) -> str:
-    """`ww-<name>` when it fits in 15 characters, else a shortened name plus a hash."""
+    """`ww-<name>` when it fits in 15 characters, else a shortened name plus a hash.
+
+    A dot in the network name takes the hashed form too: `IF.N` reads as a VLAN interface.
+    """
     name = f"{BRIDGE_PREFIX}-{network}"
-    if len(name) <= 15 and all(c.isalnum() or c in "-_." for c in network):
+    if len(name) <= 15 and all(c.isalnum() or c in "-_" for c in network):
         return name
     return f"{BRIDGE_PREFIX}-{re.sub(r'[^A-Za-z0-9]', '', network)[:6]}-{short_hash(network, length=5)}"
 

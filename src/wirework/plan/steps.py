@@ -30,6 +30,11 @@ def register(cls: S) -> S:
     return cls
 
 
+def register_alias(kind: str, cls: type[Step]) -> None:
+    """Rebuild journal entries of an older `kind` name as `cls` (whose fields they carry)."""
+    _REGISTRY[kind] = cls
+
+
 @dataclass(frozen=True)
 class Step:
     kind: ClassVar[str] = "step"
@@ -70,6 +75,7 @@ class Step:
 #: below the layers that define steps).
 STEP_MODULES = (
     "wirework.drivers.links",
+    "wirework.drivers.bridgeports",
     "wirework.drivers.routes",
     "wirework.drivers.namespaces",
     "wirework.drivers.switch",
@@ -77,8 +83,10 @@ STEP_MODULES = (
     "wirework.drivers.tunnel",
     "wirework.drivers.vxlan",
     "wirework.firewall.steps",
+    "wirework.firewall.ports",
     "wirework.networks.up",
     "wirework.lab.steps",
+    "wirework.lab.etcd",
 )
 
 

@@ -150,14 +150,17 @@ def serve(path: str, *, watch_docker: bool = True, idle_exit: float = 0, group: 
 
 def _loop(server: Any, stopping: threading.Event, idle_exit: float) -> None:
     from wirework.cli import sessions
+    from wirework.service.leases import LeaseRenewal
 
+    renewal = LeaseRenewal(_log)
     next_sweep = time.monotonic() + SWEEP_EVERY
     while not stopping.is_set():
         server.accept_one()
+        renewal.tick()
         if time.monotonic() >= next_sweep:
             sessions.sweep(SESSION_IDLE, _log)
             next_sweep = time.monotonic() + SWEEP_EVERY
-        if idle_exit and server.idle_for() >= idle_exit:
+        if idle_exit and server.idle_for() >= idle_exit and not renewal.keeps_service():
             _log(f"no request for {idle_exit:g} s: exiting")
             return
 
@@ -279,6 +282,7 @@ def _follow_docker(stopping: threading.Event) -> None:
 
 
 def _gc_all() -> None:
+    """Queue a gc on every host's lane (one at a time per host: a burst of events queues one)."""
     from wirework.cli import sessions
     from wirework.errors import WireworkError
 
@@ -286,4 +290,4 @@ def _gc_all() -> None:
         with contextlib.suppress(WireworkError, OSError):
             session.gc()
 
-    sessions.on_each_session(gc)
+    sessions.on_each_session("docker-gc", gc)

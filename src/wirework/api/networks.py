@@ -1,0 +1,109 @@
+"""The facade's Docker-style network operations (`wirework.networks`) and diagnostics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from wirework.context import HostContext
+from wirework.plan.steps import Plan
+
+
+class NetworksAPI:
+    """Methods of `Wirework` that build on `wirework.networks` and `wirework.diagnostics`."""
+
+    context: HostContext
+    env: Mapping[str, str]
+
+    def network_create(self, name: str, *, force: bool = False, dry_run: bool = False, no_sysctl: bool = False,
+                       pools: str | None = None, **options: Any) -> Any:
+        """Create a network (bridge, subnet, NAT, isolation). See networks.network.validate_network.
+        `pools`: where a subnet is picked when none is given (None: WIREWORK_ADDRESS_POOLS, else the default)."""
+        from wirework.networks import netops
+        from wirework.networks.network import validate_network
+        from wirework.networks.subnets.pools import POOLS_ENV
+
+        spec = validate_network(name, **options)
+        return netops.create(self.context, spec, force=force, dry_run=dry_run, no_sysctl=no_sysctl,
+                             pools=pools or self.env.get(POOLS_ENV))
+
+    def network_rm(self, name: str, *, force: bool = False) -> Any:
+        from wirework.networks import connops, netops
+
+        return netops.remove(self.context, name, force=force, detach=lambda ep: connops.drop_endpoint(self.context, ep))
+
+    def network_ls(self) -> list[dict[str, Any]]:
+        from wirework.networks import netops
+
+        return netops.listing(self.context)
+
+    def network_inspect(self, name: str) -> dict[str, Any]:
+        from wirework.networks import netops
+
+        return netops.inspect(self.context, name)
+
+    def network_link(self, a: str, b: str, *, unlink: bool = False, dry_run: bool = False) -> Plan:
+        from wirework.networks import netops
+
+        return netops.link(self.context, a, b, unlink=unlink, dry_run=dry_run)
+
+    def connect(self, network: str, guest: str, *, dry_run: bool = False, **options: Any) -> Any:
+        """Connect a guest to a network (address from IPAM, published ports). `default_route`:
+        None (default) gives the guest its default route via this network when it has none yet
+        (its first network, as Docker and podman do); True moves it here; False refuses it."""
+        from wirework.networks import connops
+        from wirework.networks.connect import validate_connect
+
+        spec = validate_connect(network, guest, **options)
+        return connops.connect(self.context, spec, dry_run=dry_run)
+
+    def disconnect(self, network: str, guest: str) -> Any:
+        from wirework.networks import connops
+
+        return connops.disconnect(self.context, network, guest)
+
+    def ports(self, guest: str) -> list[Any]:
+        from wirework.networks import connops
+
+        return connops.ports_of(self.context, guest)
+
+    def run_guest(self, net: str, command: list[str], **options: Any) -> Any:
+        """Start a command in a namespace of the given mode (wirework run). See networks.modes."""
+        from wirework.networks import modes
+
+        return modes.run(self.context, modes.validate_run(net, command, **options))
+
+    def remove_guest(self, name: str) -> Any:
+        from wirework.networks import modes
+
+        return modes.remove(self.context, name)
+
+    def guests(self) -> list[dict[str, Any]]:
+        """Guests started by `wirework run`, as `wirework ps` shows them."""
+        from wirework.networks import modes
+
+        return [modes.view(r) for r in modes.all_runs(self.context)]
+
+    def up(self, *, no_sysctl: bool = False, dry_run: bool = False) -> Any:
+        """Re-apply every network, link, connection and published port (after a reboot or flush)."""
+        from wirework.networks import up
+
+        if dry_run:
+            return up.up(self.context, no_sysctl=no_sysctl, dry_run=True)
+        return self.context.recover() + up.up(self.context, no_sysctl=no_sysctl)
+
+    def doctor(self, *, root: str = "/") -> Any:
+        from wirework.diagnostics import doctor
+
+        return doctor.diagnose(self.context, root=root)
+
+    def bridges(self) -> list[dict[str, Any]]:
+        """Every bridge of the host, Linux and OVS, with who made it, addresses and ports."""
+        from wirework.diagnostics import bridges
+
+        return bridges.list_bridges(self.context)
+
+    def check(self, *, lan: str | None = None, lan_addr: str | None = None, probe: bool = True) -> Any:
+        from wirework.diagnostics import check
+
+        return check.matrix(self.context, lan=lan, lan_addr=lan_addr, probe=probe)
