@@ -12,7 +12,7 @@ Every operation validates its input, plans, and runs the plan through the execut
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wirework.guests.docker import DockerClient
 from wirework.guests.resolve import resolve
@@ -26,6 +26,9 @@ from wirework.plan.executor import Executor, FaultHook, env_fault_hook, recover
 from wirework.plan.steps import Plan, Step
 from wirework.store import Store, open_store
 from wirework.store.base import Op
+
+if TYPE_CHECKING:
+    from wirework.networks.cniops import CniAttachments
 
 OVS_DB_ENV = "WIREWORK_OVS_DB"  # an ovsdb-server socket other than the system's
 
@@ -259,6 +262,15 @@ class Wirework:
         from wirework.networks import tunnel
 
         return tunnel.listing(self)
+
+    # -- CNI attachments (the CNI front, wirework.cni): wirework.networks.cniops -------------
+    @property
+    def cni(self) -> CniAttachments:
+        """ADD/DEL/CHECK/GC/STATUS of CNI attachments on this host (networks.cniops.CniAttachments)."""
+        from wirework.kernel.cniexec import delegate
+        from wirework.networks.cniops import CniAttachments
+
+        return CniAttachments(self, delegate)
 
 
 

@@ -1,0 +1,38 @@
+"""The launcher runtimes exec: an executable named `wirework` in a CNI plugin directory.
+
+It is three lines of Python run by this installation's interpreter (an absolute path, so
+the runtime's PATH and working directory do not matter); with no arguments and CNI_COMMAND
+set, `wirework.cli.main` serves the CNI protocol, forwarding to the resident service when
+one runs (standard library only on that path) and running in-process otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+DEFAULT_DIR = "/opt/cni/bin"
+PLUGIN_NAME = "wirework"
+
+_LAUNCHER = """#!{python}
+# wirework as a CNI plugin ("type": "wirework"); written by `wirework cni install`.
+import sys
+from wirework.cli.main import main
+sys.exit(main())
+"""
+
+
+def launcher_text(python: str | None = None) -> str:
+    return _LAUNCHER.format(python=python or sys.executable)
+
+
+def install(directory: str = DEFAULT_DIR, python: str | None = None) -> str:
+    """Write (or replace, atomically) DIR/wirework; returns its path."""
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    path = os.path.join(directory, PLUGIN_NAME)
+    temporary = f"{path}.tmp{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8") as f:
+        f.write(launcher_text(python))
+    os.chmod(temporary, 0o755)
+    os.replace(temporary, path)
+    return path

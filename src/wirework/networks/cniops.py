@@ -1,0 +1,233 @@
+"""CNI attachments on wirework networks: what the CNI front (`wirework.cni`) asks for.
+
+CNI names an attachment by (container id, interface name, network). Here that is a guest of
+kind `cni` keyed by the first two (`model.guest.cni_key`), connected to a wirework network
+like any other guest (`networks.connops`: IPAM lease, veth, address, default route,
+published ports, one journaled plan). The network is ensured from the configuration: created
+when missing, used when the stored definition agrees, refused naming the field when not.
+
+DEL and GC need no namespace: the endpoint record holds everything to undo, the lease is
+found by the key, and a journal left by a killed ADD is recovered first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from wirework.errors import Conflict, InvalidConfig, NotAvailable, StateError
+from wirework.ipam import Ipam
+from wirework.kernel.cniexec import PluginRun
+from wirework.model.guest import cni_key, cni_ref, parse_cni_key
+from wirework.networks import connops, endpoints, netops, records
+from wirework.networks import network as nets
+from wirework.networks.connect import validate_connect
+from wirework.networks.endpoints import Endpoint
+from wirework.networks.network import Network
+from wirework.networks.session import Session
+from wirework.plan.executor import recover
+
+#: Runs a delegated plugin: (plugin type, CNI_COMMAND, environment, stdin) -> its run, or None
+#: when no such program is in CNI_PATH. Built by the API layer (`kernel.cniexec`).
+Delegate = Callable[[str, str, Mapping[str, str], str], "PluginRun | None"]
+
+#: Configuration options that define a network, as `networks.network.validate_network` names them.
+NETWORK_OPTIONS = ("subnet", "gateway", "ip_range", "bridge", "internal", "masquerade", "icc", "mtu")
+
+
+@dataclass(frozen=True)
+class CniAdd:
+    """One ADD, validated by the front."""
+
+    network: str
+    options: Mapping[str, Any]  # only the network options the configuration gives
+    container_id: str
+    ifname: str
+    netns: str
+    ip: str | None = None
+    mac: str | None = None
+    publish: tuple[str, ...] = ()  # docker-style -p texts
+    default_route: bool = True
+
+
+@dataclass(frozen=True)
+class CniLink:
+    name: str
+    mac: str
+    mtu: int | None = None
+    sandbox: str = ""
+
+
+@dataclass(frozen=True)
+class CniAttachment:
+    """What ADD made, as the CNI result reports it."""
+
+    network: Network
+    bridge: CniLink
+    host: CniLink
+    container: CniLink
+    address: str  # ADDRESS/PREFIX
+    default_route: bool
+
+
+class CniAttachments:
+    def __init__(self, ww: Session, delegate: Delegate) -> None:
+        self.ww = ww
+        self._delegate = delegate
+
+    # -- the network ---------------------------------------------------------------------
+    def ensure_network(self, name: str, options: Mapping[str, Any]) -> Network:
+        """The stored network when it agrees with `options`; created when missing."""
+        existing = nets.load(self.ww.store, self.ww.host_id, name)
+        if existing is None:
+            try:
+                return netops.create(self.ww, nets.validate_network(name, **options)).network
+            except Conflict as exc:  # a colliding subnet or bridge: the configuration is at fault
+                existing = nets.load(self.ww.store, self.ww.host_id, name)
+                if existing is None:  # (not a concurrent ADD that created it first)
+                    raise InvalidConfig(str(exc)) from None
+        _check_same(existing, name, options, self.ww.host_id)
+        bridge = self.ww.host.net.link(existing.bridge)
+        if bridge is None or not bridge.up:  # after a reboot: rebuild what the record defines
+            netops.create(self.ww, _spec_of(existing))
+        return existing
+
+    # -- ADD -----------------------------------------------------------------------------
+    def add(self, network: str, options: Mapping[str, Any], container_id: str, ifname: str, netns: str, *,
+            ip: str | None = None, mac: str | None = None, publish: Sequence[str] = (),
+            default_route: bool = True) -> CniAttachment:
+        """Connect the container's namespace to the network (ensured first) as `ifname`."""
+        req = CniAdd(network, dict(options), container_id, ifname, netns, ip, mac, tuple(publish), default_route)
+        spec = validate_connect(req.network, cni_ref(container_id, ifname, netns), ip=_address(ip), publish=req.publish,
+                                ifname=ifname, default_route=default_route, mac=mac)
+        self._precheck(req)
+        net = self.ensure_network(req.network, req.options)
+        result = connops.connect(self.ww, spec)
+        if not result.changed:
+            raise Conflict(f"container {req.container_id[:12]} already has {req.ifname} on network {net.name}; "
+                           f"the runtime must DEL it before adding it again")
+        return self.describe(net, result.endpoint)
+
+    def _precheck(self, req: CniAdd) -> None:
+        """What would refuse the ADD after the network was made: checked before it is."""
+        if self.ww.host.net.link(req.ifname, req.netns) is not None:
+            raise Conflict(f"interface {req.ifname} already exists in the container's namespace {req.netns}; "
+                           f"the runtime must name another CNI_IFNAME")
+        if req.ip is None:
+            return
+        net = nets.load(self.ww.store, self.ww.host_id, req.network)
+        if net is None and not req.options.get("subnet"):
+            raise InvalidConfig(what="requested address", value=req.ip,
+                                why=f"network {req.network} does not exist yet and the configuration gives no "
+                                    "subnet to check it against; add 'subnet'")
+        if net is None:
+            spec = nets.validate_network(req.network, **req.options)
+            net = nets.settle(spec, self.ww.host_id, str(req.options["subnet"]))
+        _, _, prefix = req.ip.partition("/")
+        if prefix and prefix != str(net.addresses().prefixlen):
+            raise InvalidConfig(what="requested address", value=req.ip,
+                                why=f"network {net.name} is {net.subnet}: the prefix must be /{net.addresses().prefixlen}")
+        net.addresses().check_static(_address(req.ip) or "")
+
+    def describe(self, net: Network, ep: Endpoint) -> CniAttachment:
+        att = records.load(self.ww.store, self.ww.host_id, ep.att_id)
+        host_ifname = att.host_ifname if att is not None else ""
+        bridge, veth = self.ww.host.net.link(net.bridge), self.ww.host.net.link(host_ifname)
+        mtu = veth.mtu if veth is not None else net.mtu
+        return CniAttachment(
+            network=net,
+            bridge=CniLink(net.bridge, bridge.mac if bridge else "", bridge.mtu if bridge else None),
+            host=CniLink(host_ifname, veth.mac if veth else "", mtu),
+            container=CniLink(ep.ifname, att.mac if att else "", mtu, ep.guest.netns_path),
+            address=ep.ip, default_route=ep.default_route)
+
+    def endpoint(self, network: str, container_id: str, ifname: str) -> Endpoint | None:
+        return endpoints.load(self.ww.store, self.ww.host_id, network, cni_key(container_id, ifname))
+
+    # -- CHECK ---------------------------------------------------------------------------
+    def check(self, network: str, container_id: str, ifname: str, netns: str, expected_ips: Sequence[str] = ()) -> None:
+        """Raise Drifted at the first difference between what ADD made and the machine."""
+        from wirework.networks.cnicheck import check
+
+        check(self.ww, network, container_id, ifname, netns, expected_ips)
+
+    # -- DEL and GC ----------------------------------------------------------------------
+    def delete(self, network: str, container_id: str, ifname: str) -> list[str]:
+        """Remove the attachment, whatever is left of it; absence is success. Returns what
+        teardown could not remove (the records are gone either way)."""
+        recover(self.ww.host, self.ww.store)  # a killed ADD of this very attachment, say
+        key = cni_key(container_id, ifname)
+        ep = endpoints.load(self.ww.store, self.ww.host_id, network, key)
+        errors = connops.drop_endpoint(self.ww, ep, release=False) if ep is not None else []
+        Ipam(self.ww.store, self.ww.host_id).release(network, key, remember=False)
+        return errors
+
+    def gc(self, network: str, valid: Collection[tuple[str, str]]) -> tuple[list[str], list[str]]:
+        """Remove every CNI attachment of `network` not in `valid` (container id, ifname),
+        and the leases of ADDs that never finished. Returns (removed, errors)."""
+        recover(self.ww.host, self.ww.store)
+        removed: list[str] = []
+        errors: list[str] = []
+        keep = set(valid)
+        ipam = Ipam(self.ww.store, self.ww.host_id)
+        for ep in endpoints.on_network(self.ww.store, self.ww.host_id, network):
+            ident = parse_cni_key(ep.guest.key)
+            if ident is None or ident in keep:
+                continue
+            errors += connops.drop_endpoint(self.ww, ep, release=False)
+            ipam.release(network, ep.guest.key, remember=False)
+            removed.append(f"{ident[0]}/{ident[1]}")
+        for lease in ipam.leases(network):
+            ident = parse_cni_key(lease.owner)
+            if ident is not None and ident not in keep:
+                ipam.release(network, lease.owner, remember=False)
+                removed.append(f"{ident[0]}/{ident[1]} (lease {lease.ip})")
+        return removed, errors
+
+    # -- STATUS --------------------------------------------------------------------------
+    def status(self, network: str) -> None:
+        """Raise NotAvailable when an ADD on `network` cannot be served now."""
+        try:
+            net = nets.load(self.ww.store, self.ww.host_id, network)
+        except (StateError, OSError) as exc:
+            raise NotAvailable(why=f"the state store cannot be read ({exc})") from None
+        if net is None:
+            return  # ADD creates it
+        rng = net.addresses()
+        first, last = rng.bounds()
+        leases = Ipam(self.ww.store, self.ww.host_id).leases(net.name)
+        taken = sum(1 for lease in leases if rng.in_dynamic_range(lease.ip))
+        gateway_inside = rng.in_dynamic_range(net.gateway)
+        if taken + gateway_inside >= last - first + 1:
+            raise NotAvailable(why=f"network {net.name} has no free address left in {net.ip_range or net.subnet}")
+
+    # -- delegated plugins (IPAM) ----------------------------------------------------------
+    def delegate(self, plugin: str, command: str, env: Mapping[str, str], stdin: str) -> PluginRun:
+        run = self._delegate(plugin, command, env, stdin)
+        if run is None:
+            raise InvalidConfig(what="ipam type", value=plugin,
+                                why=f"no such program in CNI_PATH ({env.get('CNI_PATH', '')}); install the plugin there")
+        return run
+
+
+def _check_same(existing: Network, name: str, options: Mapping[str, Any], host: str) -> None:
+    """Every option the configuration gives must match the stored network."""
+    if not options:
+        return
+    wanted = nets.settle(nets.validate_network(name, **options), host, options.get("subnet") or existing.subnet)
+    for option in options:
+        if getattr(wanted, option) != getattr(existing, option):
+            raise InvalidConfig(what=option.replace("_", " "), value=str(options[option]), why=(
+                f"network {name} already exists with {option} {getattr(existing, option)}; use the same "
+                f"value (or leave it out), or remove the network first ('wirework network rm {name}')"))
+
+
+def _address(ip: str | None) -> str | None:
+    return ip.split("/")[0] if ip else None
+
+
+def _spec_of(net: Network) -> nets.NetworkSpec:
+    return nets.validate_network(net.name, subnet=net.subnet, gateway=net.gateway, ip_range=net.ip_range,
+                                 bridge=net.bridge, internal=net.internal, masquerade=net.masquerade,
+                                 icc=net.icc, mtu=net.mtu)
