@@ -165,7 +165,8 @@ def _check(ww: Any, cenv: CniEnv, conf: NetConf, env: Mapping[str, str], stdin: 
     if conf.prev_result is None:
         raise InvalidConfig(what="prevResult", value="", why="CHECK needs the result of ADD in prevResult")
     expected = result.ips_for(conf.prev_result, cenv.ifname, cenv.netns)
-    ww.cni.check(conf.network, cenv.container_id, cenv.ifname, cenv.netns, expected)
+    mac = result.mac_for(conf.prev_result, cenv.ifname, cenv.netns)
+    ww.cni.check(conf.network, cenv.container_id, cenv.ifname, cenv.netns, expected, mac)
     if conf.ipam is not None:
         _delegate(ww, conf, "CHECK", env, stdin)
     return ""

@@ -64,14 +64,27 @@ def _normalised(result: dict[str, Any], version: str) -> dict[str, Any]:
     return out
 
 
+def _mine(prev: dict[str, Any], ifname: str, netns: str) -> list[int]:
+    interfaces = prev.get("interfaces") or []
+    return [i for i, intf in enumerate(interfaces)
+            if isinstance(intf, dict) and intf.get("name") == ifname and intf.get("sandbox") == netns]
+
+
 def ips_for(prev: dict[str, Any] | None, ifname: str, netns: str) -> list[str]:
     """The addresses a prevResult lists for the container interface `ifname` in `netns`."""
     if not prev:
         return []
-    interfaces = prev.get("interfaces") or []
-    mine = {i for i, intf in enumerate(interfaces)
-            if isinstance(intf, dict) and intf.get("name") == ifname and intf.get("sandbox") == netns}
+    mine = set(_mine(prev, ifname, netns))
     return [ip["address"] for ip in prev.get("ips") or [] if isinstance(ip, dict) and ip.get("interface") in mine]
+
+
+def mac_for(prev: dict[str, Any] | None, ifname: str, netns: str) -> str | None:
+    """The MAC a prevResult gives the container interface (a later plugin may have changed it)."""
+    if not prev:
+        return None
+    mine = _mine(prev, ifname, netns)
+    mac = prev["interfaces"][mine[-1]].get("mac") if mine else None
+    return str(mac) if mac else None
 
 
 def delegated_address(result: dict[str, Any]) -> tuple[str, str | None, bool, list[str]]:

@@ -28,14 +28,14 @@ _FIX = "DEL and ADD the container again"
 
 
 def check(ww: Session, network: str, container_id: str, ifname: str, netns: str,
-          expected_ips: Sequence[str] = ()) -> None:
+          expected_ips: Sequence[str] = (), expected_mac: str | None = None) -> None:
     short = container_id[:12]
     net = nets.load(ww.store, ww.host_id, network)
     ep = endpoints.load(ww.store, ww.host_id, network, cni_key(container_id, ifname)) if net else None
     if net is None or ep is None:
         raise _drift(short, f"attachment {ifname} on network {network}", "unknown to wirework", "ADD it first")
     _check_namespace(ep, netns, short)
-    _check_container_side(ww, ep, expected_ips, net, short)
+    _check_container_side(ww, ep, expected_ips, expected_mac, net, short)
     _check_host_side(ww, ep, net, short)
     _check_firewall(ww, ep, net, short)
     lease = Ipam(ww.store, ww.host_id).lease_of(network, ep.guest.key)
@@ -59,15 +59,16 @@ def _check_namespace(ep: Endpoint, netns: str, short: str) -> None:
         raise _drift(short, f"network namespace {netns}", "a different one than at ADD")
 
 
-def _check_container_side(ww: Session, ep: Endpoint, expected_ips: Sequence[str], net: Network,
-                          short: str) -> None:
+def _check_container_side(ww: Session, ep: Endpoint, expected_ips: Sequence[str], expected_mac: str | None,
+                          net: Network, short: str) -> None:
     ns, ifname = ep.guest.netns_path, ep.ifname
     link = ww.host.net.link(ifname, ns)
     if link is None:
         raise _drift(short, f"interface {ifname}", "missing")
     att = records.load(ww.store, ww.host_id, ep.att_id)
-    if att is not None and link.mac.lower() != att.mac.lower():
-        raise _drift(short, f"MAC address of {ifname}", f"{link.mac}, not {att.mac}")
+    mac = expected_mac or (att.mac if att is not None else None)  # prevResult wins: a later plugin may set it
+    if mac and link.mac.lower() != mac.lower():
+        raise _drift(short, f"MAC address of {ifname}", f"{link.mac}, not {mac}")
     if not link.up:
         raise _drift(short, f"interface {ifname}", "down", f"ip -n NS link set {ifname} up, or {_FIX}")
     have = {a.cidr for a in ww.host.net.addresses(ns, ifname)}

@@ -146,11 +146,13 @@ class CniAttachments:
         return endpoints.load(self.ww.store, self.ww.host_id, network, cni_key(container_id, ifname))
 
     # -- CHECK ---------------------------------------------------------------------------
-    def check(self, network: str, container_id: str, ifname: str, netns: str, expected_ips: Sequence[str] = ()) -> None:
-        """Raise Drifted at the first difference between what ADD made and the machine."""
+    def check(self, network: str, container_id: str, ifname: str, netns: str, expected_ips: Sequence[str] = (),
+              expected_mac: str | None = None) -> None:
+        """Raise Drifted at the first difference between what ADD made (or, for the MAC and
+        extra addresses, what the runtime's prevResult says) and the machine."""
         from wirework.networks.cnicheck import check
 
-        check(self.ww, network, container_id, ifname, netns, expected_ips)
+        check(self.ww, network, container_id, ifname, netns, expected_ips, expected_mac)
 
     # -- DEL and GC ----------------------------------------------------------------------
     def delete(self, network: str, container_id: str, ifname: str) -> list[str]:
