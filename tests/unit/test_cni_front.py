@@ -271,8 +271,8 @@ def test_handler_delegates_ipam(tmp_path: Path) -> None:
                                                               ("delegate", ("host-local", "DEL"))]
     s.cni.ipam_code, s.cni.ipam_stdout = 1, '{"code": 11, "msg": "no IP addresses available", "details": "range full"}'
     code, out = _run(_netns_env(tmp_path), conf, s)
-    assert (code, out["code"]) == (1, 11) and "IPAM plugin host-local failed: no IP addresses available: range full" == \
-        out["details"]
+    assert (code, out["code"]) == (1, 11) and out["details"] == \
+        "IPAM plugin host-local failed: no IP addresses available: range full"
 
 
 def test_install_writes_an_executable_launcher(tmp_path: Path) -> None:
