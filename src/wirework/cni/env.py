@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from wirework.errors import InvalidEnvironment, UnsupportedField
 
 COMMANDS = ("ADD", "DEL", "CHECK", "GC", "STATUS", "VERSION")
+ATTACHMENT_COMMANDS = ("ADD", "DEL", "CHECK")  # the ones about one (container, interface)
 REQUIRED = {
     "ADD": ("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME"),
     "CHECK": ("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME"),
@@ -48,13 +49,16 @@ def parse_env(env: Mapping[str, str]) -> CniEnv:
     missing = [name for name in REQUIRED[command] if not env.get(name)]
     if missing:
         raise InvalidEnvironment(f"required environment variables missing for {command}: {', '.join(missing)}")
-    parsed = CniEnv(command, env.get("CNI_CONTAINERID", ""), env.get("CNI_NETNS", ""), env.get("CNI_IFNAME", ""),
+    if command not in ATTACHMENT_COMMANDS:
+        # Runtimes fill the others with placeholders here (libcni's VERSION sends CNI_NETNS=dummy).
+        return CniEnv(command, path=env.get("CNI_PATH", ""))
+    netns = env.get("CNI_NETNS", "") if command != "DEL" else ""  # DEL must work when it is gone anyway
+    parsed = CniEnv(command, env.get("CNI_CONTAINERID", ""), netns, env.get("CNI_IFNAME", ""),
                     parse_args(env.get("CNI_ARGS", "")), env.get("CNI_PATH", ""))
-    if parsed.container_id and not _ID.match(parsed.container_id):
+    if not _ID.match(parsed.container_id):
         raise InvalidEnvironment(variable="CNI_CONTAINERID", value=parsed.container_id,
                                  why="use letters, digits, '_', '.' or '-', starting with a letter or digit")
-    if parsed.ifname:
-        _check_ifname(parsed.ifname)
+    _check_ifname(parsed.ifname)
     if parsed.netns and not parsed.netns.startswith("/"):
         raise InvalidEnvironment(variable="CNI_NETNS", value=parsed.netns,
                                  why="give the path of a network namespace, like /run/netns/NAME")
