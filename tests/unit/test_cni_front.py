@@ -280,7 +280,8 @@ def test_install_writes_an_executable_launcher(tmp_path: Path) -> None:
 
     path = install(str(tmp_path / "bin"), python="/opt/py/bin/python")
     text = Path(path).read_text()
-    assert text.startswith("#!/opt/py/bin/python\n") and "from wirework.cli.main import main" in text
+    assert text.startswith("#!/opt/py/bin/python -SE\n") and "from wirework.cli.main import main" in text
+    assert str(Path(__file__).parents[2] / "src") in text  # where wirework is, without a site scan
     assert os.access(path, os.X_OK) and Path(path).name == "wirework"
     install(str(tmp_path / "bin"), python="/opt/py/bin/python")  # again: replaced, no leftovers
     assert sorted(p.name for p in (tmp_path / "bin").iterdir()) == ["wirework"]

@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wirework.errors import Conflict, InvalidConfig, NotAvailable, StateError
+from wirework.errors import Conflict, InvalidConfig, NotAvailable, NotFound, StateError
 from wirework.ipam import Ipam
 from wirework.kernel.cniexec import PluginRun
 from wirework.model.guest import cni_key, cni_ref, parse_cni_key
@@ -77,9 +77,11 @@ class CniAttachments:
         self._delegate = delegate
 
     # -- the network ---------------------------------------------------------------------
-    def ensure_network(self, name: str, options: Mapping[str, Any]) -> Network:
-        """The stored network when it agrees with `options`; created when missing."""
-        existing = nets.load(self.ww.store, self.ww.host_id, name)
+    def ensure_network(self, name: str, options: Mapping[str, Any], existing: Network | None = None) -> Network:
+        """The stored network (`existing`, or as loaded) when it agrees with `options`; created
+        when missing. A stored network's bridge is not probed here: a missing one shows up in
+        the connect that follows, which rebuilds it then (one netlink read less per ADD)."""
+        existing = existing or nets.load(self.ww.store, self.ww.host_id, name)
         if existing is None:
             try:
                 return netops.create(self.ww, nets.validate_network(name, **options)).network
@@ -88,9 +90,6 @@ class CniAttachments:
                 if existing is None:  # (not a concurrent ADD that created it first)
                     raise InvalidConfig(str(exc)) from None
         _check_same(existing, name, options, self.ww.host_id)
-        bridge = self.ww.host.net.link(existing.bridge)
-        if bridge is None or not bridge.up:  # after a reboot: rebuild what the record defines
-            netops.create(self.ww, _spec_of(existing))
         return existing
 
     # -- ADD -----------------------------------------------------------------------------
@@ -101,29 +100,35 @@ class CniAttachments:
         req = CniAdd(network, dict(options), container_id, ifname, netns, ip, mac, tuple(publish), default_route)
         spec = validate_connect(req.network, cni_ref(container_id, ifname, netns), ip=_address(ip), publish=req.publish,
                                 ifname=ifname, default_route=default_route, mac=mac)
-        self._precheck(req)
-        net = self.ensure_network(req.network, req.options)
-        result = connops.connect(self.ww, spec)
+        stored = nets.load(self.ww.store, self.ww.host_id, req.network)
+        self._precheck(req, stored)
+        net = self.ensure_network(req.network, req.options, stored)
+        try:
+            result = connops.connect(self.ww, spec)
+        except NotFound:
+            if self.ww.host.net.link(net.bridge) is not None:
+                raise
+            netops.create(self.ww, _spec_of(net))  # its bridge is gone (a reboot): rebuild, then wire
+            result = connops.connect(self.ww, spec)
         if not result.changed:
             raise Conflict(f"container {req.container_id[:12]} already has {req.ifname} on network {net.name}; "
                            f"the runtime must DEL it before adding it again")
         return self.describe(net, result.endpoint)
 
-    def _precheck(self, req: CniAdd) -> None:
-        """What would refuse the ADD after the network was made: checked before it is."""
-        if self.ww.host.net.link(req.ifname, req.netns) is not None:
+    def _precheck(self, req: CniAdd, net: Network | None) -> None:
+        """Refusals that would otherwise come only after a missing network was made."""
+        if net is None and self.ww.host.net.link(req.ifname, req.netns) is not None:
             raise Conflict(f"interface {req.ifname} already exists in the container's namespace {req.netns}; "
                            f"the runtime must name another CNI_IFNAME")
         if req.ip is None:
             return
-        net = nets.load(self.ww.store, self.ww.host_id, req.network)
         if net is None and not req.options.get("subnet"):
             raise InvalidConfig(what="requested address", value=req.ip,
                                 why=f"network {req.network} does not exist yet and the configuration gives no "
                                     "subnet to check it against; add 'subnet'")
         if net is None:
-            spec = nets.validate_network(req.network, **req.options)
-            net = nets.settle(spec, self.ww.host_id, str(req.options["subnet"]))
+            net = nets.settle(nets.validate_network(req.network, **req.options), self.ww.host_id,
+                              str(req.options["subnet"]))
         _, _, prefix = req.ip.partition("/")
         if prefix and prefix != str(net.addresses().prefixlen):
             raise InvalidConfig(what="requested address", value=req.ip,
