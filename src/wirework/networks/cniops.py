@@ -138,12 +138,12 @@ class CniAttachments:
     def describe(self, net: Network, ep: Endpoint) -> CniAttachment:
         att = records.load(self.ww.store, self.ww.host_id, ep.att_id)
         host_ifname = att.host_ifname if att is not None else ""
-        bridge, veth = self.ww.host.net.link(net.bridge), self.ww.host.net.link(host_ifname)
-        mtu = veth.mtu if veth is not None else net.mtu
+        bridge = self.ww.host.net.hwaddr(net.bridge) or ("", None)
+        veth = self.ww.host.net.hwaddr(host_ifname) if host_ifname else None
+        mtu = veth[1] if veth is not None else net.mtu
         return CniAttachment(
-            network=net,
-            bridge=CniLink(net.bridge, bridge.mac if bridge else "", bridge.mtu if bridge else None),
-            host=CniLink(host_ifname, veth.mac if veth else "", mtu),
+            network=net, bridge=CniLink(net.bridge, bridge[0], bridge[1]),
+            host=CniLink(host_ifname, veth[0] if veth else "", mtu),
             container=CniLink(ep.ifname, att.mac if att else "", mtu, ep.guest.netns_path),
             address=ep.ip, default_route=ep.default_route)
 
