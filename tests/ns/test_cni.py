@@ -352,3 +352,20 @@ def _get(ns: str, host: str, port: int) -> str | None:
     done = subprocess.run(["ip", "netns", "exec", ns, "curl", "-sf", "--noproxy", "*", "-m", "2", f"http://{host}:{port}/"],
                           capture_output=True, text=True, timeout=20, check=False)
     return done.stdout.strip() if done.returncode == 0 else None
+
+
+def test_concurrent_adds_on_a_new_network(cni: Cni, netns: Namespaces) -> None:
+    """Runtimes run ADDs of different containers in parallel: the first ones race to create the network."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    spaces = [netns(f"p{i}") for i in range(4)]
+    net = conf("race", subnet="10.144.0.0/24")
+    with ThreadPoolExecutor(4) as pool:
+        calls = list(pool.map(lambda i: cni.call("ADD", net, cid=f"p{i}", netns=f"/run/netns/{spaces[i]}"), range(4)))
+    assert [c.code for c in calls] == [0, 0, 0, 0], [c.stdout for c in calls]
+    addresses = {c.out["ips"][0]["address"] for c in calls}
+    assert len(addresses) == 4
+    assert all(ping(ns, "10.144.0.1") for ns in spaces)
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(lambda i: cni.call("DEL", net, cid=f"p{i}").code, range(4))) == [0, 0, 0, 0]
+    assert _store_keys(cni) == [f"net/{cni.host}/race"]

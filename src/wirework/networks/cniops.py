@@ -12,7 +12,10 @@ found by the key, and a journal left by a killed ADD is recovered first.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+import contextlib
+import os
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,14 +29,15 @@ from wirework.networks.connect import validate_connect
 from wirework.networks.endpoints import Endpoint
 from wirework.networks.network import Network
 from wirework.networks.session import Session
-from wirework.plan.executor import recover
+from wirework.plan.executor import _process_alive, _process_start, recover
+from wirework.store.base import Compare, Delete
 
 #: Runs a delegated plugin: (plugin type, CNI_COMMAND, environment, stdin) -> its run, or None
 #: when no such program is in CNI_PATH. Built by the API layer (`kernel.cniexec`).
 Delegate = Callable[[str, str, Mapping[str, str], str], "PluginRun | None"]
 
-#: Configuration options that define a network, as `networks.network.validate_network` names them.
-NETWORK_OPTIONS = ("subnet", "gateway", "ip_range", "bridge", "internal", "masquerade", "icc", "mtu")
+#: `cnilock/<host>/<network>`: held while an ADD creates that network.
+LOCK_PREFIX = "cnilock/"
 
 
 @dataclass(frozen=True)
@@ -83,14 +87,36 @@ class CniAttachments:
         the connect that follows, which rebuilds it then (one netlink read less per ADD)."""
         existing = existing or nets.load(self.ww.store, self.ww.host_id, name)
         if existing is None:
-            try:
-                return netops.create(self.ww, nets.validate_network(name, **options)).network
-            except Conflict as exc:  # a colliding subnet or bridge: the configuration is at fault
+            with self._creating(name):  # the first ADDs of a network race to create it
                 existing = nets.load(self.ww.store, self.ww.host_id, name)
-                if existing is None:  # (not a concurrent ADD that created it first)
-                    raise InvalidConfig(str(exc)) from None
+                if existing is None:
+                    try:
+                        return netops.create(self.ww, nets.validate_network(name, **options)).network
+                    except Conflict as exc:  # a colliding subnet or bridge: the configuration is at fault
+                        raise InvalidConfig(str(exc)) from None
         _check_same(existing, name, options, self.ww.host_id)
         return existing
+
+    @contextlib.contextmanager
+    def _creating(self, name: str) -> Iterator[None]:
+        """A lock in the store (create-if-absent) held while one process creates network `name`;
+        one whose holder died is taken over."""
+        key = f"{LOCK_PREFIX}{self.ww.host_id}/{name}"
+        me = {"pid": os.getpid(), "start": _process_start(os.getpid())}
+        deadline = time.monotonic() + 60
+        while not self.ww.store.create(key, me):
+            held = self.ww.store.get(key)
+            if held is not None and not _process_alive(int(held.value["pid"]), held.value["start"]):
+                self.ww.store.txn([Compare(key, held.revision)], [Delete(key)])
+            elif time.monotonic() > deadline:
+                raise Conflict(f"network {name} is being created by another process (pid {held.value['pid'] if held else '?'}) "
+                               f"for over a minute; try again")
+            else:
+                time.sleep(0.01)
+        try:
+            yield
+        finally:
+            self.ww.store.delete(key)
 
     # -- ADD -----------------------------------------------------------------------------
     def add(self, network: str, options: Mapping[str, Any], container_id: str, ifname: str, netns: str, *,
