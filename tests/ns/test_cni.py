@@ -177,6 +177,18 @@ def test_gc_removes_unlisted_and_what_a_killed_add_left(cni: Cni, netns: Namespa
         _same(before, _world(cni, [c1, c3]))
 
 
+def test_add_killed_while_creating_its_network_is_undone_by_gc(cni: Cni, netns: Namespaces) -> None:
+    c = netns("c")
+    net = conf("gcnew", subnet="10.145.0.0/24")
+    before = _world(cni, [c])
+    for step in (1, 3):
+        done = cni.call("ADD", net, cid="first", netns=f"/run/netns/{c}", env={"WIREWORK_FAIL_AT": f"crash:{step}"})
+        assert (done.code, done.stdout) == (137, "")
+        assert cni.call("GC", {**net, "cni.dev/valid-attachments": []}).code == 0
+        _same(before, _world(cni, [c]))
+    assert cni.call("ADD", net, cid="first", netns=f"/run/netns/{c}").code == 0  # and then it works
+
+
 def test_status_and_version(cni: Cni, netns: Namespaces) -> None:
     tiny = conf("tiny", subnet="10.136.0.0/30")  # one guest address beside the gateway
     assert cni.call("STATUS", tiny).code == 0

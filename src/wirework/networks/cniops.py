@@ -97,6 +97,14 @@ class CniAttachments:
         _check_same(existing, name, options, self.ww.host_id)
         return existing
 
+    def _drop_dead_lock(self, name: str) -> bool:
+        """Remove the creation lock of `name` when the process holding it is gone."""
+        key = f"{LOCK_PREFIX}{self.ww.host_id}/{name}"
+        held = self.ww.store.get(key)
+        if held is None or _process_alive(int(held.value["pid"]), held.value["start"]):
+            return False
+        return self.ww.store.txn([Compare(key, held.revision)], [Delete(key)])
+
     @contextlib.contextmanager
     def _creating(self, name: str) -> Iterator[None]:
         """A lock in the store (create-if-absent) held while one process creates network `name`;
@@ -106,9 +114,9 @@ class CniAttachments:
         deadline = time.monotonic() + 60
         while not self.ww.store.create(key, me):
             held = self.ww.store.get(key)
-            if held is not None and not _process_alive(int(held.value["pid"]), held.value["start"]):
-                self.ww.store.txn([Compare(key, held.revision)], [Delete(key)])
-            elif time.monotonic() > deadline:
+            if self._drop_dead_lock(name):
+                continue
+            if time.monotonic() > deadline:
                 raise Conflict(f"network {name} is being created by another process (pid {held.value['pid'] if held else '?'}) "
                                f"for over a minute; try again")
             else:
@@ -200,6 +208,7 @@ class CniAttachments:
         """Remove every CNI attachment of `network` not in `valid` (container id, ifname),
         and the leases of ADDs that never finished. Returns (removed, errors)."""
         recover(self.ww.host, self.ww.store)
+        self._drop_dead_lock(network)
         removed: list[str] = []
         errors: list[str] = []
         keep = set(valid)
