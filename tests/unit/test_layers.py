@@ -57,3 +57,17 @@ def test_every_step_kind_is_found_by_recovery() -> None:
             kinds.update(_re.findall(r'^\s+kind = "([a-z_0-9]+)"', text, _re.M))
     steps._load_step_modules()
     assert kinds and kinds <= set(steps._REGISTRY)
+
+
+def test_cni_front_talks_to_the_facade_only() -> None:
+    """wirework.cni (a front) imports the facade, errors and itself; no adapter, no policy."""
+    allowed = ("wirework.cni", "wirework.api", "wirework.errors")
+    offenders = []
+    for path in (SRC / "cni").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else []
+            offenders += [f"{path.name}: {n}" for n in names
+                          if n.startswith("wirework.") and not n.startswith(allowed)]
+    assert offenders == []
