@@ -21,10 +21,13 @@ PLUGIN_NAME = "wirework"
 
 _LAUNCHER = """#!{python} -SE
 # wirework as a CNI plugin ("type": "wirework"); written by `wirework cni install`.
-import sys
+import os, sys
 sys.path[:0] = {paths!r}
 from wirework.cli.main import main
-sys.exit(main())
+code = main()
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(code)  # everything is written and closed: skip the interpreter's teardown (~4 ms of CPU)
 """
 
 
