@@ -23,7 +23,7 @@ from wirework.errors import (
     InvalidEnvironment,
     UnsupportedField,
 )
-from wirework.kernel.cniexec import PluginRun
+from wirework.guests.cniexec import PluginRun
 from wirework.networks.cniops import CniAttachment, CniLink
 from wirework.networks.network import Network
 

@@ -19,21 +19,23 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from wirework.attachments import records
+from wirework.context import HostContext
 from wirework.errors import Conflict, InvalidConfig, NotAvailable, NotFound, StateError
+from wirework.guests.cniexec import PluginRun
 from wirework.ipam import Ipam
-from wirework.kernel.cniexec import PluginRun
+from wirework.kernel.proc import process_alive, process_start
 from wirework.model.guest import cni_key, cni_ref, parse_cni_key
-from wirework.networks import connops, endpoints, netops, records
+from wirework.networks import connops, endpoints, netops
 from wirework.networks import network as nets
 from wirework.networks.connect import validate_connect
 from wirework.networks.endpoints import Endpoint
 from wirework.networks.network import Network
-from wirework.networks.session import Session
-from wirework.plan.executor import _process_alive, _process_start, recover
+from wirework.plan.executor import recover
 from wirework.store.base import Compare, Delete
 
 #: Runs a delegated plugin: (plugin type, CNI_COMMAND, environment, stdin) -> its run, or None
-#: when no such program is in CNI_PATH. Built by the API layer (`kernel.cniexec`).
+#: when no such program is in CNI_PATH. Built by the API layer (`guests.cniexec`).
 Delegate = Callable[[str, str, Mapping[str, str], str], "PluginRun | None"]
 
 #: `cnilock/<host>/<network>`: held while an ADD creates that network.
@@ -76,8 +78,8 @@ class CniAttachment:
 
 
 class CniAttachments:
-    def __init__(self, ww: Session, delegate: Delegate) -> None:
-        self.ww = ww
+    def __init__(self, ctx: HostContext, delegate: Delegate) -> None:
+        self.ctx = ctx
         self._delegate = delegate
 
     # -- the network ---------------------------------------------------------------------
@@ -85,35 +87,35 @@ class CniAttachments:
         """The stored network (`existing`, or as loaded) when it agrees with `options`; created
         when missing. A stored network's bridge is not probed here: a missing one shows up in
         the connect that follows, which rebuilds it then (one netlink read less per ADD)."""
-        existing = existing or nets.load(self.ww.store, self.ww.host_id, name)
+        existing = existing or nets.load(self.ctx.store, self.ctx.host_id, name)
         if existing is None:
             with self._creating(name):  # the first ADDs of a network race to create it
-                existing = nets.load(self.ww.store, self.ww.host_id, name)
+                existing = nets.load(self.ctx.store, self.ctx.host_id, name)
                 if existing is None:
                     try:
-                        return netops.create(self.ww, nets.validate_network(name, **options)).network
+                        return netops.create(self.ctx, nets.validate_network(name, **options)).network
                     except Conflict as exc:  # a colliding subnet or bridge: the configuration is at fault
                         raise InvalidConfig(str(exc)) from None
-        _check_same(existing, name, options, self.ww.host_id)
+        _check_same(existing, name, options, self.ctx.host_id)
         return existing
 
     def _drop_dead_lock(self, name: str) -> bool:
         """Remove the creation lock of `name` when the process holding it is gone."""
-        key = f"{LOCK_PREFIX}{self.ww.host_id}/{name}"
-        held = self.ww.store.get(key)
-        if held is None or _process_alive(int(held.value["pid"]), held.value["start"]):
+        key = f"{LOCK_PREFIX}{self.ctx.host_id}/{name}"
+        held = self.ctx.store.get(key)
+        if held is None or process_alive(int(held.value["pid"]), held.value["start"]):
             return False
-        return self.ww.store.txn([Compare(key, held.revision)], [Delete(key)])
+        return self.ctx.store.txn([Compare(key, held.revision)], [Delete(key)])
 
     @contextlib.contextmanager
     def _creating(self, name: str) -> Iterator[None]:
         """A lock in the store (create-if-absent) held while one process creates network `name`;
         one whose holder died is taken over."""
-        key = f"{LOCK_PREFIX}{self.ww.host_id}/{name}"
-        me = {"pid": os.getpid(), "start": _process_start(os.getpid())}
+        key = f"{LOCK_PREFIX}{self.ctx.host_id}/{name}"
+        me = {"pid": os.getpid(), "start": process_start(os.getpid())}
         deadline = time.monotonic() + 60
-        while not self.ww.store.create(key, me):
-            held = self.ww.store.get(key)
+        while not self.ctx.store.create(key, me):
+            held = self.ctx.store.get(key)
             if self._drop_dead_lock(name):
                 continue
             if time.monotonic() > deadline:
@@ -124,7 +126,7 @@ class CniAttachments:
         try:
             yield
         finally:
-            self.ww.store.delete(key)
+            self.ctx.store.delete(key)
 
     # -- ADD -----------------------------------------------------------------------------
     def add(self, network: str, options: Mapping[str, Any], container_id: str, ifname: str, netns: str, *,
@@ -134,16 +136,16 @@ class CniAttachments:
         req = CniAdd(network, dict(options), container_id, ifname, netns, ip, mac, tuple(publish), default_route)
         spec = validate_connect(req.network, cni_ref(container_id, ifname, netns), ip=_address(ip), publish=req.publish,
                                 ifname=ifname, default_route=default_route, mac=mac)
-        stored = nets.load(self.ww.store, self.ww.host_id, req.network)
+        stored = nets.load(self.ctx.store, self.ctx.host_id, req.network)
         self._precheck(req, stored)
         net = self.ensure_network(req.network, req.options, stored)
         try:
-            result = connops.connect(self.ww, spec)
+            result = connops.connect(self.ctx, spec)
         except NotFound:
-            if self.ww.host.net.link(net.bridge) is not None:
+            if self.ctx.host.net.link(net.bridge) is not None:
                 raise
-            netops.create(self.ww, _spec_of(net))  # its bridge is gone (a reboot): rebuild, then wire
-            result = connops.connect(self.ww, spec)
+            netops.create(self.ctx, _spec_of(net))  # its bridge is gone (a reboot): rebuild, then wire
+            result = connops.connect(self.ctx, spec)
         if not result.changed:
             raise Conflict(f"container {req.container_id[:12]} already has {req.ifname} on network {net.name}; "
                            f"the runtime must DEL it before adding it again")
@@ -151,7 +153,7 @@ class CniAttachments:
 
     def _precheck(self, req: CniAdd, net: Network | None) -> None:
         """Refusals that would otherwise come only after a missing network was made."""
-        if net is None and self.ww.host.net.link(req.ifname, req.netns) is not None:
+        if net is None and self.ctx.host.net.link(req.ifname, req.netns) is not None:
             raise Conflict(f"interface {req.ifname} already exists in the container's namespace {req.netns}; "
                            f"the runtime must name another CNI_IFNAME")
         if req.ip is None:
@@ -161,7 +163,7 @@ class CniAttachments:
                                 why=f"network {req.network} does not exist yet and the configuration gives no "
                                     "subnet to check it against; add 'subnet'")
         if net is None:
-            net = nets.settle(nets.validate_network(req.network, **req.options), self.ww.host_id,
+            net = nets.settle(nets.validate_network(req.network, **req.options), self.ctx.host_id,
                               str(req.options["subnet"]))
         _, _, prefix = req.ip.partition("/")
         if prefix and prefix != str(net.addresses().prefixlen):
@@ -170,10 +172,10 @@ class CniAttachments:
         net.addresses().check_static(_address(req.ip) or "")
 
     def describe(self, net: Network, ep: Endpoint) -> CniAttachment:
-        att = records.load(self.ww.store, self.ww.host_id, ep.att_id)
+        att = records.load(self.ctx.store, self.ctx.host_id, ep.att_id)
         host_ifname = att.host_ifname if att is not None else ""
-        bridge = self.ww.host.net.hwaddr(net.bridge) or ("", None)
-        veth = self.ww.host.net.hwaddr(host_ifname) if host_ifname else None
+        bridge = self.ctx.host.net.hwaddr(net.bridge) or ("", None)
+        veth = self.ctx.host.net.hwaddr(host_ifname) if host_ifname else None
         mtu = veth[1] if veth is not None else net.mtu
         return CniAttachment(
             network=net, bridge=CniLink(net.bridge, bridge[0], bridge[1]),
@@ -182,7 +184,7 @@ class CniAttachments:
             address=ep.ip, default_route=ep.default_route)
 
     def endpoint(self, network: str, container_id: str, ifname: str) -> Endpoint | None:
-        return endpoints.load(self.ww.store, self.ww.host_id, network, cni_key(container_id, ifname))
+        return endpoints.load(self.ctx.store, self.ctx.host_id, network, cni_key(container_id, ifname))
 
     # -- CHECK ---------------------------------------------------------------------------
     def check(self, network: str, container_id: str, ifname: str, netns: str, expected_ips: Sequence[str] = (),
@@ -191,33 +193,33 @@ class CniAttachments:
         extra addresses, what the runtime's prevResult says) and the machine."""
         from wirework.networks.cnicheck import check
 
-        check(self.ww, network, container_id, ifname, netns, expected_ips, expected_mac)
+        check(self.ctx, network, container_id, ifname, netns, expected_ips, expected_mac)
 
     # -- DEL and GC ----------------------------------------------------------------------
     def delete(self, network: str, container_id: str, ifname: str) -> list[str]:
         """Remove the attachment, whatever is left of it; absence is success. Returns what
         teardown could not remove (the records are gone either way)."""
-        recover(self.ww.host, self.ww.store)  # a killed ADD of this very attachment, say
+        recover(self.ctx.host, self.ctx.store)  # a killed ADD of this very attachment, say
         key = cni_key(container_id, ifname)
-        ep = endpoints.load(self.ww.store, self.ww.host_id, network, key)
-        errors = connops.drop_endpoint(self.ww, ep, release=False) if ep is not None else []
-        Ipam(self.ww.store, self.ww.host_id).release(network, key, remember=False)
+        ep = endpoints.load(self.ctx.store, self.ctx.host_id, network, key)
+        errors = connops.drop_endpoint(self.ctx, ep, release=False) if ep is not None else []
+        Ipam(self.ctx.store, self.ctx.host_id).release(network, key, remember=False)
         return errors
 
     def gc(self, network: str, valid: Collection[tuple[str, str]]) -> tuple[list[str], list[str]]:
         """Remove every CNI attachment of `network` not in `valid` (container id, ifname),
         and the leases of ADDs that never finished. Returns (removed, errors)."""
-        recover(self.ww.host, self.ww.store)
+        recover(self.ctx.host, self.ctx.store)
         self._drop_dead_lock(network)
         removed: list[str] = []
         errors: list[str] = []
         keep = set(valid)
-        ipam = Ipam(self.ww.store, self.ww.host_id)
-        for ep in endpoints.on_network(self.ww.store, self.ww.host_id, network):
+        ipam = Ipam(self.ctx.store, self.ctx.host_id)
+        for ep in endpoints.on_network(self.ctx.store, self.ctx.host_id, network):
             ident = parse_cni_key(ep.guest.key)
             if ident is None or ident in keep:
                 continue
-            errors += connops.drop_endpoint(self.ww, ep, release=False)
+            errors += connops.drop_endpoint(self.ctx, ep, release=False)
             ipam.release(network, ep.guest.key, remember=False)
             removed.append(f"{ident[0]}/{ident[1]}")
         for lease in ipam.leases(network):
@@ -231,14 +233,14 @@ class CniAttachments:
     def status(self, network: str) -> None:
         """Raise NotAvailable when an ADD on `network` cannot be served now."""
         try:
-            net = nets.load(self.ww.store, self.ww.host_id, network)
+            net = nets.load(self.ctx.store, self.ctx.host_id, network)
         except (StateError, OSError) as exc:
             raise NotAvailable(why=f"the state store cannot be read ({exc})") from None
         if net is None:
             return  # ADD creates it
         rng = net.addresses()
         first, last = rng.bounds()
-        leases = Ipam(self.ww.store, self.ww.host_id).leases(net.name)
+        leases = Ipam(self.ctx.store, self.ctx.host_id).leases(net.name)
         taken = sum(1 for lease in leases if rng.in_dynamic_range(lease.ip))
         gateway_inside = rng.in_dynamic_range(net.gateway)
         if taken + gateway_inside >= last - first + 1:
