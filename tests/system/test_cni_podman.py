@@ -4,7 +4,8 @@ Nothing of the machine's own podman or CNI settings is used or changed: a contai
 given through CONTAINERS_CONF names a CNI config dir and plugin dirs in a temp dir, podman
 gets its own --root/--runroot (vfs storage), and podman runs inside a throwaway "host"
 namespace (nsenter --net), so bridges, nftables rules and the ports podman reserves live
-there. The busybox image is copied from Docker (`docker save | podman load`).
+there. The busybox image is copied from Docker (`docker save | podman load`). (podman 4.3 still
+keeps its blob-info cache in /var/lib/containers/cache whatever --root says: a cache, not a setting.)
 """
 
 from __future__ import annotations

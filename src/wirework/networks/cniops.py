@@ -115,14 +115,11 @@ class CniAttachments:
         me = {"pid": os.getpid(), "start": process_start(os.getpid())}
         deadline = time.monotonic() + 60
         while not self.ctx.store.create(key, me):
-            held = self.ctx.store.get(key)
             if self._drop_dead_lock(name):
                 continue
             if time.monotonic() > deadline:
-                raise Conflict(f"network {name} is being created by another process (pid {held.value['pid'] if held else '?'}) "
-                               f"for over a minute; try again")
-            else:
-                time.sleep(0.01)
+                raise Conflict(f"network {name} has been in creation by another process for a minute; try again")
+            time.sleep(0.01)
         try:
             yield
         finally:
