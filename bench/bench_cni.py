@@ -86,6 +86,8 @@ def _podman(tmp: str, host: str, launcher_dir: str, runs: int, service: str) -> 
         f.write(f'[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n[network]\n'
                 f'network_backend = "cni"\ncni_plugin_dirs = ["{launcher_dir}", "/usr/lib/cni"]\n'
                 f'network_config_dir = "{root}/net.d"\n[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
+                f'conmon_env_vars = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "WIREWORK_NETNS={host}", '
+                f'"WIREWORK_STATE_DIR={root}/state", "WIREWORK_SOCKET={service}"]\n'
                 f'events_logfile_path = "{root}/events.log"\ntmp_dir = "{root}/tmp"\n')
     nets = {"wwpod": {"type": "wirework", "subnet": "10.162.0.0/24"},
             "refpod": {"type": "bridge", "bridge": "cnipod0", "isGateway": True, "ipMasq": True,

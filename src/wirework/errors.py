@@ -123,6 +123,10 @@ class StoreCompacted(StateError):
     """A watch asked for history the store no longer keeps: re-read everything."""
 
 
+class LeaseExpired(StateError):
+    """A put named a lease that has expired or was revoked: grant a new one (and re-create the keys)."""
+
+
 # -- what the CNI front reports (each with the spec's code) ---------------------------------
 class IncompatibleVersion(InvalidInput):
     template = "CNI version {version!r} is not supported{why}; supported: {supported}"

@@ -48,9 +48,14 @@ class Podman:
         return done.stdout.decode().strip()
 
 
-def write_podman_config(root: Path, plugin_dir: str) -> None:
+def write_podman_config(root: Path, plugin_dir: str, host: str) -> None:
+    """containers.conf in `root`. conmon runs podman's clean-up (the CNI DEL when a container
+    exits) with only `conmon_env_vars` in its environment: wirework's variables go there too,
+    or that DEL would look for the attachment in the default state store."""
     for sub in ("net.d", "root", "runroot", "tmp", "state"):
         (root / sub).mkdir(parents=True, exist_ok=True)
+    conmon_env = [f"PATH={os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}",
+                  f"WIREWORK_STATE_DIR={root / 'state'}", f"WIREWORK_NETNS={host}", "WIREWORK_NO_SERVICE=1"]
     (root / "containers.conf").write_text(f"""[containers]
 default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
 [network]
@@ -59,6 +64,7 @@ cni_plugin_dirs = ["{plugin_dir}", "/usr/lib/cni"]
 network_config_dir = "{root / 'net.d'}"
 [engine]
 cgroup_manager = "cgroupfs"
+conmon_env_vars = {json.dumps(conmon_env)}
 events_logger = "file"
 events_logfile_path = "{root / 'events.log'}"
 tmp_dir = "{root / 'tmp'}"
@@ -84,9 +90,10 @@ def podman(netns: Namespaces) -> Iterator[Podman]:
     root = Path(tempfile.mkdtemp(prefix="wwpodman", dir="/tmp"))
     plugin_dir = str(root / "bin")
     install(plugin_dir)
-    write_podman_config(root, plugin_dir)
+    host = netns("podhost")
+    write_podman_config(root, plugin_dir, host)
     conflists(root)
-    pod = Podman(root, netns("podhost"))
+    pod = Podman(root, host)
     save = subprocess.run(["docker", "save", IMAGE], capture_output=True, timeout=120, check=True)
     pod("load", stdin=save.stdout)
     yield pod

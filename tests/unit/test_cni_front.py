@@ -262,7 +262,7 @@ def test_handler_delegates_ipam(tmp_path: Path) -> None:
     code, out = _run(_netns_env(tmp_path), conf, s)
     assert code == 0 and s.cni.calls[0] == ("delegate", ("host-local", "ADD"))
     kwargs = dict(s.cni.calls[1][1][-1])
-    assert kwargs["ip"] == "10.9.0.7/24" and kwargs["default_route"] is True
+    assert kwargs["ip"] == "10.9.0.7/24" and kwargs["default_route"] is None  # the IPAM plugin asks for a default route
     assert s.cni.calls[1][1][1] == {"subnet": "10.9.0.0/24", "gateway": "10.9.0.1"}
     s.cni.calls.clear()
     s.cni.fail_add = Conflict("taken")

@@ -61,7 +61,7 @@ class NetConf:
     network: str
     driver: str = "bridge"
     options: dict[str, Any] = field(default_factory=dict)  # validate_network options the config gives
-    default_route: bool = True
+    default_route: bool | None = None  # None: when the container has none yet (its first network)
     ipam: dict[str, Any] | None = None
     dns: dict[str, Any] | None = None
     ports: tuple[PortMap, ...] = ()
@@ -96,7 +96,7 @@ def parse_config(data: dict[str, Any], command: str) -> NetConf:
     return NetConf(
         version=version, name=name, network=data.get("network", name), driver=driver,
         options={NETWORK_KEYS[k]: v for k, v in data.items() if k in NETWORK_KEYS},
-        default_route=data.get("defaultRoute", True), ipam=_ipam(data.get("ipam")), dns=data.get("dns"),
+        default_route=data.get("defaultRoute"), ipam=_ipam(data.get("ipam")), dns=data.get("dns"),
         ports=tuple(_port(p) for p in _list(runtime, "portMappings")),
         ips=_ips(runtime, data.get("args")), mac=_mac(runtime), prev_result=data.get("prevResult"),
         valid_attachments=_valid(data.get("cni.dev/valid-attachments")), raw=data)

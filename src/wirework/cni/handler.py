@@ -118,7 +118,9 @@ def _add(ww: Any, cenv: CniEnv, conf: NetConf, env: Mapping[str, str], stdin: st
     options, ip, default_route, dns = dict(conf.options), _requested_ip(conf, cenv), conf.default_route, conf.dns
     if conf.ipam is not None:
         delegated = _delegate(ww, conf, "ADD", env, stdin)
-        ip, gateway, default_route, others = result.delegated_address(delegated)
+        ip, gateway, ipam_default, others = result.delegated_address(delegated)
+        if default_route is None and not ipam_default:
+            default_route = False  # the IPAM plugin's routes decide, unless the configuration does
         if not ip:
             _undo_ipam(ww, conf, env, stdin)
             raise InvalidConfig(what="ipam result", value=json.dumps(delegated), why="it holds no IPv4 address")

@@ -54,7 +54,7 @@ class CniAdd:
     ip: str | None = None
     mac: str | None = None
     publish: tuple[str, ...] = ()  # docker-style -p texts
-    default_route: bool = True
+    default_route: bool | None = None  # None: when the container has none yet
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ class CniAttachments:
     # -- ADD -----------------------------------------------------------------------------
     def add(self, network: str, options: Mapping[str, Any], container_id: str, ifname: str, netns: str, *,
             ip: str | None = None, mac: str | None = None, publish: Sequence[str] = (),
-            default_route: bool = True) -> CniAttachment:
+            default_route: bool | None = None) -> CniAttachment:
         """Connect the container's namespace to the network (ensured first) as `ifname`."""
         req = CniAdd(network, dict(options), container_id, ifname, netns, ip, mac, tuple(publish), default_route)
         spec = validate_connect(req.network, cni_ref(container_id, ifname, netns), ip=_address(ip), publish=req.publish,

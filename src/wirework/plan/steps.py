@@ -75,6 +75,7 @@ class Step:
 #: below the layers that define steps).
 STEP_MODULES = (
     "wirework.drivers.links",
+    "wirework.drivers.bridgeports",
     "wirework.drivers.routes",
     "wirework.drivers.namespaces",
     "wirework.drivers.switch",
@@ -85,6 +86,7 @@ STEP_MODULES = (
     "wirework.firewall.ports",
     "wirework.networks.up",
     "wirework.lab.steps",
+    "wirework.lab.etcd",
 )
 
 
