@@ -6,7 +6,7 @@ request forwarded to the resident service. Every error becomes the spec's error 
 stdout with a non-zero exit; input is validated completely before the session is opened.
 
 `WIREWORK_NETNS` (a named namespace) makes that namespace the host, as `--netns` does on
-the command line; `WIREWORK_STATE_DIR` picks the state store.
+the command line; `WIREWORK_STATE_DIR` picks the state store, `WIREWORK_STORE` the shared one.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def _session(env: Mapping[str, str], factory: SessionFactory | None) -> Iterator
         return
     from wirework.api import Wirework
 
-    ww = Wirework(netns, state_dir=state_dir)
+    ww = Wirework(netns, state_dir=state_dir, store=env.get("WIREWORK_STORE") or None)
     try:
         yield ww
     finally:
