@@ -3,7 +3,8 @@ exit status and the JSON on stdout. A small runtime for configuration lists (ADD
 `prevResult` chaining, CHECK with the final result, DEL in reverse, GC with valid attachments).
 
 The wirework plugin is the launcher `wirework cni install` writes; it runs in the test's own
-namespace and is pointed at the throwaway "host" namespace with WIREWORK_NETNS. Reference
+namespace and is pointed at the throwaway "host" namespace with WIREWORK_NETNS; it forwards to
+a resident service when `service` names its socket, and runs in-process otherwise. Reference
 plugins from /usr/lib/cni act on the namespace they run in, so they run inside the host one.
 """
 
@@ -39,6 +40,7 @@ class Cni:
     bindir: str  # holds the `wirework` launcher
     host: str  # the "host" namespace
     state_dir: str
+    service: str | None = None  # the resident service's socket; None: every call runs in-process
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -48,8 +50,8 @@ class Cni:
     def env(self, command: str, cid: str = "", netns: str = "", ifname: str = "eth0", args: str = "") -> dict[str, str]:
         env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "CNI_COMMAND": command,
                "CNI_CONTAINERID": cid, "CNI_NETNS": netns, "CNI_IFNAME": ifname, "CNI_ARGS": args,
-               "CNI_PATH": self.path, "WIREWORK_NETNS": self.host, "WIREWORK_STATE_DIR": self.state_dir,
-               "WIREWORK_NO_SERVICE": "1"}
+               "CNI_PATH": self.path, "WIREWORK_NETNS": self.host, "WIREWORK_STATE_DIR": self.state_dir}
+        env.update({"WIREWORK_SOCKET": self.service} if self.service else {"WIREWORK_NO_SERVICE": "1"})
         return {**env, **self.extra_env}
 
     def call(self, command: str, conf: dict[str, Any] | str, *, cid: str = "", netns: str = "", ifname: str = "eth0",

@@ -4,7 +4,11 @@ stdout JSON, against throwaway namespaces ("host" via WIREWORK_NETNS, "container
 from __future__ import annotations
 
 import difflib
+import os
 import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,9 +27,31 @@ def cni_bin(tmp_path_factory: pytest.TempPathFactory) -> str:
     return folder
 
 
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One resident service for the module (in the root namespace; each test names its host
+    namespace in WIREWORK_NETNS): most calls go through it, as runtimes' calls would."""
+    sock = str(tmp_path_factory.mktemp("svc") / "svc.sock")
+    proc = subprocess.Popen([sys.executable, "-m", "wirework.cli.main", "service", "run", "--socket", sock,
+                             "--no-docker-events"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not os.path.exists(sock):
+            assert time.monotonic() < deadline and proc.poll() is None, "the service did not start"
+            time.sleep(0.05)
+        yield sock
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
 @pytest.fixture
-def cni(cni_bin: str, netns: Namespaces, state_dir: str) -> Cni:
-    return Cni(cni_bin, netns("host"), state_dir)
+def cni(cni_bin: str, netns: Namespaces, state_dir: str, service: str) -> Cni:
+    return Cni(cni_bin, netns("host"), state_dir, service)
+
+
+#: In-process, as without a service (needed for WIREWORK_FAIL_AT=crash:N, which the service ignores).
+LOCAL = {"WIREWORK_NO_SERVICE": "1"}
 
 
 def _same(before: str, after: str) -> None:
@@ -52,8 +78,10 @@ def _store_keys(cni: Cni) -> list[str]:
         store.close()
 
 
-@pytest.mark.parametrize("version", ["0.4.0", "1.1.0"])
-def test_add_check_del_round_trip(cni: Cni, netns: Namespaces, version: str) -> None:
+@pytest.mark.parametrize("version,how", [("0.4.0", "in-process"), ("1.1.0", "service")])
+def test_add_check_del_round_trip(cni: Cni, netns: Namespaces, version: str, how: str) -> None:
+    if how == "in-process":
+        cni.extra_env.update(LOCAL)
     c = netns("c")
     path = f"/run/netns/{c}"
     net = conf("rt", version, subnet="10.131.0.0/24")
@@ -167,7 +195,7 @@ def test_gc_removes_unlisted_and_what_a_killed_add_left(cni: Cni, netns: Namespa
     # and between the two ports; then GC (or DEL) with the runtime's list puts everything back.
     for step, cleanup in ((1, "GC"), (4, "GC"), (4, "DEL")):
         done = cni.call("ADD", {**net, "runtimeConfig": ports}, cid="killed", netns=f"/run/netns/{c3}",
-                        env={"WIREWORK_FAIL_AT": f"crash:{step}"})
+                        env={**LOCAL, "WIREWORK_FAIL_AT": f"crash:{step}"})
         assert (done.code, done.stdout) == (137, "")
         assert "eth0" in _links(c3)  # half-made
         if cleanup == "GC":
@@ -182,7 +210,8 @@ def test_add_killed_while_creating_its_network_is_undone_by_gc(cni: Cni, netns: 
     net = conf("gcnew", subnet="10.145.0.0/24")
     before = _world(cni, [c])
     for step in (1, 3):
-        done = cni.call("ADD", net, cid="first", netns=f"/run/netns/{c}", env={"WIREWORK_FAIL_AT": f"crash:{step}"})
+        done = cni.call("ADD", net, cid="first", netns=f"/run/netns/{c}",
+                        env={**LOCAL, "WIREWORK_FAIL_AT": f"crash:{step}"})
         assert (done.code, done.stdout) == (137, "")
         assert cni.call("GC", {**net, "cni.dev/valid-attachments": []}).code == 0
         _same(before, _world(cni, [c]))
@@ -302,43 +331,21 @@ def test_ipam_delegated_to_host_local(cni: Cni, netns: Namespaces, tmp_path: Pat
     assert missing.error_code() == 7 and "no-such-ipam" in missing.out["details"]
 
 
-def test_served_by_the_resident_service(cni: Cni, netns: Namespaces, tmp_path: Path) -> None:
-    import sys
-
-    sock = str(tmp_path / "svc.sock")
-    service = subprocess.Popen([sys.executable, "-m", "wirework.cli.main", "service", "run", "--socket", sock,
-                                "--no-docker-events"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_for(sock)
-        via = {"WIREWORK_NO_SERVICE": None, "WIREWORK_SOCKET": sock, "WIREWORK_TRACE": "1"}
-        c = netns("c")
-        net = conf("svc", subnet="10.143.0.0/24")
-        add = cni.call("ADD", net, cid="ctr1", netns=f"/run/netns/{c}", env=via)
-        assert add.code == 0 and "served by the service" in add.stderr, add.stdout
-        assert ping(c, "10.143.0.1")
-        assert cni.call("CHECK", {**net, "prevResult": add.out}, cid="ctr1", netns=f"/run/netns/{c}", env=via).code == 0
-        # A plugin started inside another namespace without WIREWORK_NETNS: the service refuses it.
-        env = {**cni.env("STATUS"), "WIREWORK_SOCKET": sock, "WIREWORK_NETNS": ""}
-        env.pop("WIREWORK_NO_SERVICE")
-        elsewhere = subprocess.run(["ip", "netns", "exec", cni.host, f"{cni.bindir}/wirework"], input='{"cniVersion":'
-                                   '"1.1.0","name":"svc","type":"wirework"}', capture_output=True, text=True, timeout=60,
-                                   env=env, check=False)
-        assert elsewhere.returncode != 0 and '"code": 4' in elsewhere.stdout and "WIREWORK_NETNS" in elsewhere.stdout
-        assert cni.call("DEL", net, cid="ctr1", env=via).code == 0
-        assert _links(c) == ["lo"]
-    finally:
-        service.terminate()
-        service.wait(timeout=30)
-
-
-def _wait_for(path: str) -> None:
-    import os
-    import time
-
-    deadline = time.monotonic() + 30
-    while not os.path.exists(path):
-        assert time.monotonic() < deadline, "the service did not start"
-        time.sleep(0.05)
+def test_served_by_the_resident_service(cni: Cni, netns: Namespaces) -> None:
+    assert cni.service is not None
+    c = netns("c")
+    net = conf("svc", subnet="10.143.0.0/24")
+    add = cni.call("ADD", net, cid="ctr1", netns=f"/run/netns/{c}", env={"WIREWORK_TRACE": "1"})
+    assert add.code == 0 and "served by the service" in add.stderr, add.stdout
+    assert ping(c, "10.143.0.1")
+    # A plugin started inside another namespace without WIREWORK_NETNS: the service refuses it.
+    env = {**cni.env("STATUS"), "WIREWORK_NETNS": ""}
+    elsewhere = subprocess.run(["ip", "netns", "exec", cni.host, f"{cni.bindir}/wirework"], input='{"cniVersion":'
+                               '"1.1.0","name":"svc","type":"wirework"}', capture_output=True, text=True, timeout=60,
+                               env=env, check=False)
+    assert elsewhere.returncode != 0 and '"code": 4' in elsewhere.stdout and "WIREWORK_NETNS" in elsewhere.stdout
+    assert cni.call("DEL", net, cid="ctr1").code == 0
+    assert _links(c) == ["lo"]
 
 
 class _httpd:
@@ -370,6 +377,7 @@ def test_concurrent_adds_on_a_new_network(cni: Cni, netns: Namespaces) -> None:
     """Runtimes run ADDs of different containers in parallel: the first ones race to create the network."""
     from concurrent.futures import ThreadPoolExecutor
 
+    cni.extra_env.update(LOCAL)  # separate processes (the service would take them one at a time)
     spaces = [netns(f"p{i}") for i in range(4)]
     net = conf("race", subnet="10.144.0.0/24")
     with ThreadPoolExecutor(4) as pool:
