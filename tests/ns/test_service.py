@@ -322,3 +322,37 @@ def test_every_request_sees_its_own_namespaces(service: Service, netns: Namespac
             assert f" eth{round_ + 1}@" in names
     done = service.cli("inspect", "--netns", hosts[0], guests[0], WIREWORK_STATE_DIR=state_dir)
     assert done.returncode == 0 and "eth3" in done.stdout and "10.9.0.4/24" in done.stdout, done.stdout
+
+
+def test_a_kept_session_takes_each_requests_environment(monkeypatch: pytest.MonkeyPatch, netns: Namespaces,
+                                                        tmp_path: Path) -> None:
+    """In the service, every setting comes from the request's environment, never the service's
+    own (here: all wrong), and a session kept across requests takes each request's."""
+    from wirework.cli import sessions
+    from wirework.service.server import handle
+
+    host = netns("host")
+    monkeypatch.setenv("WIREWORK_STATE_DIR", str(tmp_path / "service-state"))
+    monkeypatch.setenv("WIREWORK_STORE", "bogus:")
+    monkeypatch.setenv("WIREWORK_ADDRESS_POOLS", "10.201.0.0/16:24")
+    monkeypatch.setenv("DOCKER_HOST", "ssh://nowhere")
+    monkeypatch.setattr(sessions, "KEEP_SESSIONS", True)
+
+    def run(*argv: str, **env: str) -> dict[str, object]:
+        return handle({"argv": [*argv, "--netns", host], "env": {"WIREWORK_STATE_DIR": "st", **env},
+                       "cwd": str(tmp_path)})
+
+    try:
+        for pool in ("10.211", "10.212"):
+            done = run("network", "create", "n1", "--dry-run", WIREWORK_ADDRESS_POOLS=f"{pool}.0.0/16:24")
+            assert done["exit"] == 0 and f"subnet {pool}.0.0/24" in str(done["stdout"]), done
+        assert sessions.count() == 1  # one session served both requests
+        done = run("attach", "docker:nobody", "br0", "--ip", "10.0.0.2/24",
+                   DOCKER_HOST=f"unix://{tmp_path}/no-docker.sock")
+        assert done["exit"] != 0 and f"{tmp_path}/no-docker.sock" in str(done["stderr"]), done
+        done = run("ls", WIREWORK_STORE=f"sqlite:{tmp_path}/other.db", WIREWORK_OVS_DB=f"unix:{tmp_path}/db.sock")
+        assert done["exit"] == 0 and (tmp_path / "other.db").exists(), done
+        assert sessions.count() == 2  # another store: another session
+        assert (tmp_path / "st" / "state.db").exists() and not (tmp_path / "service-state").exists()
+    finally:
+        sessions.close_all()

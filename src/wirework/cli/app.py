@@ -30,6 +30,7 @@ _OPTIONAL_MODULES = (
     "wirework.cli.commands.uplink",
     "wirework.cli.commands.tunnel",
     "wirework.cli.commands.bridges",
+    "wirework.cli.commands.cni",
 )
 #: Which module registers a command, so a one-shot run builds only that command's parser
 #: (importing every command group costs ~30 ms on the cold path). Commands not listed here
@@ -129,6 +130,10 @@ def run(argv: list[str], *, env: Mapping[str, str] | None = None, cwd: str | Non
 
 def _run(argv: list[str], context: RequestContext) -> int:
     out, err = context.stdout, context.stderr
+    if argv == ["cni", "plugin"]:  # a CNI runtime's request: no argparse on that hot path
+        from wirework.cli.commands.cni import cmd_plugin
+
+        return cmd_plugin(argparse.Namespace())
     parser = build_parser(argv[0] if argv else None)
     if argv[:1] == ["pipework"] and argv[1:2] not in (["-h"], ["--help"]):
         # pipework's own words (--wait, -i, -l ...) must reach its parser untouched.

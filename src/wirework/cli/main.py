@@ -27,10 +27,11 @@ LOW_PRIORITY_START = "--low-priority-start"
 DEFAULT_IDLE = 600
 # Commands the service must not run: they take over the terminal, run for long, or manage it.
 LOCAL_ONLY = {"service", "run", "lab", "help", "--help", "-h", "--version", "uplink"}
-FORWARDED_ENV_PREFIXES = ("WIREWORK_", "DOCKER_HOST", "DOCKER_TLS_VERIFY")
+FORWARDED_ENV_PREFIXES = ("WIREWORK_", "DOCKER_HOST", "DOCKER_TLS_VERIFY", "CNI_")
 #: Variables a started service must not inherit from the command that started it: every
 #: per-request WIREWORK_* setting (each request brings its own; test-only fault injection must
-#: never reach a shared service) but these, and systemd's variables meant for this process.
+#: never reach a shared service) but these, a CNI runtime's CNI_* (they describe one request),
+#: and systemd's variables meant for this process.
 _SERVICE_ENV = ("WIREWORK_SOCKET", "WIREWORK_SERVICE_IDLE", "WIREWORK_SOCKET_GROUP")
 _NOT_INHERITED = ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET")
 
@@ -103,7 +104,15 @@ def _via_service(argv: list[str], sock: object) -> int | None:
 
 
 def _wants_stdin(argv: list[str]) -> bool:
-    return "-" in argv
+    return "-" in argv or argv[:2] == ["cni", "plugin"]
+
+
+def _as_cni_plugin() -> list[str]:
+    """Exec'd by a CNI runtime (no arguments, CNI_COMMAND set): serve the plugin protocol.
+    The namespace it runs in goes along, so a service elsewhere can refuse the mismatch."""
+    st = os.stat("/proc/self/ns/net")
+    os.environ["WIREWORK_CLIENT_NETNS"] = f"{st.st_dev}:{st.st_ino}"
+    return ["cni", "plugin"]
 
 
 def start_service_background(path: str) -> str | None:
@@ -117,7 +126,8 @@ def start_service_background(path: str) -> str | None:
     except OSError:
         pass
     env = {k: v for k, v in os.environ.items()
-           if k not in _NOT_INHERITED and (not k.startswith("WIREWORK_") or k in _SERVICE_ENV)}
+           if k not in _NOT_INHERITED and not k.startswith("CNI_")
+           and (not k.startswith("WIREWORK_") or k in _SERVICE_ENV)}
     argv = [sys.executable, "-m", "wirework.service", LOW_PRIORITY_START, "--socket", path,
             "--idle-exit", str(idle_timeout())]
     try:
@@ -139,6 +149,8 @@ def start_service_background(path: str) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if not args and os.environ.get("CNI_COMMAND"):
+        args = _as_cni_plugin()
     if not os.environ.get(NO_SERVICE_ENV) and not _local_only(args):
         path = socket_path()
         sock = _connect(path)

@@ -131,6 +131,7 @@ def serve(path: str, *, watch_docker: bool = True, idle_exit: float = 0, group: 
         threading.Thread(target=_follow_docker, args=(stopping,), daemon=True).start()
     server = srv.Server(listener, gid, _log)
     sessions.RUN_ON = server.run_on
+    sessions.ON_LANE = server.on_lane
     _log(f"serving {path} (pid {os.getpid()}, idle exit {idle_exit or 'never'})")
     try:
         _loop(server, stopping, idle_exit)

@@ -36,6 +36,7 @@ READ_TIMEOUT = float(os.environ.get("WIREWORK_SERVICE_READ_TIMEOUT") or 5.0)
 MAX_REQUEST = 1 << 20
 MAX_CONCURRENT = 32
 WORKERS = 8
+LANE_PREFIX = "wirework-lane"
 REFUSED_EXIT = 77
 #: Test-only variables: a client cannot switch them on in the service. Only a service started
 #: with them in its own environment honours them (tests start such a service themselves).
@@ -128,11 +129,16 @@ class Server:
         self.last_activity = time.monotonic()
         self._mutex = threading.Lock()
         self._threads: set[threading.Thread] = set()
-        self.lanes = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"wirework-lane{i}") for i in range(WORKERS)]
+        self.lanes = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{LANE_PREFIX}{i}") for i in range(WORKERS)]
 
     def run_on(self, netns: str | None, fn: Callable[[], Any]) -> Future[Any]:
         """Run `fn` on the thread that owns the sessions of host namespace `netns`."""
-        return self.lanes[zlib.crc32((netns or "").encode()) % WORKERS].submit(fn)
+        return self.lanes[_lane_of(netns)].submit(fn)
+
+    @staticmethod
+    def on_lane(netns: str | None) -> bool:
+        """Whether the calling thread is the lane of host namespace `netns`."""
+        return threading.current_thread().name.startswith(f"{LANE_PREFIX}{_lane_of(netns)}_")
 
     def accept_one(self) -> bool:
         """Take one connection (False when none came within the listener's timeout)."""
@@ -179,7 +185,7 @@ class Server:
             _drain(conn)
             return
         request = {"argv": argv, "env": env, "cwd": cwd, "stdin": stdin}
-        answer = self.run_on(_netns_of(argv), lambda: handle(request)).result()
+        answer = self.run_on(_netns_of(argv, env), lambda: handle(request)).result()
         send_answer(conn, int(answer["exit"]), str(answer["stdout"]), str(answer["stderr"]))
 
     def wait_requests(self, timeout: float) -> None:
@@ -192,8 +198,15 @@ class Server:
             lane.shutdown(wait=False)
 
 
-def _netns_of(argv: list[str]) -> str | None:
-    """The request's host namespace (`--netns X` / `--netns=X`), which picks its lane."""
+def _lane_of(netns: str | None) -> int:
+    return zlib.crc32((netns or "").encode()) % WORKERS
+
+
+def _netns_of(argv: list[str], env: dict[str, str]) -> str | None:
+    """The request's host namespace (`--netns X` / `--netns=X`; a CNI plugin request names it in
+    WIREWORK_NETNS), which picks its lane."""
+    if argv[:2] == ["cni", "plugin"]:
+        return env.get("WIREWORK_NETNS") or None
     for i, word in enumerate(argv):
         if word == "--netns" and i + 1 < len(argv):
             return argv[i + 1]
