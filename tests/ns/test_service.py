@@ -237,7 +237,7 @@ def test_a_service_that_cannot_start_says_so_in_one_line(tmp_path: Path, netns: 
     done = svc.cli("ls", "--netns", netns("host"), WIREWORK_STATE_DIR=state_dir)
     assert done.returncode == 0 and "GUEST" in done.stdout  # the command still ran
     assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"wirework: cannot start the service at {svc.sock}")
-    assert "running this command here" in done.stderr
+    assert "ran this command here" in done.stderr
 
 
 def test_a_socket_passed_by_systemd_is_used(rundir: str, netns: Namespaces, state_dir: str) -> None:

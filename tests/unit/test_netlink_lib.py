@@ -34,3 +34,21 @@ def test_validation_errors_do_not_import_pyroute2(tmp_path: Path) -> None:
                f"code = run(['attach', 'g', 'br0', '--ip', '10.0.0.300/24', '--state-dir', {str(tmp_path)!r}]);"
                "print(code, 'pyroute2' in sys.modules)")
     assert out.split()[-2:] == ["2", "False"]
+
+
+def test_modules_pyroute2_imports_but_never_uses_here_are_not_loaded() -> None:
+    """unittest.mock (for an unused class attribute) and pyroute2's netlink emulator stand in only
+    while pyroute2 loads: afterwards a real import gets the real modules, and a stand-in fails
+    loudly if pyroute2 ever uses it."""
+    out = _run("import sys, wirework.kernel.netlink_lib as lib\n"
+               "print('unittest' in sys.modules, 'pyroute2.iproute.ipmock' in sys.modules)\n"
+               "import unittest.mock, pyroute2.netlink.rtnl.iprsocket as iprs\n"
+               "print(unittest.mock.Mock.__module__, iprs.mock is not unittest.mock)\n"
+               "try:\n    iprs.IPEngine().initdb()\nexcept RuntimeError as exc:\n    print('refused:', exc)\n"
+               "with lib.IPRoute() as ipr:\n    print(len(ipr.get_links()) > 0)\n")
+    lines = out.splitlines()
+    assert lines[:2] == ["False False", "unittest.mock True"]
+    assert lines[2].startswith("refused: pyroute2.iproute.ipmock.IPEngine() is a stand-in") and lines[3] == "True"
+    out = _run("import unittest.mock, wirework.kernel.netlink_lib, pyroute2.netlink.rtnl.iprsocket as iprs;"
+               "print(iprs.mock is unittest.mock)")
+    assert out.strip() == "True"  # already loaded: the real one is used

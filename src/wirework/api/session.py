@@ -94,6 +94,10 @@ class Wirework(NetworksAPI, UplinksAPI):
         self.context.docker = DockerClient(self._docker_socket, env=self.env)
         self.context.fault = self._fault or env_fault_hook(self.env)
 
+    def refresh_caches(self) -> None:
+        """Read again what the host's adapters cache (the service does it while the host is in use)."""
+        self.host.refresh_caches()
+
     def close(self) -> None:
         self.host.close()
         self.context.close_stores()

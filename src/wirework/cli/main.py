@@ -4,10 +4,10 @@ The fast path is the default and needs no manual step:
 - when the resident service answers on its socket (`/run/wirework/wireworkd.sock`, env
   `WIREWORK_SOCKET`), the argument vector goes over the socket and the service runs the very
   same command code with everything already loaded (~30 ms a command);
-- when none answers, this process starts one in the background (detached, logged to
-  SOCKET.log, exiting after `WIREWORK_SERVICE_IDLE` seconds without requests, 600 by default)
-  and runs this first command itself, on the trimmed import path, without waiting for it;
-  later commands go through the service. `WIREWORK_NO_SERVICE=1` opts out of both.
+- when none answers, this process runs the command itself, on the trimmed import path, and
+  then starts a service in the background (detached, logged to SOCKET.log, exiting after
+  `WIREWORK_SERVICE_IDLE` seconds without requests, 600 by default); later commands go
+  through it. `WIREWORK_NO_SERVICE=1` opts out of both.
 Commands that need this terminal or manage the service (run, lab, uplink, service) always run
 here.
 """
@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args and os.environ.get("CNI_COMMAND"):
         args = _as_cni_plugin()
+    start_after = None
     if not os.environ.get(NO_SERVICE_ENV) and not _local_only(args):
         path = socket_path()
         sock = _connect(path)
@@ -159,13 +160,19 @@ def main(argv: list[str] | None = None) -> int:
             if code is not None:
                 return code
         else:
-            problem = start_service_background(path)
-            if problem:
-                sys.stderr.write(f"wirework: {problem}; running this command here"
-                                 f" (set {NO_SERVICE_ENV}=1 not to use a service)\n")
+            start_after = path
     from wirework.cli.app import run
 
-    return run(args)
+    try:
+        return run(args)
+    finally:
+        # Started once this command is done, not before: its loading (~0.3 s of CPU) would
+        # compete with this very command on a small machine; the next command finds it up.
+        if start_after is not None:
+            problem = start_service_background(start_after)
+            if problem:
+                sys.stderr.write(f"wirework: {problem}; ran this command here"
+                                 f" (set {NO_SERVICE_ENV}=1 not to use a service)\n")
 
 
 if __name__ == "__main__":

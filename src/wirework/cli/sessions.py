@@ -184,15 +184,19 @@ def close_all() -> None:
             future.result()
 
 
-def on_each_session(job: str, action: Callable[[Any], bool | None], *, with_host: bool = True) -> list[Any]:
-    """Queue `action(session)` for every session (plus the real host's with `with_host`), each on
-    its lane under its lock, with the service's own environment (no request's). A job already
-    queued for a session and not started yet is not queued twice. `action` returning True pins
-    the session (the idle sweep keeps it). Returns the futures (or results) of what it queued."""
+def on_each_session(job: str, action: Callable[[Any], bool | None], *, with_host: bool = True,
+                    used_within: float | None = None) -> list[Any]:
+    """Queue `action(session)` for every session (plus the real host's with `with_host`; only
+    those a request used in the last `used_within` seconds, if given), each on its lane under
+    its lock, with the service's own environment (no request's). A job already queued for a
+    session and not started yet is not queued twice. `action` returning True pins the session
+    (the idle sweep keeps it). Returns the futures (or results) of what it queued."""
     if with_host:
         _host_entry()
+    since = float("-inf") if used_within is None else time.monotonic() - used_within
     with _GUARD:
-        entries = [(key, entry) for key, entry in _SESSIONS.items() if job not in entry.queued]
+        entries = [(key, entry) for key, entry in _SESSIONS.items()
+                   if job not in entry.queued and entry.last_used >= since]
         for _, entry in entries:
             entry.queued.add(job)
 

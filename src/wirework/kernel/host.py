@@ -74,6 +74,11 @@ class KernelHost:
 
         return Nft(self.netns_path)
 
+    def refresh_caches(self) -> None:
+        """Read again what the adapters cache (the iptables listing), where they were used."""
+        if "fw" in self.__dict__:
+            self.fw.refresh()
+
     def close(self) -> None:
         """Close the netlink sockets (and their asyncio loops) and nft handle, each even if another fails."""
         try:

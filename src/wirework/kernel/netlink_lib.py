@@ -17,6 +17,7 @@ import importlib
 import importlib.util
 import sys
 import types
+from typing import Any
 
 
 def _bare_package() -> None:
@@ -46,10 +47,59 @@ def _bare_package() -> None:
     sys.modules["pyroute2"] = module
 
 
-_bare_package()
+class _Unused(types.ModuleType):
+    """Stands in, while pyroute2 loads, for a module it imports but never uses on wirework's path."""
 
-from pyroute2 import netns  # noqa: E402
-from pyroute2.iproute.linux import IPRoute  # noqa: E402
-from pyroute2.netlink.exceptions import NetlinkError  # noqa: E402
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _unused_attribute(self.__name__, name)
+
+
+class _Inert:
+    """What a stand-in's callable returns (pyroute2 builds `mock.Mock()` at import); any use fails loudly."""
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"{self._what} is a stand-in: wirework.kernel.netlink_lib did not load it for pyroute2")
+
+    def __call__(self, *args: object, **kwargs: object) -> Any:
+        return _Inert(f"{self._what}()")
+
+
+def _unused_attribute(module: str, name: str) -> Any:
+    return _Inert(f"{module}.{name}")
+
+
+#: What pyroute2 0.9.7 imports without needing it here: `unittest.mock` (~10 ms: it brings
+#: unittest, difflib, pprint...) for a class attribute nobody reads (iprsocket.NotLocal), and
+#: `pyroute2.iproute.ipmock`, its netlink emulator (only with `config.mock_netlink`). They stand
+#: in only while pyroute2's modules load and leave sys.modules afterwards: a later `import
+#: unittest.mock` anywhere gets the real one. `tests/unit/test_netlink_lib.py` pins this.
+_STAND_INS = ("unittest", "unittest.mock", "pyroute2.iproute.ipmock")
+
+
+def _load() -> tuple[Any, Any, Any]:
+    placed = {}
+    for name in _STAND_INS:
+        if name not in sys.modules:
+            placed[name] = sys.modules[name] = _Unused(name)
+    if "unittest" in placed and "unittest.mock" in placed:
+        placed["unittest"].mock = placed["unittest.mock"]  # type: ignore[attr-defined]
+    try:
+        from pyroute2 import netns
+        from pyroute2.iproute.linux import IPRoute
+        from pyroute2.netlink.exceptions import NetlinkError
+    finally:
+        for name, module in placed.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+    return netns, IPRoute, NetlinkError
+
+
+_bare_package()
+netns, IPRoute, NetlinkError = _load()
 
 __all__ = ["IPRoute", "NetlinkError", "netns"]

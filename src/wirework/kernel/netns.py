@@ -8,7 +8,6 @@ it and never switches by itself.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +17,9 @@ from wirework.errors import NamespaceGone
 CLONE_NEWNET = 0x40000000
 NETNS_RUN_DIR = "/run/netns"
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# The interpreter's own symbols, which hold libc's: ctypes.util.find_library("c") runs ldconfig
+# (a fork and exec, ~30 ms of a cold command).
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def netns_path(netns: str) -> str:

@@ -5,10 +5,9 @@ or 0660 with `--group`), checked with SO_PEERCRED; see `service.server` for the 
 (bounded reads, one thread per request, per-host session locks). The listening socket is bound
 here, or inherited from systemd (`LISTEN_FDS`, `contrib/systemd/wireworkd.socket`). The CLI
 starts the service by itself when none answers (`cli.main`); it then exits after
-`--idle-exit` seconds without requests. A thread follows Docker's event stream; when a
-container dies, it tears down what is left of its attachments (OVS ports, records), because
-unlike a veth an OVS port does not vanish with the container's namespace. A sweep closes
-sessions whose namespace was deleted or that sat idle.
+`--idle-exit` seconds without requests (not while it holds DHCP leases to renew). What it does
+besides requests (Docker-event gc, lease renewal, session sweeps, cache refreshes) is in
+`service.background`.
 """
 
 from __future__ import annotations
@@ -28,8 +27,6 @@ from wirework.cli.main import socket_path
 
 __all__ = ["running_pid", "serve", "socket_path", "start", "stop"]
 
-SESSION_IDLE = 300.0
-SWEEP_EVERY = 2.0
 GROUP_ENV = "WIREWORK_SOCKET_GROUP"
 
 
@@ -128,7 +125,9 @@ def serve(path: str, *, watch_docker: bool = True, idle_exit: float = 0, group: 
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     if watch_docker:
-        threading.Thread(target=_follow_docker, args=(stopping,), daemon=True).start()
+        from wirework.service.background import follow_docker
+
+        threading.Thread(target=follow_docker, args=(stopping,), daemon=True).start()
     server = srv.Server(listener, gid, _log)
     sessions.RUN_ON = server.run_on
     sessions.ON_LANE = server.on_lane
@@ -150,18 +149,13 @@ def serve(path: str, *, watch_docker: bool = True, idle_exit: float = 0, group: 
 
 
 def _loop(server: Any, stopping: threading.Event, idle_exit: float) -> None:
-    from wirework.cli import sessions
-    from wirework.service.leases import LeaseRenewal
+    from wirework.service.background import Background
 
-    renewal = LeaseRenewal(_log)
-    next_sweep = time.monotonic() + SWEEP_EVERY
+    background = Background(_log)
     while not stopping.is_set():
         server.accept_one()
-        renewal.tick()
-        if time.monotonic() >= next_sweep:
-            sessions.sweep(SESSION_IDLE, _log)
-            next_sweep = time.monotonic() + SWEEP_EVERY
-        if idle_exit and server.idle_for() >= idle_exit and not renewal.keeps_service():
+        background.tick()
+        if idle_exit and server.idle_for() >= idle_exit and background.may_exit_idle():
             _log(f"no request for {idle_exit:g} s: exiting")
             return
 
@@ -241,7 +235,8 @@ def _preload() -> None:
     import wirework.cli.app as app
     import wirework.kernel.netlink  # noqa: F401
 
-    app.build_parser()
+    app.REUSE_PARSERS = True
+    app.preload_parsers()
 
 
 def _listen(path: str, group: int | None) -> socket.socket:
@@ -266,29 +261,3 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
     from wirework.service.server import handle as handle_request
 
     return handle_request(request)
-
-
-def _follow_docker(stopping: threading.Event) -> None:
-    from wirework.guests.docker import DockerClient
-
-    client = DockerClient()
-    while not stopping.is_set():
-        try:
-            for event in client.events():
-                if event.get("Action") in ("die", "destroy", "stop", "kill"):
-                    _gc_all()
-        except Exception:
-            pass
-        stopping.wait(2.0)
-
-
-def _gc_all() -> None:
-    """Queue a gc on every host's lane (one at a time per host: a burst of events queues one)."""
-    from wirework.cli import sessions
-    from wirework.errors import WireworkError
-
-    def gc(session: Any) -> None:
-        with contextlib.suppress(WireworkError, OSError):
-            session.gc()
-
-    sessions.on_each_session("docker-gc", gc)
