@@ -118,6 +118,9 @@ class RunDhcpClient(Step):
             undo += AddRoute(RouteSpec("default", gateway=lease["router"], dev=self.ifname), self.ns).apply(host)
         return list(reversed(undo))
 
+    def changes_existing(self) -> bool:
+        return False  # the lease's address and route sit on the interface the plan created
+
     def describe(self) -> str:
         return f"get a DHCP lease for {self.ifname}{where(self.ns)} ({self.client}) and apply it"
 

@@ -1,4 +1,9 @@
-"""Steps on Open vSwitch, on the iptables coexistence rule, on sysctls and programs."""
+"""Steps on Open vSwitch, on the iptables coexistence rule, on sysctls and programs.
+
+OVS bridges and ports carry their owner in `external_ids`: creating them needs no journal
+record (their crash undo is tag-checked). A sysctl, the FORWARD accept and a program change
+what was there before: `prepare` reads it, and the executor journals the undo first.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +36,9 @@ class OvsAddBridge(Step):
     def crash_undo(self) -> Sequence[Step]:
         return [OvsDelBridge(self.name, self.owner)]
 
+    def changes_existing(self) -> bool:
+        return False
+
     def describe(self) -> str:
         return f"create Open vSwitch bridge {self.name} (datapath {self.datapath})"
 
@@ -51,6 +59,9 @@ class OvsDelBridge(Step):
     def apply(self, host: Host) -> Sequence[Step]:
         host.ovs.del_bridge(self.name, owner=self.owner)
         return ()
+
+    def changes_existing(self) -> bool:
+        return False  # a deletion has no undo, in a crash or not
 
     def describe(self) -> str:
         return f"delete Open vSwitch bridge {self.name}"
@@ -75,6 +86,9 @@ class OvsAddPort(Step):
     def crash_undo(self) -> Sequence[Step]:
         return [OvsDelPort(self.bridge, self.port, self.owner)]
 
+    def changes_existing(self) -> bool:
+        return False
+
     def describe(self) -> str:
         vlan = f" with VLAN tag {self.tag}" if self.tag is not None else ""
         return f"add port {self.port} to Open vSwitch bridge {self.bridge}{vlan}"
@@ -96,6 +110,9 @@ class OvsDelPort(Step):
     def apply(self, host: Host) -> Sequence[Step]:
         host.ovs.del_port(self.bridge, self.port, owner=self.owner)
         return ()
+
+    def changes_existing(self) -> bool:
+        return False  # a deletion has no undo, in a crash or not
 
     def describe(self) -> str:
         return f"remove port {self.port} from Open vSwitch bridge {self.bridge}"
@@ -119,9 +136,13 @@ class EnsureForwardAccept(Step):
         return ()
 
     def crash_undo(self) -> Sequence[Step]:
-        # Other guests on the bridge may rely on the rule: recovery instead sweeps the rules of
-        # bridges that no longer exist (networks.attachments.sweep_forward_rules).
+        # Other guests on the bridge may rely on the rule: older journals left it, and recovery
+        # sweeps the rules of bridges that no longer exist (networks.attachments.sweep_forward_rules).
         return ()
+
+    def prepare(self, host: Host) -> Sequence[Step]:
+        # Journaled: only a rule this very step adds is removed after a crash.
+        return () if host.fw.has_bridge_forward(self.bridge, self.owner) else [RemoveForwardAccept(self.bridge, self.owner)]
 
     def describe(self) -> str:
         return (
@@ -147,6 +168,9 @@ class RemoveForwardAccept(Step):
         host.fw.remove_bridge_forward(self.bridge, self.owner)
         return ()
 
+    def changes_existing(self) -> bool:
+        return False  # a deletion has no undo, in a crash or not
+
     def describe(self) -> str:
         return f"remove the FORWARD accept rule for {self.bridge}"
 
@@ -169,6 +193,10 @@ class SetSysctl(Step):
         host.sysctl.set(self.key, self.value, self.ns)
         return [SetSysctl(self.key, old, self.ns)] if old is not None else ()
 
+    def prepare(self, host: Host) -> Sequence[Step]:
+        old = host.sysctl.get(self.key, self.ns)
+        return [SetSysctl(self.key, old, self.ns)] if old is not None and old != self.value else ()
+
     def describe(self) -> str:
         return f"set {self.key} = {self.value}" + (f" in {self.ns}" if self.ns else "")
 
@@ -188,6 +216,11 @@ class RunProgram(Step):
 
     def apply(self, host: Host) -> Sequence[Step]:
         host.proc.run_in(self.ns, list(self.argv))
+        return [RunProgram(self.ns, self.undo_argv)] if self.undo_argv else ()
+
+    def prepare(self, host: Host) -> Sequence[Step]:
+        # A program's effect cannot be read back: after a crash its undo program runs (a kill
+        # of wirework rarely stops the program itself, which then completes).
         return [RunProgram(self.ns, self.undo_argv)] if self.undo_argv else ()
 
     def describe(self) -> str:

@@ -97,7 +97,7 @@ class LabManager:
         store = open_store(state_dir_path=names.state_dir) if not dry_run else open_store("memory")
         try:
             if not dry_run:
-                recover(runtime, store)
+                recover(runtime, store, legacy=True)  # a lab store serves this one host
             plan = plan_up(topo, names, self._probe(runtime, names, topo))
             if dry_run:
                 return UpResult(topo.name, plan, 0, 0.0)
@@ -145,7 +145,7 @@ class LabManager:
         runtime = LabRuntime(names.switch_ns)
         store = open_store(state_dir_path=names.state_dir)
         try:
-            errors = recover(runtime, store)
+            errors = recover(runtime, store, legacy=True)
             errors = [e for e in errors if "(" in e]
             recorded = [step_from_dict(d) for e in store.scan(f"lab/{name}/undo/") for d in e.value]
             plan = plan_down(names, recorded + self._leftovers(names), self._tagged(runtime, names))

@@ -49,6 +49,9 @@ class SyncFirewall(Step):
             fw.delete_base_step().apply(host)  # nothing defined: no tables either
         return ()  # a re-sync replaces; there is no earlier state worth restoring
 
+    def changes_existing(self) -> bool:
+        return False  # one atomic batch, and no undo in a crash or not
+
     def describe(self) -> str:
         return (f"rebuild nftables tables inet/bridge wirework: {len(self.networks)} networks, "
                 f"{len(self.links)} links, {len(self.mappings)} published ports (one atomic batch)")
