@@ -23,6 +23,7 @@ from wirework.networks import attachments, records
 from wirework.networks.attachments import AttachmentStatus, AttachResult, GuestReport
 from wirework.networks.records import Attachment
 from wirework.plan.executor import Executor, FaultHook, env_fault_hook, recover
+from wirework.plan.journal import dead_journal_waits
 from wirework.plan.steps import Plan, Step
 from wirework.store import Store, open_store
 from wirework.store.base import Op
@@ -66,9 +67,16 @@ class Wirework:
 
     # -- plumbing --------------------------------------------------------------------------
     def _executor(self) -> Executor:
-        if not self._recovered:
+        self.ensure_recovered()
+        return Executor(self.host, self.store, self.fault, self.host_id)
+
+    def ensure_recovered(self) -> None:
+        """Before a change: recover when this session never did, or when a journal of a dead
+        process waits on this host (one indexed read of `ops/<host>/`). Operations call it
+        before they probe, so they plan against the host as recovery leaves it; a session of
+        the resident service lives through many crashed local commands."""
+        if not self._recovered or dead_journal_waits(self.store, self.host_id):
             self.recover()
-        return Executor(self.host, self.store, self.fault)
 
     def run_plan(self, plan: Plan) -> list[Step]:
         """Run a plan built elsewhere (a lab host's setup item) through this host's executor."""
@@ -79,6 +87,10 @@ class Wirework:
         self._recovered = True
         done = recover(self.host, self.store)
         return done + attachments.release_stale_claims(self) + attachments.sweep_forward_rules(self)
+
+    def _before_change(self, dry_run: bool = False) -> None:
+        if not dry_run:
+            self.ensure_recovered()
 
     def resolve(self, guest: str) -> Guest:
         return resolve(guest, self.docker)
@@ -144,11 +156,13 @@ class Wirework:
         from wirework.networks.network import validate_network
 
         spec = validate_network(name, **options)
+        self._before_change(dry_run)
         return netops.create(self, spec, force=force, dry_run=dry_run, no_sysctl=no_sysctl, pools=pools)
 
     def network_rm(self, name: str, *, force: bool = False) -> Any:
         from wirework.networks import connops, netops
 
+        self._before_change()
         return netops.remove(self, name, force=force, detach=lambda ep: connops.drop_endpoint(self, ep))
 
     def network_ls(self) -> list[dict[str, Any]]:
@@ -164,6 +178,7 @@ class Wirework:
     def network_link(self, a: str, b: str, *, unlink: bool = False, dry_run: bool = False) -> Plan:
         from wirework.networks import netops
 
+        self._before_change(dry_run)
         return netops.link(self, a, b, unlink=unlink, dry_run=dry_run)
 
     def connect(self, network: str, guest: str, *, dry_run: bool = False, **options: Any) -> Any:
@@ -172,11 +187,13 @@ class Wirework:
         from wirework.networks.connect import validate_connect
 
         spec = validate_connect(network, guest, **options)
+        self._before_change(dry_run)
         return connops.connect(self, spec, dry_run=dry_run)
 
     def disconnect(self, network: str, guest: str) -> Any:
         from wirework.networks import connops
 
+        self._before_change()
         return connops.disconnect(self, network, guest)
 
     def ports(self, guest: str) -> list[Any]:
@@ -188,11 +205,13 @@ class Wirework:
         """Start a command in a namespace of the given mode (wirework run). See networks.modes."""
         from wirework.networks import modes
 
+        self._before_change()
         return modes.run(self, modes.validate_run(net, command, **options))
 
     def remove_guest(self, name: str) -> Any:
         from wirework.networks import modes
 
+        self._before_change()
         return modes.remove(self, name)
 
     def up(self, *, no_sysctl: bool = False) -> Any:
@@ -219,6 +238,7 @@ class Wirework:
         `uplink_confirm` (a watchdog, started by `on_applied(record)`, reverts otherwise)."""
         from wirework.networks import uplink_state
 
+        self._before_change(dry_run)
         return uplink_state.session_uplink(self, bridge, nic, ovs=ovs, check=check, confirm_within=confirm_within,
                                            dry_run=dry_run, on_applied=on_applied)
 
@@ -230,6 +250,7 @@ class Wirework:
     def uplink_undo(self, bridge: str, nic: str | None = None) -> bool:
         from wirework.networks import uplink_state
 
+        self._before_change()
         return uplink_state.session_undo(self, bridge, nic)
 
     def uplink_watch(self, bridge: str, *, interval: float = 1.0) -> str:
@@ -247,12 +268,14 @@ class Wirework:
         """An OVS tunnel port to `remote` on BRIDGE, with the underlay and MTUs it needs."""
         from wirework.networks import tunnel
 
+        self._before_change(dry_run)
         return tunnel.add(self, tunnel.validate_tunnel(bridge, remote, type_=type_, key=key, name=name,
                                                        underlay_bridge=underlay_bridge), dry_run=dry_run)
 
     def tunnel_rm(self, bridge: str, remote_or_port: str, *, dry_run: bool = False) -> Any:
         from wirework.networks import tunnel
 
+        self._before_change(dry_run)
         return tunnel.remove(self, bridge, remote_or_port, dry_run=dry_run)
 
     def tunnel_ls(self) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from wirework.errors import WireworkError
 from wirework.model.host import Host
 from wirework.naming import OVS_OWNER_KEY, tag
 from wirework.plan.steps import Step, register
@@ -213,15 +214,22 @@ class RunProgram(Step):
     ns: str | None
     argv: tuple[str, ...]
     undo_argv: tuple[str, ...] = ()
+    may_fail: bool = False  # an undo run after a crash: the program it undoes may never have run
 
     def apply(self, host: Host) -> Sequence[Step]:
-        host.proc.run_in(self.ns, list(self.argv))
+        try:
+            host.proc.run_in(self.ns, list(self.argv))
+        except WireworkError:
+            if not self.may_fail:
+                raise
+            return ()
         return [RunProgram(self.ns, self.undo_argv)] if self.undo_argv else ()
 
     def prepare(self, host: Host) -> Sequence[Step]:
         # A program's effect cannot be read back: after a crash its undo program runs (a kill
-        # of wirework rarely stops the program itself, which then completes).
-        return [RunProgram(self.ns, self.undo_argv)] if self.undo_argv else ()
+        # of wirework rarely stops the program itself, which then completes), and failing is
+        # fine when the program never ran.
+        return [RunProgram(self.ns, self.undo_argv, may_fail=True)] if self.undo_argv else ()
 
     def describe(self) -> str:
         return f"run {' '.join(self.argv)}" + (f" in {self.ns}" if self.ns else "")

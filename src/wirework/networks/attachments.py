@@ -82,8 +82,8 @@ def sweep_forward_rules(ww: Wirework) -> list[str]:
 
 
 def attach_spec(ww: Wirework, spec: AttachSpec, *, dry_run: bool = False) -> AttachResult:
-    if not dry_run and not ww._recovered:
-        ww.recover()  # first, so that probing sees the host as a crashed run left it
+    if not dry_run:
+        ww.ensure_recovered()  # first, so that probing sees the host as recovery leaves it
     spec = _resolve_host_mac(ww, spec)
     g = ww.resolve(spec.guest)
     att_id = attachment_id(g.key, spec.cont_ifname)
@@ -209,8 +209,8 @@ def record_ops(ww: Wirework, att: Attachment) -> list[Op]:
 
 def detach(ww: Wirework, guest: str, ifname: str | None = None, *, dry_run: bool = False) -> list[Attachment]:
     """Undo attachments of a guest (all, or one interface). Detaching twice is fine."""
-    if not dry_run and not ww._recovered:
-        ww.recover()
+    if not dry_run:
+        ww.ensure_recovered()
     current_ns: str | None
     try:
         g = ww.resolve(guest)
@@ -306,8 +306,8 @@ def inspect(ww: Wirework, guest: str) -> GuestReport:
 
 
 def guest_command(ww: Wirework, what: str, guest: str, args: list[str], *, dry_run: bool = False) -> Plan:
-    if not dry_run and not ww._recovered:
-        ww.recover()
+    if not dry_run:
+        ww.ensure_recovered()
     g = ww.resolve(guest)
     plan = plan_guest_command(what, g, args)
     if not dry_run:
