@@ -1,8 +1,10 @@
 """Connecting and disconnecting guests: one plan per connect (veth, address, routes, ports).
 
-The address comes from `wirework.ipam` before the plan runs; a failed run releases it
-again, and a run killed mid-way leaves a lease whose process is dead, which a repeated
-connect of the same guest reuses and `wirework up` reclaims.
+The address comes from `wirework.ipam` before the plan runs, taken for this operation (its
+id, pid and start time): a concurrent connect of the same guest is refused instead of sharing
+it, a failed run releases it only while this operation still holds it, and the commit that
+records the endpoint settles it. A run killed mid-way leaves a lease whose operation is dead,
+which a repeated connect of the same guest reuses and `wirework up` reclaims.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ from wirework.networks.netplan import IP_FORWARD, forwarding_steps
 from wirework.networks.network import Network
 from wirework.networks.session import Session
 from wirework.plan.executor import run_best_effort
+from wirework.plan.journal import operation
 from wirework.plan.steps import Plan, Step
-from wirework.store.base import Op
+from wirework.store.base import Compare, Op
 
 
 @dataclass(frozen=True)
@@ -96,13 +99,22 @@ def _connect_new(ww: Session, spec: ConnectSpec, net: Network, g: Guest, dry_run
     if dry_run:
         ip = held.ip if held else spec.ip or "(next free address)"
         return ConnectResult(_endpoint(spec, net, g, prep, ip, [])[0], _plan(spec, net, g, prep, ip)[0], True)
-    lease = ipam.allocate(net.addresses(), g.key, spec.ip)
-    try:
-        return _run(ww, spec, net, g, prep, lease)
-    except BaseException:
-        if held is None or held.ip != lease.ip:
-            ipam.release(net.name, g.key, remember=False)
-        raise
+    with operation() as op:
+        lease = ipam.allocate(net.addresses(), g.key, spec.ip, op=op)
+        try:
+            _not_connected_meanwhile(ww, net, g)
+            return _run(ww, spec, net, g, prep, lease, op)
+        except BaseException:
+            ipam.release_own(net.name, g.key, op)  # never a lease a concurrent connect holds
+            raise
+
+
+def _not_connected_meanwhile(ww: Session, net: Network, g: Guest) -> None:
+    """A concurrent connect of the same guest that finished before our lease was taken."""
+    ep = endpoints.load(ww.store, ww.host_id, net.name, g.key)
+    if ep is not None:
+        raise Conflict(f"guest {g.name} was connected to {net.name} ({ep.ip} on {ep.ifname}) by another process "
+                       f"meanwhile; run 'wirework disconnect {net.name} {g.name}' first to connect it again")
 
 
 def _plan(spec: ConnectSpec, net: Network, g: Guest, prep: _Prepared, ip: str) -> tuple[Plan, AttachSpec, list[PortMapping]]:
@@ -123,15 +135,18 @@ def _endpoint(spec: ConnectSpec, net: Network, g: Guest, prep: _Prepared, ip: st
     return ep, cidr
 
 
-def _run(ww: Session, spec: ConnectSpec, net: Network, g: Guest, prep: _Prepared, lease: Lease) -> ConnectResult:
+def _run(ww: Session, spec: ConnectSpec, net: Network, g: Guest, prep: _Prepared, lease: Lease,
+         op: str) -> ConnectResult:
     plan, aspec, ports = _plan(spec, net, g, prep, lease.ip)
     ep, _ = _endpoint(spec, net, g, prep, lease.ip, ports)
 
-    def commit(undo: list[Step]) -> list[Op]:
+    def commit(undo: list[Step]) -> list[Op | Compare]:
         att = ww._record(aspec, prep.facts, g, [s for s in undo if not fw.is_firewall_step(s)])
-        return [*ww._record_ops(att), endpoints.put_op(ep), *_default_route_moves(ww, ep)]
+        settle = Ipam(ww.store, ww.host_id).settle_op(net.name, lease)
+        # Compare: still not connected (else the executor rolls this wiring back).
+        return [Compare(ep.key, 0), *ww._record_ops(att), endpoints.put_op(ep), settle, *_default_route_moves(ww, ep)]
 
-    ww._executor().run(plan, commit)
+    ww._executor().run(plan, commit, op=op)
     return ConnectResult(ep, plan, True)
 
 

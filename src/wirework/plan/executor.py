@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wirework.errors import NamespaceGone, StepFailed, WireworkError
+from wirework.errors import Conflict, NamespaceGone, StepFailed, WireworkError
 from wirework.model.host import Host
 from wirework.plan.journal import (
     FORMAT,
@@ -40,7 +40,10 @@ from wirework.store.base import Compare, Delete, Op, Put, Store
 #: Called before each step with (index, step); raising there simulates a failure at that step.
 FaultHook = Callable[[int, Step], None]
 
-Commit = Callable[[list[Step]], list[Op]]
+#: Turns the undo steps into the operation's result: store writes, and compares that must hold
+#: for them to be made (a record that must still be absent, say). When a compare fails the
+#: whole change is rolled back: someone else changed what this operation was about meanwhile.
+Commit = Callable[[list[Step]], Sequence[Op | Compare]]
 
 __all__ = ["OPS_PREFIX", "Executor", "Journal", "process_alive", "process_start", "recover", "run_best_effort"]
 # Older names, kept for importers.
@@ -110,8 +113,11 @@ class Executor:
             journal.applied(undo)
         undo_steps = journal.undo_steps(skip=set(plan.lasting))
         try:
-            ops = commit(undo_steps) if commit is not None else []
-            journal.finish(ops)
+            ops = list(commit(undo_steps)) if commit is not None else []
+            if not journal.finish([o for o in ops if not isinstance(o, Compare)],
+                                  [c for c in ops if isinstance(c, Compare)]):
+                raise Conflict(f"{plan.operation} of {plan.owner}: what it was about changed meanwhile "
+                               f"(a concurrent process); everything was rolled back")
         except BaseException:
             # The records could not be written: undo everything rather than leave unrecorded state.
             run_best_effort(self.host, journal.undo_steps())

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wirework.plan.steps import Plan, Step
-from wirework.store.base import Delete, Entry, Op, Store
+from wirework.store.base import Compare, Delete, Entry, Op, Store
 
 OPS_PREFIX = "ops/"
 FORMAT = 2
@@ -168,12 +168,14 @@ class Journal:
     def applied(self, undo: Sequence[Step]) -> None:
         self.undo.append(list(undo))
 
-    def finish(self, ops: Sequence[Op] = ()) -> None:
-        """Remove the journal, in one transaction with the operation's result (`ops`)."""
+    def finish(self, ops: Sequence[Op] = (), compares: Sequence[Compare] = ()) -> bool:
+        """Remove the journal, in one transaction with the operation's result (`ops`), made
+        only when every compare holds; False (the journal kept) when one does not."""
         writes: list[Op] = [*(Delete(k) for k in self.keys), *ops]
-        if self.store is not None and writes:
-            self.store.txn([], writes)
+        if self.store is not None and writes and not self.store.txn(list(compares), writes):
+            return False
         self.keys.clear()
+        return True
 
     def undo_steps(self, skip: set[int] | None = None) -> list[Step]:
         """Every recorded undo, newest first: the exact reverse of what was applied."""
