@@ -12,8 +12,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests.conftest import Namespaces, sh
 from wirework.api import Wirework
+from wirework.errors import Conflict
 from wirework.ipam import Ipam
 from wirework.networks import endpoints, records
 
@@ -23,6 +26,7 @@ SHARED = EACH // 2  # half of each worker's connects are guests every worker con
 _WORKER = """
 import json, os, sys, time
 from wirework.api import Wirework
+from wirework.errors import Conflict
 from wirework.errors import WireworkError
 host, state, go, *guests = sys.argv[1:]
 ww = Wirework(netns=host, state_dir=state)
@@ -90,3 +94,30 @@ def check_world(host: str, state_dir: str, guests: list[str]) -> None:
         found = [ln.split()[3] for ln in sh("ip", "-o", "-4", "addr", ns=ep.guest.name).splitlines()
                  if ipaddress.ip_interface(ln.split()[3]).ip in subnet]
         assert found == [ep.ip], f"{ep.guest.name} has {found}, its record says {ep.ip}"
+
+
+def test_an_address_claim_is_not_taken_over_while_its_attach_runs(netns: Namespaces, state_dir: str) -> None:
+    """pipework-style attach claims the address before it writes its journal: a claim whose
+    process still runs is refused to others even without a journal or record; once that
+    process is gone, the claim is taken over."""
+    from wirework.plan.journal import process_start
+    from wirework.store.sqlite import SqliteStore
+
+    host, g = netns("host"), netns("g")
+    sh("ip", "link", "add", "br0", "type", "bridge", ns=host)
+    claimer = subprocess.Popen(["sleep", "60"])  # an attach between its claim and its journal
+    try:
+        store = SqliteStore(os.path.join(state_dir, "state.db"))
+        store.put("ip/" + host + "/br0/10.77.0.5", {"att": "0123456789", "op": "a1b2c3d4e5f6", "pid": claimer.pid,
+                                                    "pid_start": process_start(claimer.pid)})
+        store.close()
+        with Wirework(netns=host, state_dir=state_dir) as ww:
+            with pytest.raises(Conflict, match=f"being taken by another process right now \\(pid {claimer.pid}\\)"):
+                ww.attach(g, "br0", ip="10.77.0.5/24")
+            assert "10.77.0.5" not in sh("ip", "addr", ns=g)
+    finally:
+        claimer.kill()
+        claimer.wait()
+    with Wirework(netns=host, state_dir=state_dir) as ww:
+        ww.attach(g, "br0", ip="10.77.0.5/24")  # its process is gone: taken over
+        assert "10.77.0.5/24" in sh("ip", "addr", ns=g)

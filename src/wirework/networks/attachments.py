@@ -28,6 +28,7 @@ from wirework.networks.attach import (
 from wirework.networks.guestcmd import plan_guest_command
 from wirework.networks.records import Attachment
 from wirework.plan.executor import OPS_PREFIX, run_best_effort
+from wirework.plan.journal import Holder, operation
 from wirework.plan.steps import Plan, Step
 from wirework.store.base import Compare, Delete, Op, Put
 
@@ -60,12 +61,30 @@ def ip_key(host: str, host_if: str, ip: str) -> str:
     return f"ip/{host}/{host_if}/{ip}"
 
 
+def claim_value(att_id: str, op: str) -> dict[str, Any]:
+    """An address claim while the attach runs: the attachment, and the operation that made it.
+    The commit replaces it with the bare attachment id (the record then holds the address)."""
+    return {"att": att_id, **Holder(op).to_dict()}
+
+
+def claim_holder(value: Any) -> tuple[str, Holder | None]:
+    """The attachment a claim is for, and the operation making it (None once committed)."""
+    if isinstance(value, dict):
+        return str(value.get("att", "")), Holder.from_dict(value)
+    return str(value), None
+
+
+def _claim_live(ww: Wirework, value: Any) -> bool:
+    att, holder = claim_holder(value)
+    return holder.alive() if holder is not None else _op_running(ww, att)
+
+
 def release_stale_claims(ww: Wirework) -> list[str]:
     """Address claims made by attaches that crashed before writing their record."""
     out = []
     for entry in ww.store.scan(f"ip/{ww.host_id}/"):
-        holder = str(entry.value)
-        stale = records.load(ww.store, ww.host_id, holder) is None and not _op_running(ww, holder)
+        att, _ = claim_holder(entry.value)
+        stale = records.load(ww.store, ww.host_id, att) is None and not _claim_live(ww, entry.value)
         if stale and ww.store.txn([Compare(entry.key, entry.revision)], [Delete(entry.key)]):
             out.append(f"released the claim on {entry.key.rsplit('/', 1)[1]} of an interrupted attach")
     return out
@@ -100,19 +119,20 @@ def attach_spec(ww: Wirework, spec: AttachSpec, *, dry_run: bool = False) -> Att
         plan = replace(plan_detach(stale, None, 1), operation="attach") + plan
     if dry_run:
         return AttachResult(make_record(ww, spec, facts, g, []), True, plan)
-    reserved = _reserve_ip(ww, spec, att_id)
     holder: list[Attachment] = []
 
     def commit(undo: list[Step]) -> list[Op]:
         holder.append(make_record(ww, spec, facts, g, undo))
         return (forget_ops(ww, stale) if stale else []) + record_ops(ww, holder[0])
 
-    try:
-        ww._executor().run(plan, commit)
-    except BaseException:
-        if reserved:
-            _release_ip(ww, spec, att_id)
-        raise
+    with operation() as op:
+        reserved = _reserve_ip(ww, spec, att_id, op)
+        try:
+            ww._executor().run(plan, commit, op=op)
+        except BaseException:
+            if reserved:
+                _release_ip(ww, spec, op)
+            raise
     return AttachResult(holder[0], True, plan)
 
 def _resolve_host_mac(ww: Wirework, spec: AttachSpec) -> AttachSpec:
@@ -141,42 +161,50 @@ def _used_ips(ww: Wirework, spec: AttachSpec, att_id: str) -> list[Attachment]:
     if not spec.cidr:
         return []
     entry = ww.store.get(ip_key(ww.host_id, spec.host_if, spec.cidr.split("/")[0]))
-    if entry is None or entry.value == att_id:
+    if entry is None or claim_holder(entry.value)[0] == att_id:
         return []
-    att = records.load(ww.store, ww.host_id, str(entry.value))
+    att = records.load(ww.store, ww.host_id, claim_holder(entry.value)[0])
     return [att] if att is not None else []
 
-def _reserve_ip(ww: Wirework, spec: AttachSpec, att_id: str) -> bool:
+def _reserve_ip(ww: Wirework, spec: AttachSpec, att_id: str, op: str) -> bool:
     """Claim the address on its host interface before wiring (create-if-absent), so two
-    concurrent attaches cannot both take it. False when this attachment already held it."""
+    concurrent attaches cannot both take it; the claim names this operation (`op`), so it is
+    never taken over while the operation runs, even before its journal is written. False
+    when this attachment's record already holds it."""
     if not spec.cidr:
         return False
     ip = spec.cidr.split("/")[0]
     key = ip_key(ww.host_id, spec.host_if, ip)
     for _ in range(5):
-        if ww.store.create(key, att_id):
+        if ww.store.create(key, claim_value(att_id, op)):
             return True
         entry = ww.store.get(key)
         if entry is None:
             continue
-        if entry.value == att_id:
+        holder_att, holder = claim_holder(entry.value)
+        if holder_att == att_id and holder is None:
             return False
-        holder = str(entry.value)
-        if records.load(ww.store, ww.host_id, holder) is not None or _op_running(ww, holder):
+        if _claim_live(ww, entry.value):
+            raise Conflict(f"address {ip} on {spec.host_if} is being taken by another process right now "
+                           f"(pid {holder.pid if holder else '?'}); pick another or try again when it is done")
+        if records.load(ww.store, ww.host_id, holder_att) is not None:
             raise Conflict(f"address {ip} is already used on {spec.host_if} by another guest; pick another")
-        if ww.store.txn([Compare(key, entry.revision)], [Put(key, att_id)]):
+        if ww.store.txn([Compare(key, entry.revision)], [Put(key, claim_value(att_id, op))]):
             return True  # a claim left by a crashed run: taken over
     raise Conflict(f"address {ip} on {spec.host_if} is contended; try again")
 
-def _release_ip(ww: Wirework, spec: AttachSpec, att_id: str) -> None:
+def _release_ip(ww: Wirework, spec: AttachSpec, op: str) -> None:
+    """Give the address back after a failed attach, only while this operation's claim holds it."""
     assert spec.cidr is not None
     key = ip_key(ww.host_id, spec.host_if, spec.cidr.split("/")[0])
     entry = ww.store.get(key)
-    if entry is not None and entry.value == att_id:
+    holder = claim_holder(entry.value)[1] if entry is not None else None
+    if entry is not None and holder is not None and holder.op == op:
         ww.store.txn([Compare(key, entry.revision)], [Delete(key)])
 
 def _op_running(ww: Wirework, att_id: str) -> bool:
-    return any(e.value.get("plan", {}).get("owner", "").startswith(f"att:{att_id}") for e in ww.store.scan(OPS_PREFIX))
+    """For claims written by older versions (a bare attachment id): a journal of it exists."""
+    return any(str(e.value.get("plan", {}).get("owner", "")).startswith(f"att:{att_id}") for e in ww.store.scan(OPS_PREFIX))
 
 def make_record(ww: Wirework, spec: AttachSpec, facts: Any, g: Guest, undo: list[Step]) -> Attachment:
     cidr, gateway = spec.cidr, spec.gateway
