@@ -264,17 +264,19 @@ def _detach_plan(ww: Wirework, att: Attachment, current_ns: str | None) -> Plan:
     return plan_detach(att, current_ns, others, prune_bridge=bridge_prunable(ww.host, att, others))
 
 def teardown(ww: Wirework, att: Attachment, current_ns: str | None) -> None:
-    # Claim the record first (compare-and-delete on its revision): when another process has
-    # just wired the same guest interface again, its newer record wins and nothing is torn down.
+    """Remove what `att` made, then its record: kept while anything is left (a retry removes
+    the rest, every step tolerates absence). The record goes by compare-and-delete on the
+    revision read first: a newer wiring of the same guest interface (another owner tag) is
+    never touched, neither its objects nor its record."""
     entry = ww.store.get(records.att_key(att.host, att.id))
     if entry is None or Attachment.from_dict(entry.value).owner != att.owner:
-        return
-    if not ww.store.txn([Compare(entry.key, entry.revision)], forget_ops(ww, att)):
         return
     plan = _detach_plan(ww, att, current_ns)
     errors = run_best_effort(ww.host, plan.steps)
     if errors:
-        raise StepFailed(f"detach of {att.cont_ifname} from {att.guest.name} left: " + "; ".join(errors))
+        raise StepFailed(f"detach of {att.cont_ifname} from {att.guest.name} left: " + "; ".join(errors)
+                         + "; its record is kept: run the command again once that is fixed")
+    ww.store.txn([Compare(entry.key, entry.revision)], forget_ops(ww, att))
 
 def forget_ops(ww: Wirework, att: Attachment) -> list[Op]:
     ops: list[Op] = [Delete(records.att_key(att.host, att.id))]
@@ -310,14 +312,21 @@ def ls(ww: Wirework) -> list[AttachmentStatus]:
     return out
 
 def gc(ww: Wirework) -> list[Attachment]:
-    """Tear down what is left of attachments whose guest is gone (OVS ports, records)."""
-    gone = [s.attachment for s in ls(ww) if s.state != "ok"]
-    for att in gone:
+    """Tear down what is left of attachments whose guest is gone (OVS ports, records).
+
+    Returns what was cleaned up; when a teardown fails, the others still go, then StepFailed
+    names what is left (its record is kept, so the next gc tries again)."""
+    cleaned, errors = [], []
+    for att in (s.attachment for s in ls(ww) if s.state != "ok"):
         try:
             teardown(ww, att, ns_id_now(att))
-        except StepFailed:
-            pass  # reported by doctor; the record is gone and the rest was removed
-    return gone
+            cleaned.append(att)
+        except StepFailed as exc:
+            errors.append(str(exc))
+    if errors:
+        done = f" (cleaned up {len(cleaned)} other(s))" if cleaned else ""
+        raise StepFailed("; ".join(errors) + done)
+    return cleaned
 
 def inspect(ww: Wirework, guest: str) -> GuestReport:
     g = ww.resolve(guest)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from wirework.errors import Conflict, GuestNotFound, GuestNotRunning
+from wirework.errors import Conflict, GuestNotFound, GuestNotRunning, StepFailed
 from wirework.firewall.model import PortMapping
 from wirework.ipam import Ipam, Lease
 from wirework.model.guest import Guest
@@ -174,7 +174,8 @@ def mappings(ep: Endpoint) -> list[PortMapping]:
 
 
 def drop_endpoint(ww: Session, ep: Endpoint, *, release: bool = True) -> list[str]:
-    """Best-effort teardown of one endpoint: ports first, then the veth; then its records."""
+    """Best-effort teardown of one endpoint: ports first, then the veth; then its records,
+    which are kept (with the lease) while anything is left, so that a retry finishes it."""
     errors = run_best_effort(ww.host, fw.unpublish_steps(mappings(ep)))
     att = records.load(ww.store, ww.host_id, ep.att_id)
     if att is not None:
@@ -182,6 +183,8 @@ def drop_endpoint(ww: Session, ep: Endpoint, *, release: bool = True) -> list[st
             ww._teardown(att, ww._ns_id_now(att))
         except Exception as exc:
             errors.append(str(exc))
+    if errors:
+        return errors
     ww.store.txn([], [endpoints.delete_op(ep)])
     if release:
         Ipam(ww.store, ww.host_id).release(ep.network, ep.guest.key)
@@ -194,7 +197,10 @@ def disconnect(ww: Session, network: str, guest: str) -> Endpoint | None:
     ep = find_endpoint(ww, network, guest)
     if ep is None:
         return None
-    drop_endpoint(ww, ep)
+    errors = drop_endpoint(ww, ep)
+    if errors:
+        raise StepFailed(f"disconnect of {ep.guest.name} from {network} left: " + "; ".join(errors)
+                         + "; its records are kept: run it again once that is fixed")
     return ep
 
 

@@ -103,9 +103,10 @@ def _endpoints(ww: Session, networks: list[Network], dry_run: bool) -> list[str]
         net = by_name.get(ep.network)
         state = _guest_state(ww, ep)
         if net is None or state == "gone":
-            out.append(f"{ep.guest.name} on {ep.network}: guest gone, records and lease released")
-            if not dry_run:
-                connops.drop_endpoint(ww, ep)
+            errors = [] if dry_run else connops.drop_endpoint(ww, ep)
+            out.append(f"{ep.guest.name} on {ep.network}: guest gone, " + (
+                f"but its teardown left: {'; '.join(errors)} (records kept: run 'wirework up' again)" if errors
+                else "records and lease released"))
         elif state == "restarted":
             out.append(f"{ep.guest.name} on {ep.network}: guest restarted, wired again with {ep.ip}")
             if not dry_run:
