@@ -255,3 +255,19 @@ def test_a_long_lived_session_removes_a_route_through_a_link_made_again_elsewher
     other.attach(g, "br0", ip="10.2.0.2/24", gateway="10.2.0.1")
     service.detach(g)
     assert sh("ip", "route", "show", "default", ns=g).split()[:5] == ["default", "via", "172.30.0.1", "dev", "eth0"]
+
+
+def test_a_long_lived_session_recovers_what_later_commands_left(netns: Namespaces, state_dir: str,
+                                                                session: Callable[..., Wirework]) -> None:
+    """The resident service's session recovered when it started; a local command killed later
+    leaves a journal, which the session's next change recovers before it probes."""
+    host, g = netns("host"), netns("g")
+    service = session(host)
+    service.network_create("ln", subnet="10.75.0.0/24")  # its first change: recovery ran then
+    killed = cli(host, state_dir, "connect", "ln", g, env={"WIREWORK_FAIL_AT": "crash:1"})
+    assert killed.returncode == 137 and journals(os.path.join(state_dir, "state.db"))
+    service.connect("ln", g)
+    assert not journals(os.path.join(state_dir, "state.db"))
+    links = [ln.split(":")[1].strip().split("@")[0] for ln in sh("ip", "-o", "link", ns=g).splitlines()]
+    assert sorted(links) == ["eth0", "lo"]
+    assert len([ln for ln in sh("ip", "-o", "link", ns=host).splitlines() if "wwv" in ln]) == 1
