@@ -271,3 +271,18 @@ def test_a_long_lived_session_recovers_what_later_commands_left(netns: Namespace
     links = [ln.split(":")[1].strip().split("@")[0] for ln in sh("ip", "-o", "link", ns=g).splitlines()]
     assert sorted(links) == ["eth0", "lo"]
     assert len([ln for ln in sh("ip", "-o", "link", ns=host).splitlines() if "wwv" in ln]) == 1
+
+
+def test_a_journal_is_replayed_only_on_the_host_it_was_made_on(netns: Namespaces, state_dir: str) -> None:
+    h1, h2, g = netns("h1"), netns("h2"), netns("g")
+    for host in (h1, h2):
+        sh("ip", "link", "add", "br0", "type", "bridge", ns=host)
+    before = {h: normalised(world(h, [g], state_dir)) for h in (h1, h2)}
+    killed = cli(h1, state_dir, "attach", g, "br0", "--ip", "10.2.0.2/24", env={"WIREWORK_FAIL_AT": "crash:1"})
+    assert killed.returncode == 137 and "wwv" in sh("ip", "-o", "link", ns=h1)
+    db = os.path.join(state_dir, "state.db")
+    ok(cli(h2, state_dir, "gc"))  # another host: not its journal
+    assert journals(db) and "wwv" in sh("ip", "-o", "link", ns=h1)
+    ok(cli(h1, state_dir, "gc"))
+    assert not journals(db)
+    assert {h: normalised(world(h, [g], state_dir)) for h in (h1, h2)} == before
