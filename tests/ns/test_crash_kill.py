@@ -192,9 +192,6 @@ hosts:
   h1:
     setup:
       - bridge: {{name: cbr0, address: 10.9.1.1/24}}
-    guests:
-      c1:
-        attach: {{bridge: cbr0, ip: 10.9.1.2/24, gateway: 10.9.1.1}}
 segments:
   lan:
     subnet: 192.168.59.0/24
