@@ -23,17 +23,17 @@ from collections.abc import Callable
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 
+from wirework.attachments.attach import plan_attach, probe_attach
 from wirework.model.addr import parse_cidr
 from wirework.model.guest import Guest
 from wirework.model.host import RouteSpec
 from wirework.model.specs import validate_attach
-from wirework.networks.attach import plan_attach, probe_attach
-from wirework.networks.uplink import plan_uplink, probe_uplink, validate_uplink
 from wirework.plan.executor import Executor
 from wirework.plan.journal import Journal, dead_journal_waits
 from wirework.plan.steps import Plan
 from wirework.store.sqlite import SqliteStore
 from wirework.testing import FakeHost
+from wirework.uplink.plan import plan_uplink, probe_uplink, validate_uplink
 
 NS = "/run/netns/g1"
 GUEST = Guest("netns", "g1", "g1", "netns:g1", NS, "1:2", mode="netns")
@@ -65,7 +65,7 @@ def host() -> FakeHost:
 
 def attach_plan(h: FakeHost) -> Plan:
     spec = validate_attach("g1", "br0", ip="10.0.0.2/24")
-    return plan_attach(spec, probe_attach(h, spec, GUEST, None, []))
+    return plan_attach(spec, probe_attach(h, spec, GUEST, []))
 
 
 def uplink_plan(h: FakeHost) -> Plan:

@@ -16,9 +16,10 @@ import pytest
 
 from tests.conftest import Namespaces, sh
 from wirework.api import Wirework
+from wirework.attachments import records
 from wirework.errors import Conflict
 from wirework.ipam import Ipam
-from wirework.networks import endpoints, records
+from wirework.networks import endpoints
 
 WORKERS, EACH = 3, 50
 SHARED = EACH // 2  # half of each worker's connects are guests every worker connects
@@ -100,7 +101,7 @@ def test_an_address_claim_is_not_taken_over_while_its_attach_runs(netns: Namespa
     """pipework-style attach claims the address before it writes its journal: a claim whose
     process still runs is refused to others even without a journal or record; once that
     process is gone, the claim is taken over."""
-    from wirework.plan.journal import process_start
+    from wirework.kernel.proc import process_start
     from wirework.store.sqlite import SqliteStore
 
     host, g = netns("host"), netns("g")

@@ -202,13 +202,13 @@ segments:
 
 
 def test_lab_up(state_dir: str, tmp_path: str) -> None:
-    from wirework.lab.lifecycle import LabManager
+    from wirework.api.lab import lab_manager
 
     name = f"k{uuid.uuid4().hex[:5]}"
     path = os.path.join(str(tmp_path), f"{name}.yaml")
     with open(path, "w", encoding="utf-8") as f:
         f.write(LAB.format(name=name))
-    labs = LabManager(state_dir)
+    labs = lab_manager(state_dir)
     steps = len(labs.up(labs.load(path), dry_run=True).plan.steps)
     prefix = f"wwl-{name}"
     lab_db = os.path.join(state_dir, "labs", name, "state.db")

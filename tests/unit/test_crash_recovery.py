@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
+from wirework.attachments.attach import check_attach, plan_attach, probe_attach
 from wirework.drivers.links import LinkDown, LinkUp, MoveLink, SetMaster, SetMtu
 from wirework.drivers.routes import AddAddress, AddRoute, DelAddress, DelRoute, ReplaceRoute
 from wirework.drivers.switch import EnsureForwardAccept, SetSysctl
@@ -20,14 +21,13 @@ from wirework.model.addr import parse_cidr
 from wirework.model.guest import Guest
 from wirework.model.host import RouteSpec
 from wirework.model.specs import validate_attach
-from wirework.networks.attach import check_attach, plan_attach, probe_attach
-from wirework.networks.uplink import plan_uplink, probe_uplink, validate_uplink
 from wirework.plan.executor import Executor, recover
 from wirework.plan.journal import Journal
 from wirework.plan.steps import Plan, Step
 from wirework.store.base import Put
 from wirework.store.sqlite import SqliteStore
 from wirework.testing import FakeHost
+from wirework.uplink.plan import plan_uplink, probe_uplink, validate_uplink
 
 NS = "/run/netns/g1"
 GUEST = Guest("netns", "g1", "g1", "netns:g1", NS, "1:2", mode="netns")
@@ -111,7 +111,7 @@ def test_uplink_killed_before_any_step_is_put_back_exactly() -> None:
 def test_attach_replacing_the_guest_default_killed_anywhere_is_put_back_exactly() -> None:
     def plan(host: FakeHost) -> Plan:
         spec = validate_attach("g1", "br0", ip="10.0.0.2/24", gateway="10.0.0.1")
-        facts = probe_attach(host, spec, GUEST, None, [])
+        facts = probe_attach(host, spec, GUEST, [])
         check_attach(spec, facts)
         return plan_attach(spec, facts)
 
@@ -179,9 +179,9 @@ def test_a_plain_attach_writes_the_store_twice() -> None:
     """Creators of tagged objects run as one group: the journal, then the commit."""
     host = lan_host()
     spec = validate_attach("g1", "br0", ip="10.0.0.2/24")
-    facts = probe_attach(host, spec, GUEST, None, [])
+    facts = probe_attach(host, spec, GUEST, [])
     host.net._add(None, "br0", "bridge")
-    plan = plan_attach(spec, probe_attach(host, spec, GUEST, None, []))
+    plan = plan_attach(spec, probe_attach(host, spec, GUEST, []))
     store = CountingStore()
     Executor(host, store).run(plan, lambda undo: [Put("att/-/x", 1)])
     assert store.writes == 2 and facts.att_id

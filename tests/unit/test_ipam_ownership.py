@@ -9,7 +9,8 @@ import pytest
 
 from wirework.errors import Conflict
 from wirework.ipam import AddressRange, Ipam
-from wirework.plan.journal import deactivate, operation, process_start
+from wirework.kernel.proc import process_start
+from wirework.plan.journal import deactivate, operation
 from wirework.store.base import Put
 from wirework.store.sqlite import SqliteStore
 

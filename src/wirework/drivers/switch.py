@@ -137,8 +137,8 @@ class EnsureForwardAccept(Step):
         return ()
 
     def crash_undo(self) -> Sequence[Step]:
-        # Other guests on the bridge may rely on the rule: older journals left it, and recovery
-        # sweeps the rules of bridges that no longer exist (networks.attachments.sweep_forward_rules).
+        # Other guests on the bridge may rely on the rule: recovery instead sweeps the rules of
+        # bridges that no longer exist (attachments.ops.sweep_forward_rules).
         return ()
 
     def prepare(self, host: Host) -> Sequence[Step]:

@@ -19,8 +19,9 @@ from dataclasses import asdict, dataclass
 
 from wirework.errors import Conflict
 from wirework.ipam.ranges import AddressRange
+from wirework.kernel.proc import process_alive
 from wirework.naming import short_hash
-from wirework.plan.journal import Holder, process_alive
+from wirework.plan.journal import Holder
 from wirework.store.base import Compare, Delete, Entry, Op, Put, Store
 
 PREFIX = "ipam/"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wirework.errors import Conflict, NamespaceGone, StepFailed, WireworkError
+from wirework.kernel.proc import process_start
 from wirework.model.host import Host
 from wirework.plan.journal import (
     FORMAT,
@@ -30,8 +31,6 @@ from wirework.plan.journal import (
     host_key,
     legacy_journals,
     new_op_id,
-    process_alive,
-    process_start,
     stored_journals,
 )
 from wirework.plan.steps import Plan, Step, plan_from_dict, step_from_dict
@@ -45,10 +44,7 @@ FaultHook = Callable[[int, Step], None]
 #: whole change is rolled back: someone else changed what this operation was about meanwhile.
 Commit = Callable[[list[Step]], Sequence[Op | Compare]]
 
-__all__ = ["OPS_PREFIX", "Executor", "Journal", "process_alive", "process_start", "recover", "run_best_effort"]
-# Older names, kept for importers.
-_process_alive = process_alive
-_process_start = process_start
+__all__ = ["OPS_PREFIX", "Executor", "Journal", "recover", "run_best_effort"]
 
 FAULT_ENV = "WIREWORK_FAIL_AT"
 #: Whether `crash:N` really ends the process (False in the resident service: it fails instead).

@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from wirework.kernel.proc import process_alive, process_start
 from wirework.plan.steps import Plan, Step
 from wirework.store.base import Compare, Delete, Entry, Op, Store
 
@@ -43,19 +44,6 @@ FORMAT = 2
 #: that is not among them was left by a failure to close it: it counts as dead.
 _ACTIVE: set[str] = set()
 _ACTIVE_LOCK = threading.Lock()
-
-
-def process_start(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except OSError:
-        return ""
-
-
-def process_alive(pid: int, start: object) -> bool:
-    # A pid alone can be reused; the start time from /proc/PID/stat pins the very process.
-    return pid > 0 and bool(start) and process_start(pid) == start
 
 
 def new_op_id() -> str:
