@@ -215,3 +215,21 @@ def test_journals_of_the_older_layout_are_replayed_on_the_real_host() -> None:
                                    "applied": 0, "undo": []})
     assert recover(FakeHost(netns="h1"), store) == []
     assert recover(host, store) and host.net.link("br0") is None and store.scan("ops/") == []
+
+
+def test_hairpin_on_an_existing_port_is_journaled_and_put_back() -> None:
+    from wirework.drivers.bridgeports import SetHairpin
+
+    host = lan_host()
+    host.net._add(None, "br9", "bridge")
+    host.net.set_master("eth0", "br9")
+    before = state_of(host)
+    step = SetHairpin("eth0", True)
+    assert step.changes_existing() and not SetHairpin("eth0", True, fresh=True).changes_existing()
+    run(host, step.prepare(host))
+    assert state_of(host) == before
+    undo = step.prepare(host)
+    step.apply(host)
+    assert host.net.hairpin("eth0") is True
+    run(host, undo)
+    assert host.net.hairpin("eth0") is False

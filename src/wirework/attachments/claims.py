@@ -86,8 +86,9 @@ def reserve_ip(ctx: HostContext, spec: AttachSpec, att_id: str, op: str) -> bool
         if claim_live(ctx, entry.value):
             raise Conflict(f"address {ip} on {spec.host_if} is being taken by another process right now "
                            f"(pid {holder.pid if holder else '?'}); pick another or try again when it is done")
-        if records.load(ctx.store, ctx.host_id, holder_att) is not None:
-            raise Conflict(f"address {ip} is already used on {spec.host_if} by another guest; pick another")
+        att = records.load(ctx.store, ctx.host_id, holder_att)
+        if att is not None:
+            raise Conflict(f"address {ip} is already used on {spec.host_if} by {att.guest.name}; pick another")
         if ctx.store.txn([Compare(key, entry.revision)], [Put(key, claim_value(att_id, op))]):
             return True  # a claim left by a crashed run: taken over
     raise Conflict(f"address {ip} on {spec.host_if} is contended; try again")
