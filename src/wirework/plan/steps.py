@@ -110,6 +110,7 @@ STEP_MODULES = (
     "wirework.firewall.ports",
     "wirework.networks.up",
     "wirework.lab.steps",
+    "wirework.lab.etcd",
 )
 
 
