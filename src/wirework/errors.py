@@ -7,6 +7,7 @@ can render them the same way; each type carries its exit status and CNI error co
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 
@@ -26,6 +27,17 @@ class WireworkError(Exception):
             text = f"{text}; {fix}"
         super().__init__(text)
 
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """"; did you mean 'web'?" for a near name among candidates, else ""."""
+    import difflib
+
+    names = sorted({c for c in candidates if c and c != word})
+    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+    if not close:  # a prefix or a part of a longer name counts too ("web" for "web-frontend")
+        close = [c for c in names if len(word) >= 3 and (c.startswith(word) or word in c)][:1]
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 class InvalidInput(WireworkError):

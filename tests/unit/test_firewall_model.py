@@ -59,7 +59,7 @@ def test_port_conflicts() -> None:
     port_conflicts([wild, local], [wild])  # the very same mapping again
     port_conflicts([wild, local], [PortMapping("web", "10.88.0.4", "udp", 8080, 80, None, "att:3")])
     port_conflicts([local], [PortMapping("web", "10.88.0.4", "tcp", 8081, 80, "192.168.1.5", "att:3")])
-    with pytest.raises(Conflict, match=r"host port 127.0.0.1:8080 is already published by att:1"):
+    with pytest.raises(Conflict, match=r"host port 127.0.0.1:8080 is already published \(as 0.0.0.0:8080->80/tcp"):
         port_conflicts([wild], [PortMapping("web", "10.88.0.4", "tcp", 8080, 80, "127.0.0.1", "att:3")])
     with pytest.raises(Conflict, match="already published by att:2"):
         port_conflicts([local], [PortMapping("web", "10.88.0.4", "tcp", 8081, 80, None, "att:3")])

@@ -9,8 +9,10 @@ hold the Docker-style network, uplink and tunnel ones).
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Any
 
+from wirework.api.names import guest_names
 from wirework.api.networks import NetworksAPI
 from wirework.api.uplinks import UplinksAPI
 from wirework.attachments import claims, listing, ops, records
@@ -18,11 +20,14 @@ from wirework.attachments.listing import AttachmentStatus, GuestReport
 from wirework.attachments.ops import AttachResult
 from wirework.attachments.records import Attachment
 from wirework.context import HostContext, Sweep
+from wirework.errors import GuestNotFound, did_you_mean
 from wirework.guests.docker import DockerClient
 from wirework.guests.resolve import resolve
 from wirework.kernel.host import KernelHost
 from wirework.model.guest import Guest
 from wirework.model.specs import AttachSpec, validate_attach
+from wirework.networks.gc import GcReport
+from wirework.plan.commands import plan_commands
 from wirework.plan.executor import FaultHook, env_fault_hook
 from wirework.plan.steps import Plan, Step
 from wirework.store import Store, open_store
@@ -49,8 +54,17 @@ class Wirework(NetworksAPI, UplinksAPI):
         docker = DockerClient(docker_socket)
         self.context = HostContext(
             self.host, records.host_id(netns), store or open_store(state_dir_path=state_dir), docker,
-            lambda guest: resolve(guest, docker), fault=fault or env_fault_hook(), sweeps=RECOVERY_SWEEPS,
+            self._resolve_guest, fault=fault or env_fault_hook(), sweeps=RECOVERY_SWEEPS,
         )
+
+    def _resolve_guest(self, ref: str) -> Guest:
+        try:
+            return resolve(ref, self.context.docker)
+        except GuestNotFound as exc:
+            hint = did_you_mean(ref.split(":", 1)[-1], guest_names(self.context))
+            if not hint:
+                raise
+            raise GuestNotFound(f"{exc}{hint}") from None
 
     @property
     def host_id(self) -> str:
@@ -82,6 +96,11 @@ class Wirework(NetworksAPI, UplinksAPI):
         """Run a plan built elsewhere (a lab host's setup item) through this host's executor."""
         return self.context.executor().run(plan)
 
+    def commands(self, plan: Plan) -> list[str]:
+        """The plan as shell commands that run where its steps run (this host's namespace and
+        Open vSwitch database; guests' namespaces by name, or by PID for containers)."""
+        return plan_commands(plan, self.host.netns, self.host.ovs_db)
+
     def recover(self) -> list[str]:
         """Undo operations that a crashed wirework process left half-done."""
         return self.context.recover()
@@ -108,12 +127,26 @@ class Wirework(NetworksAPI, UplinksAPI):
     def ls(self) -> list[AttachmentStatus]:
         return listing.ls(self.context)
 
-    def gc(self) -> list[Attachment]:
-        """Tear down what is left of attachments whose guest is gone (OVS ports, records)."""
-        return listing.gc(self.context)
+    def gc(self, *, dry_run: bool = False) -> GcReport:
+        """Clean up after guests that are gone: their network connections (published ports,
+        leases, endpoints) and attachments (host ends, OVS ports, records)."""
+        from wirework.networks import gc
+
+        return gc.gc(self.context, dry_run=dry_run)
 
     def inspect(self, guest: str) -> GuestReport:
-        return listing.inspect(self.context, guest)
+        """A guest's interfaces and routes, what wirework made, and its network mode and
+        connections as `ps` and `network inspect` show them."""
+        from wirework.networks import endpoints, modes
+
+        report = listing.inspect(self.context, guest)
+        eps = endpoints.of_guest(self.store, self.host_id, report.guest.key)
+        run = modes.load(self.context, report.guest.name) if report.guest.kind == "netns" else None
+        main = next((e for e in eps if e.default_route), eps[0] if eps else None)
+        mode = run.mode if run is not None else (main.mode or main.network) if main is not None else report.mode
+        nets = [{"network": e.network, "ifname": e.ifname, "ip": e.ip, "default_route": e.default_route,
+                 "ports": [p for p in e.ports]} for e in eps]
+        return replace(report, mode=mode, networks=nets)
 
     def guest_command(self, what: str, guest: str, args: list[str], *, dry_run: bool = False) -> Plan:
         """pipework route/rule/tc: routes, rules and qdiscs inside a guest's namespace."""

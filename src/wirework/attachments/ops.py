@@ -159,6 +159,11 @@ def plan_detach_guest(ctx: HostContext, guest: str, ifname: str | None = None) -
     plans = [_detach_plan(ctx, a, ns_id_now(a)) for a in detach(ctx, guest, ifname, dry_run=True)]
     return sum(plans[1:], plans[0]) if plans else Plan("detach", guest, ())
 
+def detach_plan(ctx: HostContext, att: Attachment) -> Plan:
+    """What detaching `att` now would do (for --dry-run of detach, disconnect, network rm)."""
+    return _detach_plan(ctx, att, ns_id_now(att))
+
+
 def _detach_plan(ctx: HostContext, att: Attachment, current_ns: str | None) -> Plan:
     others = _others_on(ctx, att)
     return plan_detach(att, current_ns, others, prune_bridge=bridge_prunable(ctx.host, att, others))

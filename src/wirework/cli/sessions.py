@@ -15,9 +15,12 @@ KEEP_SESSIONS = False  # set by the service
 
 def get_session(netns: str | None, state_dir: str | None) -> Any:
     from wirework.api import Wirework
+    from wirework.api.env import host_settings
     from wirework.api.env import state_dir as resolve_state_dir
 
-    key = (netns, resolve_state_dir(state_dir), os.environ.get("WIREWORK_OVS_DB"))
+    # A lab host's own state dir and Open vSwitch; a namespace that does not exist is refused.
+    state_dir, lab_ovs = host_settings(netns, state_dir)
+    key = (netns, resolve_state_dir(state_dir), os.environ.get("WIREWORK_OVS_DB") or lab_ovs)
     identity = _identity(netns)
     cached = _SESSIONS.get(key)
     if cached is not None and cached[1] == identity:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from wirework.drivers.links import ns_ip, where
+from wirework.drivers.links import where
 from wirework.model.addr import parse_cidr
 from wirework.model.host import Host, RouteSpec, RuleSpec
+from wirework.plan.commands import ip_in
 from wirework.plan.steps import Step, register
 
 
@@ -33,7 +34,7 @@ class AddAddress(Step):
         return f"add address {self.cidr} to {self.ifname}{where(self.ns)}"
 
     def commands(self) -> list[str]:
-        return [f"{ns_ip(self.ns)} addr add {self.cidr} dev {self.ifname}"]
+        return [f"{ip_in(self.ns)} addr add {self.cidr} dev {self.ifname}"]
 
 
 @register
@@ -52,7 +53,11 @@ class DelAddress(Step):
         return f"remove address {self.cidr} from {self.ifname}{where(self.ns)}"
 
     def commands(self) -> list[str]:
-        return [f"{ns_ip(self.ns)} addr del {self.cidr} dev {self.ifname}"]
+        return [f"{ip_in(self.ns)} addr del {self.cidr} dev {self.ifname}"]
+
+
+#: rtnetlink's route protocols by the names `ip route` prints and accepts (rt_protos).
+PROTO_NAMES = {1: "redirect", 2: "kernel", 3: "boot", 4: "static", 16: "dhcp"}
 
 
 def _route_text(r: RouteSpec) -> str:
@@ -72,7 +77,7 @@ def _route_text(r: RouteSpec) -> str:
     if r.onlink:
         parts.append("onlink")
     if r.proto:
-        parts += ["proto", str(r.proto)]
+        parts += ["proto", PROTO_NAMES.get(r.proto, str(r.proto))]
     return " ".join(parts)
 
 
@@ -97,7 +102,7 @@ class AddRoute(Step):
         return f"add route {_route_text(self.route)}{where(self.ns)}"
 
     def commands(self) -> list[str]:
-        return [f"{ns_ip(self.ns)} route add {_route_text(self.route)}"]
+        return [f"{ip_in(self.ns)} route add {_route_text(self.route)}"]
 
 
 @register
@@ -119,7 +124,7 @@ class DelRoute(Step):
         return f"remove route {_route_text(self.route)}{where(self.ns)}"
 
     def commands(self) -> list[str]:
-        return [f"{ns_ip(self.ns)} route del {_route_text(self.route)}"]
+        return [f"{ip_in(self.ns)} route del {_route_text(self.route)}"]
 
 
 @register
@@ -145,7 +150,7 @@ class ReplaceRoute(Step):
         return f"replace route {_route_text(self.route)}{where(self.ns)}"
 
     def commands(self) -> list[str]:
-        return [f"{ns_ip(self.ns)} route replace {_route_text(self.route)}"]
+        return [f"{ip_in(self.ns)} route replace {_route_text(self.route)}"]
 
 
 def _rule_text(r: RuleSpec) -> str:
@@ -176,7 +181,7 @@ class AddRule(Step):
         return f"add rule {_rule_text(self.rule)}{where(self.ns)}"
 
     def commands(self) -> list[str]:
-        return [f"{ns_ip(self.ns)} rule add {_rule_text(self.rule)}"]
+        return [f"{ip_in(self.ns)} rule add {_rule_text(self.rule)}"]
 
 
 @register
@@ -194,4 +199,4 @@ class DelRule(Step):
         return f"remove rule {_rule_text(self.rule)}{where(self.ns)}"
 
     def commands(self) -> list[str]:
-        return [f"{ns_ip(self.ns)} rule del {_rule_text(self.rule)}"]
+        return [f"{ip_in(self.ns)} rule del {_rule_text(self.rule)}"]

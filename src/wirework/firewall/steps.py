@@ -51,7 +51,7 @@ class EnsureFirewallBase(Step):
         return "create nftables tables inet wirework and bridge wirework (chains, port maps, network maps)"
 
     def commands(self) -> list[str]:
-        return ["nft -j -f - < (render_base(): tables inet/bridge wirework with their chains, sets and maps)"]
+        return [text.json_batch(r.render_base())]
 
 
 @register
@@ -124,8 +124,8 @@ class AddNetworkRules(Step):
     def commands(self) -> list[str]:
         n = self.net
         return [*text.network(n), f"sysctl -w net.ipv4.conf.{n.bridge}.route_localnet=1",
-                f"# if the FORWARD policy is DROP: iptables -I DOCKER-USER -i/-o {n.bridge} "
-                f"-m comment --comment {tag(n.owner)} -j ACCEPT"]
+                f"# only where the FORWARD policy is DROP (Docker): iptables -I DOCKER-USER -i {n.bridge} "
+                f"-m comment --comment {tag(n.owner)} -j ACCEPT; the same with -o {n.bridge}"]
 
 
 @register
@@ -147,7 +147,7 @@ class RemoveNetworkRules(Step):
             batch = [c for a, b in pairs for c in r.render_unlink(a, b)] + r.render_network_removal(net)
             host.nft.run(batch)
             redo = [AddNetworkRules(net)]
-            redo += [LinkNetworks(names.get(a, a), names.get(b, b)) for a, b in pairs]
+            redo += [LinkNetworks(names.get(a, a), names.get(b, b), a, b) for a, b in pairs]
         if host.fw.forward_blocked():  # the accepts were only added under a DROP policy
             host.fw.remove_bridge_accept(net.bridge, net.owner)
         return redo
@@ -186,6 +186,9 @@ class LinkNetworks(Step):
     kind = "fw_link_networks"
     a: str
     b: str
+    #: the networks' bridges as planned (for the printed commands; apply looks them up)
+    bridge_a: str = ""
+    bridge_b: str = ""
 
     def _bridges(self, host: Host) -> tuple[str, str]:
         known = bridges_by_network(host)
@@ -202,13 +205,14 @@ class LinkNetworks(Step):
         except Conflict:
             host.nft.run(r.render_link(ba, bb, owner, "add"))
             return ()
-        return [UnlinkNetworks(self.a, self.b)]
+        return [UnlinkNetworks(self.a, self.b, self.bridge_a, self.bridge_b)]
 
     def describe(self) -> str:
         return f"allow traffic between networks {self.a} and {self.b}"
 
     def commands(self) -> list[str]:
-        return text.link(f"<bridge of {self.a}>", f"<bridge of {self.b}>", r.link_owner(self.a, self.b))
+        return text.link(self.bridge_a or f"<bridge of {self.a}>", self.bridge_b or f"<bridge of {self.b}>",
+                         r.link_owner(self.a, self.b))
 
 
 @register
@@ -217,6 +221,8 @@ class UnlinkNetworks(Step):
     kind = "fw_unlink_networks"
     a: str
     b: str
+    bridge_a: str = ""
+    bridge_b: str = ""
 
     def apply(self, host: Host) -> Sequence[Step]:
         known = bridges_by_network(host)
@@ -226,13 +232,13 @@ class UnlinkNetworks(Step):
             host.nft.run(r.render_unlink(known[self.a], known[self.b]))
         except NotFound:
             return ()
-        return [LinkNetworks(self.a, self.b)]
+        return [LinkNetworks(self.a, self.b, self.bridge_a, self.bridge_b)]
 
     def describe(self) -> str:
         return f"isolate networks {self.a} and {self.b} from each other again"
 
     def commands(self) -> list[str]:
-        return text.unlink(f"<bridge of {self.a}>", f"<bridge of {self.b}>")
+        return text.unlink(self.bridge_a or f"<bridge of {self.a}>", self.bridge_b or f"<bridge of {self.b}>")
 
 
 @register

@@ -1,16 +1,27 @@
 """The same changes as `render`, in `nft` command-line syntax, for `--dry-run --format commands`.
 
 These lines are for people (and for trying a change by hand); what wirework applies is the
-JSON from `render`, in one atomic batch per step.
+JSON from `render`, in one atomic batch per step. A batch too long to read as lines (the
+empty firewall) is printed as that very JSON, fed to `nft -j -f -` by a here-document.
 """
 
 from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
 
 from wirework.firewall import render as r
 from wirework.firewall.model import NetworkRules, PortMapping
 from wirework.naming import tag
 
 T = "inet wirework"
+
+
+def json_batch(batch: Sequence[Any]) -> str:
+    """One shell command that applies a JSON batch atomically, as wirework does."""
+    body = json.dumps({"nftables": list(batch)}, separators=(",", ":"))
+    return f"nft -j -f - <<'EOF'\n{body}\nEOF"
 
 
 def port(m: PortMapping, verb: str = "add") -> list[str]:

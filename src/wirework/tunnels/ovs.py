@@ -200,7 +200,8 @@ def remove(ctx: HostContext, bridge: str, remote_or_port: str, *, dry_run: bool 
     match = [e for e in ctx.store.scan(f"{PREFIX}{ctx.host_id}/{bridge}/")
              if remote_or_port in (e.value.get("port"), e.value.get("remote"))]
     if not match:
-        raise NotFound(what=f"tunnel on {bridge} to", name=remote_or_port, fix="'wirework tunnel ls' lists them")
+        raise NotFound(what=f"tunnel on {bridge} to", name=remote_or_port,
+                       fix=f"'wirework tunnel ls{' --netns ' + ctx.host.netns if ctx.host.netns else ''}' lists them")
     entry = match[0]
     steps = tuple(step_from_dict(s) for s in entry.value.get("undo", []))
     plan = Plan("tunnel rm", f"tunnel:{bridge}:{entry.value['port']}", steps)
