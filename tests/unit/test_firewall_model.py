@@ -61,7 +61,7 @@ def test_port_conflicts() -> None:
     port_conflicts([local], [PortMapping("web", "10.88.0.4", "tcp", 8081, 80, "192.168.1.5", "att:3")])
     with pytest.raises(Conflict, match=r"host port 127.0.0.1:8080 is already published \(as 0.0.0.0:8080->80/tcp"):
         port_conflicts([wild], [PortMapping("web", "10.88.0.4", "tcp", 8080, 80, "127.0.0.1", "att:3")])
-    with pytest.raises(Conflict, match="already published by att:2"):
+    with pytest.raises(Conflict, match=r"already published \(as 127.0.0.1:8081->80/tcp"):
         port_conflicts([local], [PortMapping("web", "10.88.0.4", "tcp", 8081, 80, None, "att:3")])
     with pytest.raises(Conflict):
         port_conflicts([], [wild, PortMapping("web", "10.88.0.9", "tcp", 8080, 81, None, "att:9")])

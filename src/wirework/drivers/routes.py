@@ -76,8 +76,8 @@ def _route_text(r: RouteSpec) -> str:
         parts += ["scope", r.scope]
     if r.onlink:
         parts.append("onlink")
-    if r.proto:
-        parts += ["proto", PROTO_NAMES.get(r.proto, str(r.proto))]
+    # Unset, netlink (pyroute2) adds routes as "static" where `ip route` would say "boot".
+    parts += ["proto", PROTO_NAMES.get(r.proto or 4, str(r.proto))]
     return " ".join(parts)
 
 
