@@ -168,7 +168,7 @@ def test_lab_up_commands(tmp_path: Path) -> None:
     name = f"cmds-{RUN_ID[:6]}"
     path = tmp_path / "lab.yaml"
     path.write_text(LAB.format(name=name))
-    spaces = tuple(f"wwl-{name}-{n}" for n in ("h1", "h2", "c1")) + (f"wwl-{name}.sw",)
+    spaces = (*(f"wwl-{name}-{n}" for n in ("h1", "h2", "c1")), f"wwl-{name}.sw")
     pasted, applied = _dirs(tmp_path)
     env = {"WIREWORK_NO_SERVICE": "1"}
     try:
