@@ -33,6 +33,8 @@ def host_settings(netns: str | None, state_dir_path: str | None) -> tuple[str | 
     if "/" in netns or not os.path.exists(netns_path(netns)):
         known = os.listdir("/run/netns") if os.path.isdir("/run/netns") else []
         raise NotFound(f"no such network namespace {netns!r}{did_you_mean(netns, known)}")
+    if not netns.startswith("wwl-"):  # lab.resolve.NS_PREFIX: not a lab's (and no lab import)
+        return state_dir_path, None
     from wirework.api.lab import lab_manager
 
     manager = lab_manager(state_dir_path)

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from wirework.api.names import guest_names
 from wirework.api.networks import NetworksAPI
 from wirework.api.uplinks import UplinksAPI
 from wirework.attachments import claims, listing, ops, records
@@ -26,11 +25,13 @@ from wirework.guests.resolve import resolve
 from wirework.kernel.host import KernelHost
 from wirework.model.guest import Guest
 from wirework.model.specs import AttachSpec, validate_attach
-from wirework.networks.gc import GcReport
 from wirework.plan.commands import plan_commands
 from wirework.plan.executor import FaultHook, env_fault_hook
 from wirework.plan.steps import Plan, Step
 from wirework.store import Store, open_store
+
+if TYPE_CHECKING:
+    from wirework.networks.gc import GcReport
 
 OVS_DB_ENV = "WIREWORK_OVS_DB"  # an ovsdb-server socket other than the system's
 #: What recovery sweeps after undoing dead journals (policy packages' own leftovers).
@@ -61,6 +62,8 @@ class Wirework(NetworksAPI, UplinksAPI):
         try:
             return resolve(ref, self.context.docker)
         except GuestNotFound as exc:
+            from wirework.api.names import guest_names  # the error path only: it reads networks' records
+
             hint = did_you_mean(ref.split(":", 1)[-1], guest_names(self.context))
             if not hint:
                 raise
