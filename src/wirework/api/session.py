@@ -121,11 +121,22 @@ class Wirework(NetworksAPI, UplinksAPI):
         return ops.attach_spec(self.context, spec, dry_run=dry_run)
 
     def detach(self, guest: str, ifname: str | None = None, *, dry_run: bool = False) -> list[Attachment]:
-        """Undo attachments of a guest (all, or one interface). Detaching twice is fine."""
-        return ops.detach(self.context, guest, ifname, dry_run=dry_run)
+        """Undo attachments of a guest (all, or one interface). Detaching twice is fine.
+        A guest's network connections are left to `disconnect` (they hold ports and leases)."""
+        return ops.detach(self.context, guest, ifname, dry_run=dry_run, keep=self._connection_of)
 
     def plan_detach(self, guest: str, ifname: str | None = None) -> Plan:
-        return ops.plan_detach_guest(self.context, guest, ifname)
+        return ops.plan_detach_guest(self.context, guest, ifname, keep=self._connection_of)
+
+    def _connection_of(self, att: Attachment) -> str | None:
+        """'wirework disconnect NET GUEST' when `att` is the veth of a network connection."""
+        from wirework.networks import endpoints
+
+        for ep in endpoints.of_guest(self.store, self.host_id, att.guest.key):
+            if ep.att_id == att.id:
+                netns = f" --netns {self.host.netns}" if self.host.netns else ""
+                return f"'wirework disconnect {ep.network} {att.guest.name}{netns}'"
+        return None
 
     def ls(self) -> list[AttachmentStatus]:
         return listing.ls(self.context)
