@@ -81,6 +81,17 @@ def test_typos_fail_with_one_line_and_a_near_name(netns: Namespaces, state_dir: 
     assert cli(host, state_dir, "detach", g).stdout == f"nothing to detach for {g}\n"  # a real guest: fine
 
 
+def test_hints_name_flags_and_names_that_exist(netns: Namespaces, state_dir: str) -> None:
+    host, g = netns("h"), netns("g")
+    cli(host, state_dir, "network", "create", "web", "--subnet", "10.98.10.0/24")
+    taken = cli(host, state_dir, "connect", "web", f"netns:{g}", "-i", "lo", check=False)
+    assert taken.returncode != 0 and "-i/--ifname" in taken.stderr
+    assert "on eth5" in cli(host, state_dir, "connect", "web", f"netns:{g}", "-i", "eth5").stdout  # -i exists
+    name = f"wwr{RUN_ID}b"
+    done = cli(host, state_dir, "run", "--net", "bridge", "--name", name, "--", "true")
+    assert done.stderr == "note: --net bridge: the guest joins wirework's default network wirework0\n"
+
+
 def test_repeats_say_what_is_there(netns: Namespaces, state_dir: str) -> None:
     host = netns("h")
     cli(host, state_dir, "network", "create", "web", "--subnet", "10.98.3.0/24")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 import subprocess
@@ -268,4 +269,35 @@ def test_vxlan_peer_errors_point_at_the_line_and_create_nothing(state_dir: str, 
         f.write(fixed)
     done = wirework(state_dir, "lab", "up", path, check=False)
     assert done.returncode == 2 and f"{path}:11: vxlan vx42 on h1: peer 'h9' is not a host of this lab" in done.stderr
+    assert lab.owned() == NOTHING
+
+
+OVS_GRE = next(p for p in EXAMPLES if p.endswith("ovs-gre.yaml"))
+
+
+def test_a_lab_host_is_a_host_for_every_command(state_dir: str, tmp_path: Path) -> None:
+    """Issue 12: --netns of a lab host reaches its own Open vSwitch and records, as does lab exec."""
+    lab = Lab(OVS_GRE, tmp_path)
+    h1 = lab.ns("h1")
+    try:
+        up = wirework(state_dir, "lab", "up", "-q", lab.path).stdout
+        assert "2 hosts, 2 guests, 1 segment (" in up
+        again = wirework(state_dir, "lab", "up", "-q", lab.path).stdout
+        assert "(no changes: it was up already," in again, again
+        (tunnel,) = json.loads(wirework(state_dir, "tunnel", "ls", "--json", "--netns", h1).stdout)
+        assert (tunnel["bridge"], tunnel["remote"], tunnel.get("error")) == ("obr0", "192.168.115.6", None)
+        plan = wirework(state_dir, "tunnel", "add", "obr0", "--remote", "192.168.115.9", "--netns", h1, "--dry-run")
+        assert "add GRE tunnel port" in plan.stdout
+        shown = wirework(state_dir, "lab", "exec", lab.name, "h1", "--", "ovs-vsctl", "show").stdout
+        assert "Bridge obr0" in shown and "Bridge ul-eth0" in shown
+        graph = wirework(state_dir, "lab", "graph", lab.path).stdout
+        assert "  ul-eth0  192.168.115.5/24" in graph and "  eth0     192.168.115.5/24" not in graph
+    finally:
+        down = wirework(state_dir, "lab", "down", lab.name, check=False)
+    assert down.stdout == f"lab {lab.name} removed\n"
+    after = wirework(state_dir, "lab", "check", lab.path, check=False)
+    assert after.returncode == 3 and after.stderr == (f"wirework: lab {lab.name} is not up; bring it up with "
+                                                      f"'wirework lab up {lab.path}'\n")
+    gone = wirework(state_dir, "ls", "--netns", h1, check=False)
+    assert gone.returncode == 3 and f"no such network namespace {h1!r}" in gone.stderr
     assert lab.owned() == NOTHING

@@ -168,8 +168,10 @@ register(Kind("uplink", describe=lambda i: f"uplink {i.arg('nic')} onto bridge {
 
 def _apply_tunnel(ww: Session, item: Item, owner: str) -> Undo:
     options = {k: item.arg(k) for k in ("key", "name", "underlay_bridge") if item.arg(k) is not None}
-    result = ww.tunnel_add(item.arg("bridge"), item.arg("remote"), type_=item.arg("type"), **options)
-    return {"bridge": item.arg("bridge"), "remote": item.arg("remote")} if _changed(result) else None
+    bridge, remote = item.arg("bridge"), item.arg("remote")
+    there = any(t["bridge"] == bridge and t["remote"] == remote for t in ww.tunnel_ls())
+    ww.tunnel_add(bridge, remote, type_=item.arg("type"), **options)
+    return None if there else {"bridge": bridge, "remote": remote}
 
 
 def _remove_tunnel(ww: Session, item: Item, undo: Undo) -> None:

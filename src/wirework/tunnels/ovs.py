@@ -190,8 +190,12 @@ def _run(ctx: HostContext, spec: TunnelSpec, plan: Plan) -> None:
     info = {"bridge": spec.bridge, "port": spec.port, "type": spec.type_, "remote": spec.remote, "key": spec.key,
             "mtu": next((s.mtu for s in plan.steps if isinstance(s, SetMtu) and s.name == spec.bridge), None)}
 
+    old = ctx.store.get(key)
+    kept = list(old.value.get("undo", [])) if old is not None else []
+
     def commit(undo: list[Step]) -> list[Op]:
-        return [Put(key, {**info, "undo": [s.to_dict() for s in undo]})]
+        # A repeated add changes nothing or a little (an MTU): the undo of the first add stays.
+        return [Put(key, {**info, "undo": [s.to_dict() for s in undo] + kept})]
 
     ctx.executor().run(plan, commit)
 
