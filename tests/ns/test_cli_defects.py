@@ -116,7 +116,7 @@ def test_views_agree(netns: Namespaces, state_dir: str) -> None:
         cli(host, state_dir, "attach", f"netns:{guest}", "br0", "-i", "eth2", "--ip", f"10.98.8.{len(guest)}/24")
     rows = [line.split()[0] for line in cli(host, state_dir, "ls").stdout.splitlines()[1:]]
     assert rows == sorted(rows) and sorted(rows) == sorted([a, a, b, b])  # by guest, its rows together
-    text = cli(host, state_dir, "connect", "web", f"netns:{a}", "--dry-run", "--default-route").stdout
+    text = cli(host, state_dir, "connect", "web", f"netns:{a}", "--dry-run", "--format", "commands").stdout
     assert "proto static" in text and "proto 4" not in text
     name = f"wwr{RUN_ID}v"
     cli(host, state_dir, "run", "-d", "--net", "db", "--name", name, "--", "sleep", "60")

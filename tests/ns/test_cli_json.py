@@ -40,6 +40,7 @@ def cases(h: str, g1: str, g2: str, lab: str, lab_file: str) -> list[tuple[tuple
         (("attach",), ["attach", f"netns:{g1}", "br0", "--ip", "10.96.1.5/24"], ok),
         (("pipework",), ["pipework", "br0", "-i", "eth2", f"netns:{g1}", "10.96.1.6/24"], ok),
         (("ls",), ["ls"], ok),
+        (("bridges",), ["bridges"], ok),
         (("inspect",), ["inspect", f"netns:{g1}"], ok),
         (("route",), ["route", f"netns:{g1}", "add", "10.96.9.0/24", "via", "10.96.1.1", "dev", "eth1"], ok),
         (("rule",), ["rule", f"netns:{g1}", "add", "from", "10.96.1.0/24", "table", "100"], ok),

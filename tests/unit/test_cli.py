@@ -94,7 +94,8 @@ def test_options_stand_before_or_after_the_action(tmp_path: object) -> None:
 
 def test_every_command_that_changes_something_takes_dry_run() -> None:
     readers = {("ls",), ("inspect",), ("ps",), ("port",), ("check",), ("doctor",), ("network", "ls"),
-               ("network", "inspect"), ("lab", "status"), ("lab", "check"), ("lab", "graph"), ("tunnel", "ls")}
+               ("network", "inspect"), ("lab", "status"), ("lab", "check"), ("lab", "graph"), ("tunnel", "ls"),
+               ("bridges",)}
     parser = build_parser()
     for path in leaves(parser):
         sub = parser
@@ -103,3 +104,17 @@ def test_every_command_that_changes_something_takes_dry_run() -> None:
         flags = {o for a in sub._actions for o in a.option_strings}
         assert "--json" in flags, path
         assert path in readers or "--dry-run" in flags, path
+
+
+def test_plans_name_route_protocols() -> None:
+    from wirework.cli.render import render_plan
+    from wirework.drivers.routes import AddRoute
+    from wirework.model.host import RouteSpec
+    from wirework.plan.steps import Plan
+
+    plan = Plan("uplink", "uplink:br0", (AddRoute(RouteSpec("default", gateway="10.0.0.1", dev="br0", proto=3)),
+                                         AddRoute(RouteSpec("10.1.0.0/16", gateway="10.0.0.2", dev="br0", proto=4))))
+    text = render_plan(plan)
+    assert "proto boot" in text and "proto static" in text and "proto 3" not in text and "proto 4" not in text
+    assert "Plan: uplink (uplink:br0), 2 steps" in text
+    assert "1 step\n" in render_plan(Plan("uplink", "uplink:br0", plan.steps[:1]))

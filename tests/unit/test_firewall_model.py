@@ -81,12 +81,12 @@ def test_dry_run_text() -> None:
     step = PublishPort(port)
     assert step.describe() == "publish 127.0.0.1:8080->80/tcp to 10.88.0.2 on network web (wirework:att:1)"
     assert step.commands() == [
-        "nft add element inet wirework hostport_addr '{ 127.0.0.1 . tcp . 8080 comment \"wirework:att:1\" : 10.88.0.2 }'",
-        "nft add element inet wirework hostport_port '{ 127.0.0.1 . tcp . 8080 comment \"wirework:att:1\" : 80 }'",
+        "nft 'add element inet wirework hostport_addr { 127.0.0.1 . tcp . 8080 comment \"wirework:att:1\" : 10.88.0.2 }'",
+        "nft 'add element inet wirework hostport_port { 127.0.0.1 . tcp . 8080 comment \"wirework:att:1\" : 80 }'",
     ]
     net = NetworkRules("web", "wwweb", "10.88.0.0/24", "10.88.0.1", icc=False)
     assert AddNetworkRules(net).describe() == "add firewall rules of network web on wwweb (10.88.0.0/24, masquerade, no-icc)"
     cmds = AddNetworkRules(net).commands()
-    assert "nft add rule inet wirework net-web-from oifname \"wwweb\" drop comment \"wirework:net:web\"" in cmds
-    assert "nft add element bridge wirework noicc '{ 10.88.0.0/24 . 10.88.0.0/24 comment \"wirework:net:web\" }'" in cmds
+    assert "nft 'add rule inet wirework net-web-from oifname \"wwweb\" drop comment \"wirework:net:web\"'" in cmds
+    assert "nft 'add element bridge wirework noicc { 10.88.0.0/24 . 10.88.0.0/24 comment \"wirework:net:web\" }'" in cmds
     assert cmds[-2] == "sysctl -w net.ipv4.conf.wwweb.route_localnet=1"

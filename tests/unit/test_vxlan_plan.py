@@ -201,7 +201,7 @@ def test_routed_peer_triple_and_neighbour_round_trip() -> None:
     assert [c for s in peer_l3_steps("vx1", peer) for c in s.commands()] == [
         "ip neigh replace 10.244.2.0 lladdr 02:aa:bb:cc:dd:ee dev vx1 nud permanent",
         "bridge fdb append 02:aa:bb:cc:dd:ee dev vx1 dst 10.0.0.2",
-        "ip route add 10.244.2.0/24 via 10.244.2.0 dev vx1 onlink",
+        "ip route add 10.244.2.0/24 via 10.244.2.0 dev vx1 onlink proto static",
     ]
     host = underlay_host()
     Executor(host).run(plan_for(host, bridge=None))

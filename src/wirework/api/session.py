@@ -148,6 +148,13 @@ class Wirework(NetworksAPI, UplinksAPI):
 
         return gc.gc(self.context, dry_run=dry_run)
 
+    def renew_leases(self, *, now: float | None = None) -> list[str]:
+        """Renew the DHCP leases of this host's attachments that are past half their time (the
+        resident service calls this every few seconds); a line per lease it renewed or could not."""
+        from wirework.attachments import leases
+
+        return leases.renew_leases(self.context, now=now)
+
     def inspect(self, guest: str) -> GuestReport:
         """A guest's interfaces and routes, what wirework made, and its network mode and
         connections as `ps` and `network inspect` show them."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from wirework.attachments.ops import host_records, ns_id_now
+from wirework.attachments.ops import host_records, state_of
 from wirework.attachments.records import Attachment
 from wirework.context import HostContext
 from wirework.model.guest import Guest
@@ -29,16 +29,7 @@ class GuestReport:
 
 
 def ls(ctx: HostContext) -> list[AttachmentStatus]:
-    out = []
-    for att in host_records(ctx):
-        if ns_id_now(att) != att.guest.netns_id:
-            state = "guest-gone"
-        elif att.host_ifname and ctx.host.net.link(att.host_ifname) is None:
-            state = "link-missing"
-        else:
-            state = "ok"
-        out.append(AttachmentStatus(att, state))
-    return out
+    return [AttachmentStatus(att, state_of(ctx, att)) for att in host_records(ctx)]
 
 
 def inspect(ctx: HostContext, guest: str) -> GuestReport:

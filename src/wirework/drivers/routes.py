@@ -60,7 +60,7 @@ class DelAddress(Step):
 PROTO_NAMES = {1: "redirect", 2: "kernel", 3: "boot", 4: "static", 16: "dhcp"}
 
 
-def _route_text(r: RouteSpec) -> str:
+def _route_text(r: RouteSpec, *, command: bool = False) -> str:
     parts = [r.dst]
     if r.gateway:
         parts += ["via", r.gateway]
@@ -76,8 +76,9 @@ def _route_text(r: RouteSpec) -> str:
         parts += ["scope", r.scope]
     if r.onlink:
         parts.append("onlink")
-    # Unset, netlink (pyroute2) adds routes as "static" where `ip route` would say "boot".
-    parts += ["proto", PROTO_NAMES.get(r.proto or 4, str(r.proto))]
+    if r.proto or command:
+        # Unset, netlink (pyroute2) adds routes as "static" where `ip route` would say "boot".
+        parts += ["proto", PROTO_NAMES.get(r.proto or 4, str(r.proto))]
     return " ".join(parts)
 
 
@@ -102,7 +103,7 @@ class AddRoute(Step):
         return f"add route {_route_text(self.route)}{where(self.ns)}"
 
     def commands(self) -> list[str]:
-        return [f"{ip_in(self.ns)} route add {_route_text(self.route)}"]
+        return [f"{ip_in(self.ns)} route add {_route_text(self.route, command=True)}"]
 
 
 @register
@@ -124,7 +125,7 @@ class DelRoute(Step):
         return f"remove route {_route_text(self.route)}{where(self.ns)}"
 
     def commands(self) -> list[str]:
-        return [f"{ip_in(self.ns)} route del {_route_text(self.route)}"]
+        return [f"{ip_in(self.ns)} route del {_route_text(self.route, command=True)}"]
 
 
 @register
@@ -150,7 +151,7 @@ class ReplaceRoute(Step):
         return f"replace route {_route_text(self.route)}{where(self.ns)}"
 
     def commands(self) -> list[str]:
-        return [f"{ip_in(self.ns)} route replace {_route_text(self.route)}"]
+        return [f"{ip_in(self.ns)} route replace {_route_text(self.route, command=True)}"]
 
 
 def _rule_text(r: RuleSpec) -> str:

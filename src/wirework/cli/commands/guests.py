@@ -19,6 +19,8 @@ def register(sub: Any) -> None:
     p.add_argument("-p", "--publish", action="append", default=[], help="[HOSTIP:]HOSTPORT:PORT[/tcp|udp]")
     p.add_argument("-d", "--detach", action="store_true", help="run in the background (wirework rm NAME stops it)")
     p.add_argument("--no-sysctl", action="store_true", help="refuse instead of enabling ip_forward")
+    p.add_argument("--no-default-route", dest="default_route", action="store_const", const=False, default=None,
+                   help="no default route via the network (default: one, as the guest's first network)")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND", help="-- COMMAND [ARGS...]")
     add_dry_run(p, plan=False)
     add_json(p)
@@ -54,7 +56,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     options = {"name": args.name, "ip": args.ip, "publish": args.publish, "detach": args.detach,
-               "no_sysctl": args.no_sysctl}
+               "no_sysctl": args.no_sysctl, "default_route": args.default_route}
     ww = session(args)
     if args.net == "bridge" and not args.json:
         # Docker's word for its default network; wirework's default network is wirework0.

@@ -42,9 +42,10 @@ def register(sub: Any) -> None:
     add_dry_run(p, plan=False)
     p.add_argument("words", nargs=argparse.REMAINDER, metavar="[LAB] NODE -- COMMAND")
     p.set_defaults(func=cmd_exec)
-    p = cmds.add_parser("graph", help="draw the topology (text, dot, svg, png)")
+    p = cmds.add_parser("graph", help="draw the topology (text, dot, svg, png, pdf)")
     p.add_argument("lab", metavar="LAB", help="lab FILE or NAME")
-    p.add_argument("--format", choices=("text", "dot", "svg", "png"), default="text")
+    p.add_argument("--format", choices=("text", "dot", "svg", "png", "pdf"),
+                   help="default: what the -o file's extension says (.txt .dot .gv .svg .png .pdf), else text")
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
     p.set_defaults(func=cmd_graph)
     for action in cmds.choices.values():
@@ -168,16 +169,16 @@ def _only_lab(mgr: Any) -> str:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    from wirework.lab.graph import render
+    from wirework.lab.graph import output_format, render
 
-    fmt = args.format
+    fmt = output_format(args.output, args.format)  # before anything is read or written
     data = render(_manager(args).topology(args.lab), fmt)
     if args.output:
         with open(args.output, "wb") as f:
             f.write(data)
     if args.json:
         body = {"output": args.output} if args.output else (
-            {"graph": data.decode()} if fmt != "png" else {"graph_base64": base64.b64encode(data).decode()})
+            {"graph": data.decode()} if fmt in ("text", "dot", "svg") else {"graph_base64": base64.b64encode(data).decode()})
         print(dumps({"format": fmt, **body}))
     elif args.output:
         print(f"wrote {args.output} ({fmt})")

@@ -65,7 +65,7 @@ def _register_connect(sub: Any) -> None:
     p.add_argument("guest", help="container, PID, netns name or path (docker:, pid:, netns:, path:)")
     p.add_argument("--ip", help="a static address (kept outside the network's --ip-range)")
     p.add_argument("--alias", action="append", default=[], help="another name of the guest on this network")
-    p.add_argument("--default-route", action="store_true", help="route the guest's default traffic via this network")
+    _default_route_options(p)
     p.add_argument("-p", "--publish", action="append", default=[], help="[HOSTIP:]HOSTPORT[-END]:PORT[-END][/tcp|udp]")
     p.add_argument("--ifname", "-i", help="interface name inside the guest (default: the first free ethN)")
     p.add_argument("--no-sysctl", action="store_true", help="refuse instead of enabling ip_forward")
@@ -82,6 +82,15 @@ def _register_connect(sub: Any) -> None:
     add_json(p)
     add_common(p)
     p.set_defaults(func=cmd_port)
+
+
+def _default_route_options(p: argparse.ArgumentParser) -> None:
+    """Docker's and podman's rule: a guest's first network gives its default route."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--default-route", dest="default_route", action="store_const", const=True, default=None,
+                       help="route the guest's default traffic via this network, over any it has")
+    group.add_argument("--no-default-route", dest="default_route", action="store_const", const=False,
+                       help="no default route via this network (default: one when the guest has none yet)")
 
 
 def _plan_options(p: argparse.ArgumentParser) -> None:
