@@ -79,6 +79,11 @@ def test_typos_fail_with_one_line_and_a_near_name(netns: Namespaces, state_dir: 
                    f"use 'wirework disconnect web {g} --netns {host}'")
     cli(host, state_dir, "disconnect", "web", g)
     assert cli(host, state_dir, "detach", g).stdout == f"nothing to detach for {g}\n"  # a real guest: fine
+    # Its attachments are on another host (--netns): say where.
+    cli(host, state_dir, "attach", g, "br0", "--ip", "10.98.2.77/24")
+    other = netns("other")
+    one_line_error(cli(other, state_dir, "detach", g, check=False), 3,
+                   f"{g} has no attachments on this host; it has on --netns {host}: 'wirework detach {g} --netns {host}'")
 
 
 def test_hints_name_flags_and_names_that_exist(netns: Namespaces, state_dir: str) -> None:

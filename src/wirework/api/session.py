@@ -19,7 +19,7 @@ from wirework.attachments.listing import AttachmentStatus, GuestReport
 from wirework.attachments.ops import AttachResult
 from wirework.attachments.records import Attachment
 from wirework.context import HostContext, Sweep
-from wirework.errors import GuestNotFound, did_you_mean
+from wirework.errors import GuestNotFound, NotFound, did_you_mean
 from wirework.guests.docker import DockerClient
 from wirework.guests.resolve import resolve
 from wirework.kernel.host import KernelHost
@@ -122,8 +122,21 @@ class Wirework(NetworksAPI, UplinksAPI):
 
     def detach(self, guest: str, ifname: str | None = None, *, dry_run: bool = False) -> list[Attachment]:
         """Undo attachments of a guest (all, or one interface). Detaching twice is fine.
-        A guest's network connections are left to `disconnect` (they hold ports and leases)."""
-        return ops.detach(self.context, guest, ifname, dry_run=dry_run, keep=self._connection_of)
+        A guest's network connections are left to `disconnect` (they hold ports and leases).
+        Nothing here but attachments of that guest on another host (--netns) is an error naming it."""
+        done = ops.detach(self.context, guest, ifname, dry_run=dry_run, keep=self._connection_of)
+        if not done:
+            self._not_here(guest)
+        return done
+
+    def _not_here(self, guest: str) -> None:
+        elsewhere = sorted({a.host for a in records.all_for_host(self.store)
+                            if a.host != self.host_id and guest in (a.guest.ref, a.guest.name, a.guest.key)})
+        if elsewhere:
+            where = " or ".join("the machine itself" if h == "-" else f"--netns {h}" for h in elsewhere)
+            first = "" if elsewhere[0] == "-" else f" --netns {elsewhere[0]}"
+            raise NotFound(f"{guest} has no attachments on this host; it has on {where}: "
+                           f"'wirework detach {guest}{first}'")
 
     def plan_detach(self, guest: str, ifname: str | None = None) -> Plan:
         return ops.plan_detach_guest(self.context, guest, ifname, keep=self._connection_of)

@@ -14,6 +14,7 @@ from wirework.attachments import records
 from wirework.context import HostContext
 from wirework.diagnostics.doctor_fw import firewall_findings, stale_firewall
 from wirework.diagnostics.doctor_guests import guest_findings
+from wirework.diagnostics.fixes import here, wirework
 from wirework.errors import WireworkError
 from wirework.kernel.proc import process_alive
 from wirework.naming import owner_of
@@ -22,7 +23,7 @@ from wirework.networks import network as nets
 from wirework.networks.network import Network
 from wirework.networks.subnets.occupancy import probe_occupied
 from wirework.networks.subnets.pools import overlaps
-from wirework.plan.commands import for_host, ip_in
+from wirework.plan.commands import ip_in
 from wirework.plan.executor import OPS_PREFIX
 
 NM_DIRS = ("etc/NetworkManager/system-connections", "run/NetworkManager/system-connections")
@@ -42,16 +43,6 @@ class Finding:
         return asdict(self)
 
 
-def here(ctx: HostContext, command: str) -> str:
-    """A command written for "the host", placed in the host's namespace (--netns) and OVS."""
-    return for_host(command, ctx.host.netns, getattr(ctx.host, "ovs_db", None))
-
-
-def wirework(ctx: HostContext, words: str) -> str:
-    """A wirework command line for this host."""
-    return f"wirework {words}" + (f" --netns {ctx.host.netns}" if ctx.host.netns else "")
-
-
 def diagnose(ctx: HostContext, *, root: str = "/") -> list[Finding]:
     networks = nets.all_networks(ctx.store, ctx.host_id)
     out: list[Finding] = []
@@ -62,7 +53,6 @@ def diagnose(ctx: HostContext, *, root: str = "/") -> list[Finding]:
     out += mtu(ctx, networks)
     out += tunnel_mtu_findings(ctx)
     out += stale_links(ctx)
-    out += gone_guests(ctx)
     out += stale_firewall(ctx, networks)
     out += interrupted(ctx)
     out += guest_findings(ctx)
@@ -238,25 +228,6 @@ def stale_links(ctx: HostContext) -> list[Finding]:
                 out.append(Finding("stale-ovs-port", "warning", f"OVS port {port} was made by wirework for a guest "
                                    "it no longer knows", "a left-over of an interrupted operation",
                                    here(ctx, f"ovs-vsctl del-port {port}")))
-    return out
-
-
-def gone_guests(ctx: HostContext) -> list[Finding]:
-    """Guests that are gone (container removed, process ended) but still hold what wirework
-    gave them: endpoints with published ports and leases, attachments with host ends."""
-    from wirework.attachments import listing
-    from wirework.networks import gc
-
-    out = [Finding("gone-guest", "warning", f"guest {ep.guest.name} is gone but still connected: "
-                   f"{gc.describe_endpoint(ep)}", "its ports stay taken and forward to nothing, its address "
-                   "stays leased", wirework(ctx, "gc")) for ep in gc.gone_endpoints(ctx)]
-    on_networks = {f.what for f in out}
-    for status in listing.ls(ctx):
-        att = status.attachment
-        if status.state != "ok" and not any(att.guest.name in w for w in on_networks):
-            out.append(Finding("gone-guest", "warning", f"{att.cont_ifname} of guest {att.guest.name} "
-                               f"({att.host_if}) is left: {status.state.replace('-', ' ')}",
-                               "its host end (an OVS port, say) and its address claim stay", wirework(ctx, "gc")))
     return out
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from wirework.attachments import records
 from wirework.context import HostContext
+from wirework.diagnostics.fixes import wirework
 from wirework.errors import WireworkError
 from wirework.ipam import Ipam
 from wirework.networks import endpoints
@@ -51,7 +52,7 @@ def _forward_policy(ctx: HostContext, networks: list[Network]) -> list[Finding]:
                             f"iptables FORWARD policy is DROP with no accept for {net.bridge} (network {net.name})",
                             "routed (and, with br_netfilter, bridged) traffic of its guests is dropped before "
                             "wirework's own rules can accept it." + same,
-                            f"{_wirework(ctx, 'up')} (adds: iptables -I DOCKER-USER -i {net.bridge} -j ACCEPT; "
+                            f"{wirework(ctx, 'up')} (adds: iptables -I DOCKER-USER -i {net.bridge} -j ACCEPT; "
                             f"iptables -I DOCKER-USER -o {net.bridge} -j ACCEPT)"))
     return out
 
@@ -82,10 +83,6 @@ def _map_elements(ctx: HostContext, name: str) -> list[Any]:
     return []
 
 
-def _wirework(ctx: HostContext, words: str) -> str:
-    return f"wirework {words}" + (f" --netns {ctx.host.netns}" if ctx.host.netns else "")
-
-
 def _port_text(key: Any) -> str:
     """"8095/tcp" (or "127.0.0.1:8095/tcp") from a port map element's key."""
     value = key.get("elem", {}).get("val", key) if isinstance(key, dict) else key
@@ -113,7 +110,7 @@ def stale_firewall(ctx: HostContext, networks: list[Network]) -> list[Finding]:
             net = owner.removeprefix("wirework:net:")
             out.append(_finding("stale-nft-network", "warning", f"nftables rules of network {net} remain, but "
                                 "wirework has no such network", "a left-over of a removed or interrupted network",
-                                f"{_wirework(ctx, 'up')} (rebuilds the tables)"))
+                                f"{wirework(ctx, 'up')} (rebuilds the tables)"))
     for name in ("port_addr", "hostport_addr"):
         for key, value in _map_elements(ctx, name):
             owner = _comment(key)
@@ -121,7 +118,7 @@ def stale_firewall(ctx: HostContext, networks: list[Network]) -> list[Finding]:
                 out.append(_finding("stale-nft-port", "warning", f"host port {_port_text(key)} is still published "
                                     f"to {value}, for a guest wirework no longer knows",
                                     "the port stays taken and forwards to a dead address",
-                                    f"{_wirework(ctx, 'up')} (rebuilds the tables)"))
+                                    f"{wirework(ctx, 'up')} (rebuilds the tables)"))
     return out + _stale_leases(ctx, networks)
 
 
@@ -135,5 +132,5 @@ def _stale_leases(ctx: HostContext, networks: list[Network]) -> list[Finding]:
                 out.append(_finding("stale-lease", "warning", f"address {lease.ip} on {net.name} is leased to "
                                     f"{lease.owner.split(':', 1)[-1][:20]}, which is not connected",
                                     "the address cannot be handed out",
-                                    f"{_wirework(ctx, 'up')} (releases leases that interrupted operations left)"))
+                                    f"{wirework(ctx, 'up')} (releases leases that interrupted operations left)"))
     return out

@@ -101,10 +101,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.json:
         print(dumps({"dry_run": args.dry_run, "done": lines}))
         return 0
-    if args.dry_run:
-        print("dry run, nothing changed; wirework up would do this:")
     for line in lines:
-        print(f"  {line}" if args.dry_run else line)
+        print(line)
     return 0
 
 
