@@ -10,6 +10,7 @@ from wirework.context import HostContext
 from wirework.diagnostics.fixes import wirework
 from wirework.errors import WireworkError
 from wirework.ipam import Ipam
+from wirework.model.guest import label_of
 from wirework.networks import endpoints
 from wirework.networks.network import Network
 
@@ -130,7 +131,7 @@ def _stale_leases(ctx: HostContext, networks: list[Network]) -> list[Finding]:
         for lease in ipam.leases(net.name):
             if lease.owner not in connected and not lease.taker_alive():
                 out.append(_finding("stale-lease", "warning", f"address {lease.ip} on {net.name} is leased to "
-                                    f"{lease.owner.split(':', 1)[-1][:20]}, which is not connected",
+                                    f"{label_of(lease.owner)}, which is not connected",
                                     "the address cannot be handed out",
                                     f"{wirework(ctx, 'up')} (releases leases that interrupted operations left)"))
     return out

@@ -23,3 +23,13 @@ class Guest:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Guest:
         return cls(**data)
+
+
+def label_of(key: str) -> str:
+    """A guest key (`docker:<id>`, `netns:NAME`, `pid:N:<start>`, `path:P`) as people read it."""
+    kind, _, rest = key.partition(":")
+    if kind == "docker":
+        return f"container {rest[:12]}"
+    if kind == "pid":
+        return f"pid {rest.split(':', 1)[0]}"
+    return rest or key

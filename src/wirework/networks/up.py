@@ -20,6 +20,7 @@ from wirework.errors import GuestNotFound, GuestNotRunning, NamespaceGone, Wirew
 from wirework.firewall.model import NetworkRules, PortMapping
 from wirework.firewall.sync import apply_full_ruleset, full_ruleset
 from wirework.ipam import Ipam
+from wirework.model.guest import label_of
 from wirework.model.host import Host
 from wirework.networks import connops, endpoints, fw, modes
 from wirework.networks import network as nets
@@ -167,5 +168,5 @@ def _sweep(ctx: HostContext, networks: list[Network]) -> list[str]:
     for net in networks:
         connected = {ep.guest.key for ep in endpoints.on_network(ctx.store, ctx.host_id, net.name)}
         for lease in ipam.sweep(net.name, lambda owner, c=connected: owner in c):  # type: ignore[misc]
-            out.append(f"lease {lease.ip} on {net.name} of {lease.owner}: left by a killed process, released")
+            out.append(f"lease {lease.ip} on {net.name} of {label_of(lease.owner)}: left by a killed process, released")
     return out
