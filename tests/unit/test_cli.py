@@ -89,7 +89,8 @@ def test_options_stand_before_or_after_the_action(tmp_path: object) -> None:
     parser = build_parser()
     before = parser.parse_args(["network", "--netns", "h1", "ls"])
     after = parser.parse_args(["network", "ls", "--netns", "h1"])
-    assert before.netns == after.netns == "h1"
+    first = parser.parse_args(["--netns", "h1", "--json", "network", "ls"])
+    assert before.netns == after.netns == first.netns == "h1" and first.json
 
 
 def test_every_command_that_changes_something_takes_dry_run() -> None:

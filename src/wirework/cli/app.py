@@ -140,6 +140,10 @@ def store_config_of(args: argparse.Namespace) -> Any:
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="wirework", description="Wire containers into networks on Linux.")
     parser.add_argument("--version", action="version", version=f"wirework {__version__}")
+    # Also before the command (`wirework --json --netns h1 ls`), as after it.
+    parser.add_argument("--state-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    parser.add_argument("--netns", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    add_json(parser)
     add_store_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in COMMAND_MODULES + _OPTIONAL_MODULES:
