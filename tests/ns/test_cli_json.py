@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import RUN_ID, Namespaces, sh
 from tests.unit.test_cli import leaves
@@ -33,7 +34,15 @@ expect:
 """
 
 
-def cases(h: str, g1: str, g2: str, lab: str, lab_file: str) -> list[tuple[tuple[str, ...], list[str], set[int]]]:
+#: What a command reads besides its arguments (environment, stdin).
+INPUTS: dict[tuple[str, ...], dict[str, Any]] = {
+    ("cni", "plugin"): {"env": {"CNI_COMMAND": "VERSION"}, "input": '{"cniVersion": "1.0.0"}'},
+}
+NO_NETNS = ("lab", "service", "cni")  # commands without a host namespace of their own
+
+
+def cases(h: str, g1: str, g2: str, lab: str, lab_file: str,
+          tmp: str) -> list[tuple[tuple[str, ...], list[str], set[int]]]:
     """(command path, its arguments, exit statuses that are right here) in the order they run."""
     ok = {0}
     return [
@@ -74,12 +83,15 @@ def cases(h: str, g1: str, g2: str, lab: str, lab_file: str) -> list[tuple[tuple
         (("lab", "exec"), ["lab", "exec", lab, "c1", "--", "ip", "-o", "addr", "show", "eth0"], ok),
         (("lab", "graph"), ["lab", "graph", lab], ok),
         (("lab", "down"), ["lab", "down", lab], ok),
+        (("cni", "install"), ["cni", "install", "--dir", os.path.join(tmp, "cni")], ok),
+        (("cni", "plugin"), ["cni", "plugin"], ok),
     ]
 
 
-def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run(argv: list[str], env: dict[str, str], given: dict[str, Any] | None = None) -> subprocess.CompletedProcess[str]:
+    given = given or {}
     return subprocess.run([sys.executable, "-m", "wirework.cli.main", *argv], capture_output=True, text=True,
-                          env=env, timeout=120, check=False)
+                          env={**env, **given.get("env", {})}, input=given.get("input", ""), timeout=120, check=False)
 
 
 def test_every_command_prints_json(netns: Namespaces, tmp_path: Path) -> None:
@@ -98,15 +110,15 @@ def test_every_command_prints_json(netns: Namespaces, tmp_path: Path) -> None:
     env = {**os.environ, "WIREWORK_NO_SERVICE": "1", "WIREWORK_STATE_DIR": str(state),
            "WIREWORK_SOCKET": str(tmp_path / "ww.sock")}
     instance = start_instance(h)
-    table = cases(h, g1, g2, lab, str(lab_file))
+    table = cases(h, g1, g2, lab, str(lab_file), str(tmp_path))
     missing = set(leaves(build_parser())) - {path for path, _, _ in table}
     assert not missing, f"commands with no --json case in tests/ns/test_cli_json.py: {sorted(missing)}"
     try:
         run(["network", "create", "web2", "--subnet", "10.96.3.0/24", "--netns", h], env)
         for path, argv, codes in table:
             # Options right after the command's words: before `lab exec`'s and `run`'s own words.
-            options = ["--json"] + ([] if path[0] in ("lab", "service") else ["--netns", h])
-            done = run([*path, *options, *argv[len(path):]], env)
+            options = ["--json"] + ([] if path[0] in NO_NETNS else ["--netns", h])
+            done = run([*path, *options, *argv[len(path):]], env, INPUTS.get(path))
             assert done.returncode in codes, f"{' '.join(argv)}: {done.returncode} {done.stderr}"
             try:
                 json.loads(done.stdout)
