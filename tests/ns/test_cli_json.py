@@ -126,5 +126,6 @@ def test_every_command_prints_json(netns: Namespaces, tmp_path: Path) -> None:
                 raise AssertionError(f"wirework {' '.join(argv)} --json printed no JSON:\n{done.stdout}") from None
     finally:
         run(["lab", "down", lab], env)
+        run(["rm", f"r{RUN_ID}", "--netns", h], env)  # when the walk stopped before its `rm`
         instance.stop()
         shutil.rmtree(default_rundir(h), ignore_errors=True)

@@ -194,8 +194,8 @@ def run(argv: list[str], *, stdout: Any = None, stderr: Any = None) -> int:
     except Exception as exc:
         if os.environ.get("WIREWORK_DEBUG"):
             raise
-        print(f"wirework: {type(exc).__name__}: {exc} (run with WIREWORK_DEBUG=1 for details)", file=err)
-        return 1
+        return _fail(f"{type(exc).__name__}: {exc} (run with WIREWORK_DEBUG=1 for details)", 1, bool(args.json),
+                     out, err)
 
 
 def _fail(message: str, code: int, as_json: bool, out: Any, err: Any) -> int:
