@@ -88,6 +88,10 @@ def test_typos_fail_with_one_line_and_a_near_name(netns: Namespaces, state_dir: 
 
 def test_hints_name_flags_and_names_that_exist(netns: Namespaces, state_dir: str) -> None:
     host, g = netns("h"), netns("g")
+    # A dry run changes nothing, not even by making the default network it would need.
+    one_line_error(cli(host, state_dir, "connect", "wirework0", g, "--dry-run", check=False), 3,
+                   "the default network wirework0 does not exist yet")
+    assert "ww-wirework0" not in sh("ip", "-o", "link", ns=host)
     cli(host, state_dir, "network", "create", "web", "--subnet", "10.98.10.0/24")
     taken = cli(host, state_dir, "connect", "web", f"netns:{g}", "-i", "lo", check=False)
     assert taken.returncode != 0 and "-i/--ifname" in taken.stderr

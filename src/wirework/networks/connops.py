@@ -15,7 +15,7 @@ from wirework.attachments import records
 from wirework.attachments.attach import AttachFacts, check_attach, plan_attach, probe_attach
 from wirework.context import HostContext
 from wirework.drivers.bridgeports import SetHairpin
-from wirework.errors import Conflict, GuestNotFound, GuestNotRunning, InvalidInput
+from wirework.errors import Conflict, GuestNotFound, GuestNotRunning, InvalidInput, NotFound
 from wirework.firewall.model import PortMapping
 from wirework.ipam import Ipam, Lease
 from wirework.model.guest import Guest
@@ -50,8 +50,13 @@ class ConnectResult:
     changed: bool
 
 
-def network_for(ctx: HostContext, name: str, *, no_sysctl: bool = False, guest: str | None = None) -> Network:
+def network_for(ctx: HostContext, name: str, *, no_sysctl: bool = False, guest: str | None = None,
+                dry_run: bool = False) -> Network:
     if name == nets.DEFAULT_NETWORK:
+        if dry_run and nets.load(ctx.store, ctx.host_id, name) is None:
+            # A dry run changes nothing, and a connect's plan needs the bridge to probe.
+            raise NotFound(f"the default network {name} does not exist yet: the first real connect or run makes it "
+                           f"(what that does: 'wirework network create {name} --dry-run')")
         return netops.ensure_default(ctx, no_sysctl=no_sysctl)
     net = nets.load(ctx.store, ctx.host_id, name)
     if net is not None:
@@ -64,7 +69,7 @@ def network_for(ctx: HostContext, name: str, *, no_sysctl: bool = False, guest: 
 
 
 def connect(ctx: HostContext, spec: ConnectSpec, *, dry_run: bool = False) -> ConnectResult:
-    net = network_for(ctx, spec.network, no_sysctl=spec.no_sysctl, guest=spec.guest)
+    net = network_for(ctx, spec.network, no_sysctl=spec.no_sysctl, guest=spec.guest, dry_run=dry_run)
     g = ctx.resolve(spec.guest)
     check_guest_mode(g)
     ep = endpoints.load(ctx.store, ctx.host_id, net.name, g.key)
