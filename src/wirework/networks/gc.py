@@ -31,6 +31,9 @@ class GcReport:
     def to_dict(self) -> dict[str, Any]:
         return {"recovered": self.recovered, "cleaned": self.cleaned, "left": self.left}
 
+    def __len__(self) -> int:
+        return len(self.cleaned)
+
 
 def gone_endpoints(ctx: HostContext) -> list[Endpoint]:
     """Endpoints whose guest is gone (as `up` judges it: removed, stopped, ended)."""
@@ -43,6 +46,8 @@ def describe_endpoint(ep: Endpoint) -> str:
 
 
 def gc(ctx: HostContext, *, dry_run: bool = False) -> GcReport:
+    """Clean up everything of gone guests; when a teardown fails the others still go, then
+    StepFailed names what is left (its records are kept, so the next gc tries again)."""
     report = GcReport(recovered=[] if dry_run else ctx.recover())
     for ep in gone_endpoints(ctx):
         report.cleaned.append(describe_endpoint(ep))
@@ -57,5 +62,8 @@ def gc(ctx: HostContext, *, dry_run: bool = False) -> GcReport:
             try:
                 teardown(ctx, att, ns_id_now(att))
             except StepFailed as exc:
-                report.left.append(str(exc))  # the record is gone; doctor reports what is left
+                report.left.append(str(exc))  # its record is kept: the next gc tries again
+    if report.left:
+        done = f" (cleaned up {len(report.cleaned) - len(report.left)} other(s))" if len(report) > len(report.left) else ""
+        raise StepFailed("; ".join(report.left) + done)
     return report

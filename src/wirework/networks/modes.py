@@ -130,6 +130,7 @@ class RunResult:
 def run(ctx: HostContext, spec: RunSpec, *, capture: bool = False) -> RunResult:
     """Start the guest; a foreground run waits, then removes it and returns the exit status.
     A detached run leaves the guest running (`wirework rm NAME` removes it)."""
+    ctx.before_change()
     prepared = prepare(ctx, spec)
     if spec.detach:
         log = os.path.join(spec.log_dir, f"run-{spec.name}.log") if spec.log_dir else os.devnull
@@ -217,6 +218,7 @@ def require(ctx: HostContext, name: str) -> RunRecord:
 
 def remove(ctx: HostContext, name: str) -> RunRecord:
     """Stop a started guest and remove its connections and namespace (repeatable)."""
+    ctx.before_change()
     rec = require(ctx, name)
     if rec.alive() and rec.pid != os.getpid():
         spawn.stop(rec.pid)

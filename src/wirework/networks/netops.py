@@ -42,6 +42,7 @@ def pools_from(pools: str | None) -> str:
 
 def create(ctx: HostContext, spec: NetworkSpec, *, force: bool = False, dry_run: bool = False,
            no_sysctl: bool = False, pools: str | None = None, root: str = "/") -> CreateResult:
+    ctx.before_change(dry_run)
     existing = nets.load(ctx.store, ctx.host_id, spec.name)
     if existing is not None:
         return _converge(ctx, existing, spec, dry_run=dry_run, no_sysctl=no_sysctl)
@@ -109,6 +110,7 @@ def plan_remove(ctx: HostContext, name: str, *, force: bool = False, detach_plan
 def remove(ctx: HostContext, name: str, *, force: bool = False, detach: Any = None) -> Network:
     """Remove a network; refused while guests are attached unless `force` (then they are
     disconnected first through `detach(endpoint)`)."""
+    ctx.before_change()
     net, eps = _removable(ctx, name, force)
     for ep in eps:
         detach(ep)
@@ -132,6 +134,7 @@ def _linked(ctx: HostContext, name: str) -> list[Network]:
 def link(ctx: HostContext, a: str, b: str, *, unlink: bool = False, dry_run: bool = False) -> Plan:
     if a == b:
         raise InvalidInput(what="network link", value=f"{a} {b}", why="name two different networks")
+    ctx.before_change(dry_run)
     na, nb = nets.require(ctx.store, ctx.host_id, a), nets.require(ctx.store, ctx.host_id, b)
     key = nets.link_key(ctx.host_id, a, b)
     present = ctx.store.get(key) is not None
