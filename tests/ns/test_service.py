@@ -90,7 +90,8 @@ def service(rundir: str) -> Service:
 
 
 class FakeDocker:
-    """A Docker API on a unix socket that holds each request until released, then answers 404."""
+    """A Docker API on a unix socket that holds its first request until released; it answers 404
+    to an inspect and an empty list of containers."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -103,12 +104,22 @@ class FakeDocker:
         self.thread.start()
 
     def _serve(self) -> None:
-        conn, _ = self.server.accept()
-        with conn:
-            conn.recv(65536)
-            self.arrived.set()
-            self.release.wait(120)
-            conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+        first = True
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return  # closed
+            with conn:
+                request = conn.recv(65536)
+                if first:
+                    first = False
+                    self.arrived.set()
+                    self.release.wait(120)
+                if request.startswith(b"GET /containers/json"):  # a did-you-mean lookup after the 404
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n[]")
+                else:
+                    conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
 
     def close(self) -> None:
         self.release.set()
@@ -345,7 +356,7 @@ def test_a_kept_session_takes_each_requests_environment(monkeypatch: pytest.Monk
     try:
         for pool in ("10.211", "10.212"):
             done = run("network", "create", "n1", "--dry-run", WIREWORK_ADDRESS_POOLS=f"{pool}.0.0/16:24")
-            assert done["exit"] == 0 and f"subnet {pool}.0.0/24" in str(done["stdout"]), done
+            assert done["exit"] == 0 and f"({pool}.0.0/24, gateway" in str(done["stdout"]), done
         assert sessions.count() == 1  # one session served both requests
         done = run("attach", "docker:nobody", "br0", "--ip", "10.0.0.2/24",
                    DOCKER_HOST=f"unix://{tmp_path}/no-docker.sock")

@@ -78,3 +78,20 @@ def test_a_session_asked_for_off_its_lane_is_refused(monkeypatch: pytest.MonkeyP
     answer = handle({"argv": ["ls"], "env": {"WIREWORK_STATE_DIR": str(tmp_path)}, "cwd": "/"})
     assert answer["exit"] == 1 and "asked for off its lane" in answer["stderr"]
     assert sessions.count() == 0
+
+
+def test_the_parser_of_one_command_knows_that_command() -> None:
+    """A one-shot run builds only the group of its command (cli.app._MODULE_OF): every command the
+    whole parser has is either mapped to the module that registers it, or builds the whole one."""
+    import argparse
+
+    from wirework.cli import app
+
+    def commands(parser: argparse.ArgumentParser) -> set[str]:
+        return {name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+                for name in action.choices}
+
+    every = commands(app.build_parser())
+    assert set(app._MODULE_OF) <= every
+    for command in every:
+        assert command in commands(app.build_parser(command)), command

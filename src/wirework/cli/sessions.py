@@ -1,5 +1,7 @@
 """API sessions for CLI commands: one per (netns, state dir, OVS db, store), kept open in the service.
 
+A lab host (`--netns wwl-LAB-HOST`) gets its own state dir and Open vSwitch (`api.env.host_settings`).
+
 In a one-shot CLI process `get_session` makes a fresh session and registers its closing with
 the running request, so every netlink socket and its asyncio loop is closed before the process
 exits, on every exit path (an unclosed loop collected at interpreter exit printed "Exception
@@ -68,12 +70,14 @@ _GUARD = threading.Lock()
 
 
 def session_key(netns: str | None, state_dir: str | None, store: Any, env: Mapping[str, str]) -> Key:
-    """What tells sessions apart, read from `env` (the request's) where the caller gave nothing."""
+    """What tells sessions apart, read from `env` (the request's) where the caller gave nothing.
+    A lab host has its own state dir and Open vSwitch; a namespace that does not exist is refused."""
+    from wirework.api.env import host_settings, store_config
     from wirework.api.env import state_dir as resolve_state_dir
-    from wirework.api.env import store_config
 
     config = store if store is not None else store_config(env=env)
-    return (netns, resolve_state_dir(state_dir, env=env), env.get("WIREWORK_OVS_DB") or None, config.identity())
+    host_state, lab_ovs = host_settings(netns, resolve_state_dir(state_dir, env=env))
+    return (netns, resolve_state_dir(host_state, env=env), env.get("WIREWORK_OVS_DB") or lab_ovs, config.identity())
 
 
 def get_session(netns: str | None, state_dir: str | None, store: Any = None) -> Any:

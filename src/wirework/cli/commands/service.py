@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from wirework.cli.app import add_dry_run, add_json
+from wirework.cli.render import dumps
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser("service", help="the resident service (fast CLI, Docker events, clean-up)")
@@ -18,6 +21,8 @@ def register(sub: Any) -> None:
     p.add_argument("--idle-exit", type=float, default=0,
                    help="exit after this many seconds without requests (default 0: never)")
     p.add_argument("--group", help="group allowed to use the socket besides root (env WIREWORK_SOCKET_GROUP)")
+    add_dry_run(p, plan=False)
+    add_json(p)
     p.set_defaults(func=cmd_service)
 
 
@@ -26,6 +31,8 @@ def cmd_service(args: argparse.Namespace) -> int:
 
     path = args.socket or daemon.socket_path()
     watch = not args.no_docker_events
+    if args.action != "status" and (args.dry_run or args.json):
+        return _planned_or_json(args, path)
     if args.action == "run":
         return daemon.serve(path, watch_docker=watch, idle_exit=args.idle_exit, group=args.group)
     if args.action == "start":
@@ -37,5 +44,29 @@ def cmd_service(args: argparse.Namespace) -> int:
         print("wirework service stopped" if stopped else "wirework service was not running")
         return 0
     running = daemon.running_pid(path)
-    print(f"running (pid {running}, socket {path})" if running else "not running")
+    if args.json:
+        print(dumps({"socket": path, "running": bool(running), "pid": running or None}))
+    else:
+        print(f"running (pid {running}, socket {path})" if running else "not running")
     return 0 if running else 3
+
+
+def _planned_or_json(args: argparse.Namespace, path: str) -> int:
+    """start/stop/run with --dry-run (say what would happen) or --json (the outcome as JSON)."""
+    from wirework.service import daemon
+
+    running = daemon.running_pid(path)
+    if args.dry_run:
+        would = {"start": "nothing: it runs already" if running else f"start the service on {path}",
+                 "stop": f"stop the service (pid {running})" if running else "nothing: it is not running",
+                 "run": f"serve on {path} in the foreground"}[args.action]
+        print(dumps({"dry_run": True, "action": args.action, "would": would}) if args.json else f"would {would}")
+        return 0
+    if args.action == "start":
+        pid = daemon.start(path, watch_docker=not args.no_docker_events, idle_exit=int(args.idle_exit), group=args.group)
+        print(dumps({"socket": path, "running": True, "pid": pid}))
+    elif args.action == "stop":
+        print(dumps({"socket": path, "stopped": daemon.stop(path)}))
+    else:
+        return daemon.serve(path, watch_docker=not args.no_docker_events, idle_exit=args.idle_exit, group=args.group)
+    return 0
