@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Start the services the tests and the demo use, unless they already run: dockerd, and the
-# local busybox image (no registry here: built from Debian's busybox-static).
+# Start the services the tests and the demo use, unless they already run: dockerd, the local
+# busybox image (no registry here: built from Debian's busybox-static), and wirework's resident
+# service (on a host without systemd: with systemd, scripts/setup.sh enabled its units).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,3 +29,13 @@ if ! timeout 30 docker image inspect "$IMAGE" >/dev/null 2>&1; then
   rm -rf "$root"
 fi
 echo "services: docker $(docker version --format '{{.Server.Version}}'), image $IMAGE"
+
+# wirework's resident service on its default socket, started like dockerd above (run this at
+# boot on a host without systemd), so that the first `wirework` command is already served warm.
+# The tests never use it (tests/conftest.py sets WIREWORK_NO_SERVICE=1); `wirework service stop`
+# stops it.
+if [ ! -d /run/systemd/system ] && [ -z "${WIREWORK_NO_BOOT_SERVICE:-}" ]; then
+  WIREWORK_NO_SERVICE=1 .venv/bin/wirework service start --idle-exit 0 >/dev/null \
+    || echo "services: the wirework service did not start; see /run/wirework/wireworkd.sock.log" >&2
+  echo "services: wirework $(WIREWORK_NO_SERVICE=1 .venv/bin/wirework service status)"
+fi

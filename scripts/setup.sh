@@ -34,6 +34,20 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   .venv/bin/pip install -q -e '.[test]'
   echo "$want" > "$stamp"
 fi
+# The `wirework` command: pip's generic script cannot pass interpreter flags; this launcher starts
+# Python without `site` and with the paths written in (wirework.cli.launcher).
+.venv/bin/python -m wirework.cli.launcher .venv/bin/wirework >/dev/null
+# The resident service from boot on, so that even the first command is served warm: on a host
+# with systemd, its socket and service units (contrib/systemd/) are installed and enabled
+# (WIREWORK_NO_SYSTEMD=1 skips this); without systemd, scripts/services.sh starts it.
+if [ -d /run/systemd/system ] && [ -z "${WIREWORK_NO_SYSTEMD:-}" ]; then
+  install -m 0644 contrib/systemd/wireworkd.socket /etc/systemd/system/wireworkd.socket
+  sed "s|^ExecStart=.*|ExecStart=$PWD/.venv/bin/wirework service run --idle-exit 0|" \
+    contrib/systemd/wireworkd.service > /etc/systemd/system/wireworkd.service
+  systemctl daemon-reload
+  systemctl enable --now wireworkd.socket wireworkd.service >/dev/null
+  echo "setup: wireworkd.socket and wireworkd.service enabled (systemd)"
+fi
 # wirework as a CNI plugin: the launcher runtimes find as "type": "wirework" (WIREWORK_CNI_DIR
 # overrides the directory; podman, containerd and CRI-O look in /opt/cni/bin by default).
 WIREWORK_NO_SERVICE=1 .venv/bin/wirework cni install --dir "${WIREWORK_CNI_DIR:-/opt/cni/bin}" >/dev/null

@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 
 RUN_ID = uuid.uuid4().hex[:6]
+# The CLI starts a resident service on the default socket when none answers; the suite must
+# never do that. Tests that want a service give it their own WIREWORK_SOCKET (and stop it).
+os.environ["WIREWORK_NO_SERVICE"] = "1"
 
 
 def sh(*argv: str, check: bool = True, ns: str | None = None, timeout: float = 60) -> str:

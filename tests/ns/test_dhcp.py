@@ -97,28 +97,43 @@ def test_doctor_reports_an_expired_lease_with_its_fix(ww: Wirework, site: DhcpSi
     assert expired() == []
 
 
-def test_the_service_renews_leases_by_itself(site: DhcpSite, netns: Namespaces) -> None:
+def test_the_service_renews_leases_by_itself_and_stays_while_it_holds_some(site: DhcpSite, netns: Namespaces) -> None:
+    """The service renews leases on its own, and one started to exit after 1 s without requests
+    stays while a live guest holds a lease (nobody else would renew it), then exits once the
+    lease is gone."""
     g = netns("g")
     sock = str(site.tmp / "svc.sock")
     env = {**os.environ, "WIREWORK_SOCKET": sock, "WIREWORK_RENEW_INTERVAL": "0.5"}
     env.pop("WIREWORK_NO_SERVICE", None)
     service = subprocess.Popen([sys.executable, "-m", "wirework.cli.main", "service", "run", "--socket", sock,
-                                "--no-docker-events"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                "--no-docker-events", "--idle-exit", "1"], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
     try:
         assert wait_for(lambda: os.path.exists(sock), 20), "the service did not start"
-        argv = ["pipework", "br0", g, "dhcp", "--netns", site.host, "--state-dir", site.state_dir]
-        done = subprocess.run([sys.executable, "-m", "wirework.cli.main", *argv], env=env, capture_output=True,
-                              text=True, timeout=60, check=False)
-        assert done.returncode == 0, done.stderr
+        common = ["--netns", site.host, "--state-dir", site.state_dir]
+        done = subprocess.run([sys.executable, "-m", "wirework.cli.main", "pipework", "br0", g, "dhcp", *common],
+                              env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0 and service.poll() is None, done.stderr
         with Wirework(netns=site.host, state_dir=site.state_dir) as ww:
             first = ww.ls()[0].attachment.dhcp_lease
             assert first is not None
 
-            def renewed() -> bool:
-                lease = ww.ls()[0].attachment.dhcp_lease
-                return lease is not None and lease["obtained"] > first["obtained"]
+            def renewed(times: int) -> Callable[[], bool]:
+                def check() -> bool:
+                    lease = ww.ls()[0].attachment.dhcp_lease
+                    return lease is not None and lease["obtained"] > first["obtained"] + (times - 1) * 2
+                return check
 
-            assert wait_for(renewed, 30), "the service did not renew the lease"
+            # A 4 s lease is renewed every 2 s: two renewals take >= 4 s without a request,
+            # far past the 1 s idle exit, so the service stayed for the lease.
+            assert wait_for(renewed(3), 60), "the service did not keep renewing the lease"
+            assert service.poll() is None, "the service exited idle while holding a lease"
+        done = subprocess.run([sys.executable, "-m", "wirework.cli.main", "detach", g, *common],
+                              env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        assert wait_for(lambda: service.poll() is not None, 60), "the service did not exit once no lease was held"
+        assert service.returncode == 0
     finally:
-        service.terminate()
+        if service.poll() is None:
+            service.terminate()
         service.wait(timeout=20)

@@ -292,7 +292,9 @@ def test_cli_treats_an_argumentless_run_with_cni_command_as_the_plugin(monkeypat
 
     assert main._wants_stdin(["cni", "plugin"]) and "CNI_" in main.FORWARDED_ENV_PREFIXES
     seen: list[list[str]] = []
-    monkeypatch.setattr(main, "_via_service", lambda argv: seen.append(argv) or 0)
+    monkeypatch.delenv("WIREWORK_NO_SERVICE", raising=False)
+    monkeypatch.setattr(main, "_connect", lambda path: object())  # as if a service answered
+    monkeypatch.setattr(main, "_via_service", lambda argv, sock: seen.append(argv) or 0)
     monkeypatch.setenv("CNI_COMMAND", "VERSION")
     monkeypatch.setenv("WIREWORK_CLIENT_NETNS", "")  # main sets it: restored after the test
     assert main.main([]) == 0 and seen == [["cni", "plugin"]]

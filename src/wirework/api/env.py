@@ -8,6 +8,7 @@ lab node.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from wirework.errors import NotFound, did_you_mean
 from wirework.kernel import labenv, proc
@@ -17,9 +18,10 @@ from wirework.store.config import StoreConfig
 from wirework.store.config import store_config as _store_config
 
 
-def state_dir(explicit: str | None = None) -> str:
-    """The state store directory: `explicit`, else $WIREWORK_STATE_DIR, else the default."""
-    return _state_dir(explicit)
+def state_dir(explicit: str | None = None, *, env: Mapping[str, str] | None = None) -> str:
+    """The state store directory: `explicit`, else WIREWORK_STATE_DIR of `env` (None: this
+    process's environment; the service passes the request's), else the default."""
+    return _state_dir(explicit, env=env)
 
 
 def host_settings(netns: str | None, state_dir_path: str | None) -> tuple[str | None, str | None]:
@@ -54,9 +56,11 @@ def host_settings(netns: str | None, state_dir_path: str | None) -> tuple[str | 
 
 def store_config(url: str | None = None, *, prefix: str | None = None, ca: str | None = None,
                  cert: str | None = None, key: str | None = None, user: str | None = None,
-                 password_file: str | None = None) -> StoreConfig:
-    """The shared store's configuration: these --store* values, then WIREWORK_STORE*, then defaults."""
-    return _store_config(url, prefix=prefix, ca=ca, cert=cert, key=key, user=user, password_file=password_file)
+                 password_file: str | None = None, env: Mapping[str, str] | None = None) -> StoreConfig:
+    """The shared store's configuration: these --store* values, then the WIREWORK_STORE* variables
+    of `env` (None: this process's environment; the service passes the request's), then defaults."""
+    return _store_config(url, prefix=prefix, ca=ca, cert=cert, key=key, user=user, password_file=password_file,
+                         env=env)
 
 
 def netns_identity(netns: str | None) -> str:

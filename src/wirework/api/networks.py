@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from wirework.context import HostContext
@@ -15,15 +16,19 @@ class NetworksAPI:
     """Methods of `Wirework` that build on `wirework.networks` and `wirework.diagnostics`."""
 
     context: HostContext
+    env: Mapping[str, str]
 
     def network_create(self, name: str, *, force: bool = False, dry_run: bool = False, no_sysctl: bool = False,
                        pools: str | None = None, **options: Any) -> Any:
-        """Create a network (bridge, subnet, NAT, isolation). See networks.network.validate_network."""
+        """Create a network (bridge, subnet, NAT, isolation). See networks.network.validate_network.
+        `pools`: where a subnet is picked when none is given (None: WIREWORK_ADDRESS_POOLS, else the default)."""
         from wirework.networks import netops
         from wirework.networks.network import validate_network
+        from wirework.networks.subnets.pools import POOLS_ENV
 
         spec = validate_network(name, **options)
-        return netops.create(self.context, spec, force=force, dry_run=dry_run, no_sysctl=no_sysctl, pools=pools)
+        return netops.create(self.context, spec, force=force, dry_run=dry_run, no_sysctl=no_sysctl,
+                             pools=pools or self.env.get(POOLS_ENV))
 
     def network_rm(self, name: str, *, force: bool = False) -> Any:
         """Remove a network (refused while guests are connected, unless force disconnects them)."""

@@ -9,6 +9,7 @@ hold the Docker-style network, uplink and tunnel ones).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,8 @@ from wirework.model.specs import AttachSpec, validate_attach
 from wirework.plan.commands import plan_commands
 from wirework.plan.executor import FaultHook, env_fault_hook
 from wirework.plan.steps import Plan, Step
-from wirework.store import ClusterStore, Store, StoreConfig, open_cluster_store, open_stores
+from wirework.store import ClusterStore, Store, StoreConfig, open_cluster_store, open_stores, store_config
+from wirework.store import state_dir as state_dir_of
 
 if TYPE_CHECKING:
     from wirework.networks.gc import GcReport
@@ -50,18 +52,26 @@ class Wirework(NetworksAPI, UplinksAPI):
         docker_socket: str | None = None,
         ovs_db: str | None = None,
         fault: FaultHook | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         """`store`: the shared store's URL or StoreConfig (`--store`; None: WIREWORK_STORE*, else
         `sqlite:`), or a store object (tests: a MemoryClusterStore serves as both stores).
         `self.store` is this host's own (journals, attachments: SQLite in the state dir);
         `self.cluster_store` the one the hosts share (etcd), opened on first use.
+        `env`: where settings not given here are read (WIREWORK_STATE_DIR, WIREWORK_STORE*,
+        WIREWORK_OVS_DB, WIREWORK_ADDRESS_POOLS, DOCKER_HOST, WIREWORK_FAIL_AT); None: this
+        process's environment. The service passes each request's (`refresh_environment`).
         """
-        self.store_config, local, shared = open_stores(store, state_dir_path=state_dir)
-        self.host = KernelHost(netns, ovs_db=ovs_db or os.environ.get(OVS_DB_ENV) or None)
-        docker = DockerClient(docker_socket)
+        self.env: Mapping[str, str] = os.environ if env is None else env
+        self._docker_socket = docker_socket
+        self._fault = fault
+        if store is None:
+            store = store_config(env=self.env)
+        self.store_config, local, shared = open_stores(store, state_dir_path=state_dir_of(state_dir, env=self.env))
+        self.host = KernelHost(netns, ovs_db=ovs_db or self.env.get(OVS_DB_ENV) or None)
         self.context = HostContext(
-            self.host, records.host_id(netns), local, docker,
-            self._resolve_guest, fault=fault or env_fault_hook(), sweeps=RECOVERY_SWEEPS,
+            self.host, records.host_id(netns), local, DockerClient(docker_socket, env=self.env),
+            self._resolve_guest, fault=fault or env_fault_hook(self.env), sweeps=RECOVERY_SWEEPS,
             cluster_store=shared, open_cluster_store=lambda: open_cluster_store(self.store_config),
         )
 
@@ -93,9 +103,17 @@ class Wirework(NetworksAPI, UplinksAPI):
     def docker(self) -> DockerClient:
         return self.context.docker
 
-    def refresh_environment(self) -> None:
-        """Re-read per-request settings from the environment (the service's requests differ)."""
-        self.context.fault = env_fault_hook()
+    def refresh_environment(self, env: Mapping[str, str] | None = None) -> None:
+        """Take per-request settings from `env` (None: this process's environment): the service
+        keeps a session open across requests, and each request brings its own Docker host,
+        address pools and fault injection."""
+        self.env = os.environ if env is None else env
+        self.context.docker = DockerClient(self._docker_socket, env=self.env)
+        self.context.fault = self._fault or env_fault_hook(self.env)
+
+    def refresh_caches(self) -> None:
+        """Read again what the host's adapters cache (the service does it while the host is in use)."""
+        self.host.refresh_caches()
 
     def close(self) -> None:
         self.host.close()
@@ -179,6 +197,12 @@ class Wirework(NetworksAPI, UplinksAPI):
         from wirework.attachments import leases
 
         return leases.renew_leases(self.context, now=now)
+
+    def leases_held(self) -> int:
+        """How many DHCP leases of live guests this host holds (the service stays up to renew them)."""
+        from wirework.attachments import leases
+
+        return leases.held(self.context)
 
     def inspect(self, guest: str) -> GuestReport:
         """A guest's interfaces and routes, what wirework made, and its network mode and

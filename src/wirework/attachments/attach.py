@@ -7,7 +7,7 @@ tests check plans against a fake host.
 
 from __future__ import annotations
 
-import secrets
+import os
 from dataclasses import dataclass
 
 from wirework.attachments.records import Attachment
@@ -85,7 +85,7 @@ def probe_attach(host: Host, spec: AttachSpec, guest: Guest, neighbours: list[At
         guest=guest, att_id=attachment_id(guest.key, spec.cont_ifname), host_if=host_if, host_kind=kind,
         host_link=link, ovs_datapath=datapath, guest_has_ifname=guest_link is not None,
         guest_default_route=default, used_ips=used, forward_blocked=blocked,
-        nonce=secrets.token_hex(3), in_host_netns=host_ns_id is not None and host_ns_id == guest.netns_id,
+        nonce=os.urandom(3).hex(), in_host_netns=host_ns_id is not None and host_ns_id == guest.netns_id,
         vlan_parent_exists=vlan_parent,
     )
 

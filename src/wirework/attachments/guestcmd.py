@@ -11,10 +11,9 @@ from __future__ import annotations
 from wirework.drivers.routes import AddRoute, AddRule, DelRoute, DelRule, ReplaceRoute
 from wirework.drivers.switch import RunProgram
 from wirework.errors import InvalidInput
-from wirework.kernel.netlink_routes import PROTOS, SCOPES
 from wirework.model.addr import parse_ip, parse_route_dst
 from wirework.model.guest import Guest
-from wirework.model.host import RouteSpec, RuleSpec
+from wirework.model.host import PROTOS, SCOPES, RouteSpec, RuleSpec
 from wirework.plan.steps import Plan, Step
 
 _TABLES = {"main": 254, "local": 255, "default": 253}

@@ -50,6 +50,12 @@ def renew_leases(ctx: HostContext, *, now: float | None = None) -> list[str]:
     return out
 
 
+def held(ctx: HostContext) -> int:
+    """How many leases of live guests this host holds: someone must go on renewing them."""
+    return sum(1 for att in records.all_for_host(ctx.store, ctx.host_id)
+               if att.dhcp_lease and float(att.dhcp_lease.get("seconds") or 0) > 0 and state_of(ctx, att) == "ok")
+
+
 def _who(att: Attachment) -> str:
     return f"{att.guest.name} {att.cont_ifname}"
 

@@ -13,10 +13,11 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Callable
-from typing import Any, NoReturn
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn, TextIO
 
 from wirework import __version__
+from wirework.cli.request import RequestContext, enter, leave
 from wirework.errors import WireworkError
 
 COMMAND_MODULES = (
@@ -33,6 +34,27 @@ _OPTIONAL_MODULES = (
     "wirework.cli.commands.bridges",
     "wirework.cli.commands.cni",
 )
+#: Which module registers a command, so a one-shot run builds only that command's parser
+#: (importing every command group costs ~30 ms on the cold path). Commands not listed here
+#: (and usage errors, and options before the command) build the whole parser.
+_MODULE_OF = {
+    **dict.fromkeys(("attach", "detach", "ls", "inspect", "gc"), "wirework.cli.commands.attach"),
+    "pipework": "wirework.cli.commands.pipework",
+    "service": "wirework.cli.commands.service",
+    # networks.py registers guests.py's commands too
+    **dict.fromkeys(("network", "connect", "disconnect", "port", "run", "ps", "rm", "up", "check"),
+                    "wirework.cli.commands.networks"),
+    "doctor": "wirework.cli.commands.doctor",
+    "lab": "wirework.cli.commands.lab",
+    "uplink": "wirework.cli.commands.uplink",
+    "tunnel": "wirework.cli.commands.tunnel",
+    "bridges": "wirework.cli.commands.bridges",
+    "cni": "wirework.cli.commands.cni",
+}
+#: Options whose default comes from the request's environment (not the process's: the service
+#: serves many clients), and options that name files, resolved against the client's cwd.
+_ENV_DEFAULTS = {"state_dir": "WIREWORK_STATE_DIR", "pools": "WIREWORK_ADDRESS_POOLS"}
+_PATH_OPTIONS = ("state_dir", "file", "output", "root")
 
 
 #: Options a command may not have; after parsing they default to these values.
@@ -129,16 +151,25 @@ def add_store_options(parser: argparse.ArgumentParser, default: Any = None) -> N
 
 
 def store_config_of(args: argparse.Namespace) -> Any:
-    """The StoreConfig for a command's --store* options (the environment fills the rest)."""
+    """The StoreConfig for a command's --store* options (the request's environment fills the rest)."""
     from wirework.api.env import store_config
+    from wirework.cli.request import current
 
+    request = current()
+    password_file = getattr(args, "store_password_file", None)
     return store_config(getattr(args, "store", None), prefix=getattr(args, "store_prefix", None),
-                        ca=getattr(args, "store_ca", None), cert=getattr(args, "store_cert", None),
-                        key=getattr(args, "store_key", None), user=getattr(args, "store_user", None),
-                        password_file=getattr(args, "store_password_file", None))
+                        ca=_path(request, getattr(args, "store_ca", None)),
+                        cert=_path(request, getattr(args, "store_cert", None)),
+                        key=_path(request, getattr(args, "store_key", None)), user=getattr(args, "store_user", None),
+                        password_file=_path(request, password_file), env=request.env)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _path(request: RequestContext, value: str | None) -> str | None:
+    return request.path(value) if value else None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `command`, only the group that registers it (when known)."""
     parser = Parser(prog="wirework", description="Wire containers into networks on Linux.")
     parser.add_argument("--version", action="version", version=f"wirework {__version__}")
     # Also before the command (`wirework --json --netns h1 ls`), as after it.
@@ -147,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_json(parser)
     add_store_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for name in COMMAND_MODULES + _OPTIONAL_MODULES:
+    only = _MODULE_OF.get(command or "")
+    for name in (only,) if only else COMMAND_MODULES + _OPTIONAL_MODULES:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -158,14 +190,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(argv: list[str], *, stdout: Any = None, stderr: Any = None) -> int:
-    out = stdout or sys.stdout
-    err = stderr or sys.stderr
+#: Parsers built so far, by the module that registers the command (None: the whole parser). Only
+#: the service keeps them (`REUSE_PARSERS`): building one costs ~7 ms a request (argparse looks
+#: up a translation of each of its messages), and parsing does not change a parser.
+_PARSERS: dict[str | None, argparse.ArgumentParser] = {}
+REUSE_PARSERS = False
+
+
+def parser_for(command: str | None) -> argparse.ArgumentParser:
+    """The parser for `command` (the whole one when unknown): built now, or the kept one."""
+    if not REUSE_PARSERS:
+        return build_parser(command)
+    key = _MODULE_OF.get(command or "")
+    parser = _PARSERS.get(key)
+    if parser is None:
+        parser = _PARSERS.setdefault(key, build_parser(command if key else None))
+    return parser
+
+
+def preload_parsers() -> None:
+    """Build every parser now (the service, before its first request)."""
+    one_command_each = {module: command for command, module in _MODULE_OF.items()}
+    for command in [None, *one_command_each.values()]:
+        parser_for(command)
+
+
+def run(argv: list[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None,
+        stdout: TextIO | None = None, stderr: TextIO | None = None, stdin: TextIO | None = None) -> int:
+    """Run one command; the service passes the client's environment, cwd and its own streams."""
+    context = RequestContext(os.environ if env is None else env, cwd or os.getcwd(),
+                             stdout or sys.stdout, stderr or sys.stderr, stdin if stdin is not None else sys.stdin)
+    token = enter(context)
+    try:
+        return _run(argv, context)
+    finally:
+        try:
+            context.finish()  # release session locks, close one-shot sessions (and their sockets)
+        finally:
+            leave(token)
+
+
+def _run(argv: list[str], context: RequestContext) -> int:
+    out, err = context.stdout, context.stderr
     if argv == ["cni", "plugin"]:  # a CNI runtime's request: no argparse on that hot path
         from wirework.cli.commands.cni import cmd_plugin
 
         return cmd_plugin(argparse.Namespace())
-    parser = build_parser()
+    parser = parser_for(argv[0] if argv else None)
     if argv[:1] == ["pipework"] and argv[1:2] not in (["-h"], ["--help"]):
         # pipework's own words (--wait, -i, -l ...) must reach its parser untouched.
         argv = ["pipework", "--", *argv[1:]]
@@ -182,8 +253,9 @@ def run(argv: list[str], *, stdout: Any = None, stderr: Any = None) -> int:
             setattr(args, option, default)
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
     if func is None:
-        parser.print_help(out)
+        parser_for(None).print_help(out)
         return 2
+    _apply_request(args, context)
     try:
         return int(func(args) or 0)
     except WireworkError as exc:
@@ -192,7 +264,7 @@ def run(argv: list[str], *, stdout: Any = None, stderr: Any = None) -> int:
         print("wirework: interrupted", file=err)
         return 130
     except Exception as exc:
-        if os.environ.get("WIREWORK_DEBUG"):
+        if context.getenv("WIREWORK_DEBUG"):
             raise
         return _fail(f"{type(exc).__name__}: {exc} (run with WIREWORK_DEBUG=1 for details)", 1, bool(args.json),
                      out, err)
@@ -206,6 +278,19 @@ def _fail(message: str, code: int, as_json: bool, out: Any, err: Any) -> int:
 
         print(json.dumps({"error": message, "exit_code": code}), file=out)
     return code
+
+
+def _apply_request(args: argparse.Namespace, context: RequestContext) -> None:
+    for option, variable in _ENV_DEFAULTS.items():
+        if hasattr(args, option) and getattr(args, option) is None:
+            setattr(args, option, context.getenv(variable) or None)
+    for option in _PATH_OPTIONS:
+        value = getattr(args, option, None)
+        if isinstance(value, str) and value and value != "-":
+            setattr(args, option, context.path(value))
+    lab = getattr(args, "lab", None)
+    if isinstance(lab, str) and ("/" in lab or lab.endswith((".yaml", ".yml", ".json"))):
+        args.lab = context.path(lab)
 
 
 def session(args: argparse.Namespace) -> Any:

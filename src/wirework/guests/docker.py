@@ -1,70 +1,115 @@
-"""A thin Docker Engine API client on the unix socket.
+"""A thin Docker Engine API client: unix socket or plain-HTTP TCP, as DOCKER_HOST says.
 
-The SDK costs ~0.2 s to import and wirework needs three calls (inspect, list, events), so
-this speaks HTTP/1.1 over the socket with the standard library. Every call has a timeout:
+The SDK costs ~0.2 s to import and wirework needs three calls (inspect, list, events), and
+even `http.client` costs ~25 ms (it loads the `email` package) on the CLI's cold path, so this
+speaks just enough HTTP/1.1 over a socket: one request per connection, `Connection: close`,
+bodies sized by Content-Length, chunked, or the end of the stream. Every call has a timeout:
 dockerd 20.10 has been seen to hang under mass concurrent create/remove.
+
+DOCKER_HOST forms: `unix:///path`, `tcp://HOST[:PORT]` (plain HTTP, port 2375 by default).
+TLS (`https://`, `DOCKER_TLS_VERIFY`), `ssh://` and the rest are refused with a clear error
+rather than silently ignored.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import socket
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from wirework.errors import ServiceError
+from wirework.errors import InvalidInput, ServiceError
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
+DEFAULT_TCP_PORT = 2375
+_MAX_HEADER = 64 * 1024
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self.unix_path)
-        self.sock = sock
+def parse_docker_host(value: str, *, tls_verify: str = "") -> tuple[str, str | tuple[str, int]]:
+    """('unix', path) or ('tcp', (host, port)) for a DOCKER_HOST value; InvalidInput otherwise."""
+    fix = "use unix:///PATH or tcp://HOST:PORT (plain HTTP), or unset DOCKER_HOST"
+    if not value:
+        return "unix", DEFAULT_SOCKET
+    if value.startswith("/"):
+        return "unix", value
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        raise InvalidInput(f"DOCKER_HOST={value!r} is not a URL; {fix}")
+    if scheme == "unix":
+        if not rest.startswith("/"):
+            raise InvalidInput(f"DOCKER_HOST={value!r} names no absolute socket path; {fix}")
+        return "unix", rest
+    if scheme == "tcp" and not tls_verify:
+        parsed = urllib.parse.urlsplit(value)
+        try:
+            port = parsed.port or DEFAULT_TCP_PORT
+        except ValueError:
+            raise InvalidInput(f"DOCKER_HOST={value!r} has an invalid port; {fix}") from None
+        if not parsed.hostname:
+            raise InvalidInput(f"DOCKER_HOST={value!r} names no host; {fix}")
+        return "tcp", (parsed.hostname, port)
+    if scheme in ("tcp", "https"):
+        raise InvalidInput(f"DOCKER_HOST={value!r} with TLS is not supported by wirework; {fix}"
+                           " (and unset DOCKER_TLS_VERIFY)")
+    raise InvalidInput(f"DOCKER_HOST={value!r}: the {scheme}:// scheme is not supported; {fix}")
 
 
 class DockerClient:
-    def __init__(self, socket_path: str | None = None, timeout: float = 10.0) -> None:
+    def __init__(self, socket_path: str | None = None, timeout: float = 10.0, *,
+                 env: Mapping[str, str] | None = None) -> None:
+        """`socket_path`: a socket path or a DOCKER_HOST URL; None reads DOCKER_HOST (and
+        DOCKER_TLS_VERIFY) of `env` at each call (None: this process's environment; the service
+        passes the request's)."""
         self.explicit_path = socket_path
         self.timeout = timeout
+        self.env = env
+
+    def _endpoint(self) -> tuple[str, str | tuple[str, int]]:
+        if self.explicit_path:
+            return parse_docker_host(self.explicit_path)
+        env = os.environ if self.env is None else self.env
+        return parse_docker_host(env.get("DOCKER_HOST", ""), tls_verify=env.get("DOCKER_TLS_VERIFY", ""))
 
     @property
     def path(self) -> str:
-        """The socket: explicit, else DOCKER_HOST read now (the service serves many callers)."""
-        if self.explicit_path:
-            return self.explicit_path
-        host = os.environ.get("DOCKER_HOST", "")
-        return host[len("unix://"):] if host.startswith("unix://") else DEFAULT_SOCKET
+        """Where Docker is reached: a socket path, or tcp://HOST:PORT."""
+        _, where = self._endpoint()
+        return where if isinstance(where, str) else f"tcp://{where[0]}:{where[1]}"
 
     def available(self) -> bool:
-        return os.path.exists(self.path)
+        _, where = self._endpoint()
+        return isinstance(where, tuple) or os.path.exists(where)
+
+    def _connect(self, timeout: float | None) -> socket.socket:
+        _, where = self._endpoint()
+        if isinstance(where, tuple):
+            return socket.create_connection(where, timeout=timeout)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(where)
+        except OSError:
+            sock.close()
+            raise
+        return sock
 
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        conn = _UnixConnection(self.path, self.timeout)
+        payload = json.dumps(body).encode() if body is not None else b""
         try:
-            payload = json.dumps(body) if body is not None else None
-            headers = {"Content-Type": "application/json"} if payload else {}
-            conn.request(method, path, body=payload, headers=headers)
-            resp = conn.getresponse()
-            raw = resp.read()
-        except (OSError, http.client.HTTPException) as exc:
+            with self._connect(self.timeout) as sock:
+                _send(sock, method, path, payload)
+                reader = _Reader(sock)
+                status, headers = reader.head()
+                raw = b"".join(reader.body(headers))
+        except (OSError, ValueError) as exc:
             raise ServiceError(f"Docker API at {self.path} did not answer {method} {path}: {exc}; is dockerd running?") from None
-        finally:
-            conn.close()
         try:
             data = json.loads(raw) if raw else None
         except json.JSONDecodeError:
             data = raw.decode(errors="replace")
-        return resp.status, data
+        return status, data
 
     def inspect(self, name: str) -> dict[str, Any] | None:
         status, data = self.request("GET", f"/containers/{urllib.parse.quote(name, safe='')}/json")
@@ -90,15 +135,72 @@ class DockerClient:
     def events(self, types: tuple[str, ...] = ("container",)) -> Iterator[dict[str, Any]]:
         """Stream Docker events (blocks); used by the resident service."""
         filters = urllib.parse.quote(json.dumps({"type": list(types)}))
-        conn = _UnixConnection(self.path, timeout=None)  # type: ignore[arg-type]
-        conn.request("GET", f"/events?filters={filters}")
-        resp = conn.getresponse()
-        try:
-            while True:
-                line = resp.readline()
-                if not line:
-                    return
-                if line.strip():
-                    yield json.loads(line)
-        finally:
-            conn.close()
+        with self._connect(None) as sock:
+            _send(sock, "GET", f"/events?filters={filters}", b"")
+            reader = _Reader(sock)
+            _, headers = reader.head()
+            pending = b""
+            for chunk in reader.body(headers):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield json.loads(line)
+
+
+def _send(sock: socket.socket, method: str, path: str, payload: bytes) -> None:
+    head = [f"{method} {path} HTTP/1.1", "Host: docker", "Connection: close", "User-Agent: wirework"]
+    if payload:
+        head += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
+    sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("ascii") + payload)
+
+
+class _Reader:
+    """Buffered reads of one HTTP/1.1 response from a socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+
+    def _fill(self) -> bool:
+        data = self.sock.recv(65536)
+        self.buf += data
+        return bool(data)
+
+    def line(self) -> bytes:
+        while b"\r\n" not in self.buf:
+            if len(self.buf) > _MAX_HEADER or not self._fill():
+                raise ValueError("truncated HTTP response")
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def exact(self, size: int) -> bytes:
+        while len(self.buf) < size:
+            if not self._fill():
+                raise ValueError("truncated HTTP body")
+        data, self.buf = self.buf[:size], self.buf[size:]
+        return data
+
+    def head(self) -> tuple[int, dict[str, str]]:
+        status_line = self.line().decode("latin-1").split()
+        if len(status_line) < 2 or not status_line[0].startswith("HTTP/"):
+            raise ValueError(f"not an HTTP answer: {' '.join(status_line)[:80]!r}")
+        headers = {}
+        while line := self.line():
+            key, _, value = line.decode("latin-1").partition(":")
+            headers[key.strip().lower()] = value.strip()
+        return int(status_line[1]), headers
+
+    def body(self, headers: dict[str, str]) -> Iterator[bytes]:
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            while size := int(self.line().split(b";")[0], 16):
+                yield self.exact(size)
+                self.line()
+        elif "content-length" in headers:
+            yield self.exact(int(headers["content-length"]))
+        else:
+            yield self.buf
+            self.buf = b""
+            while self._fill():
+                yield self.buf
+                self.buf = b""

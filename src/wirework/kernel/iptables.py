@@ -52,35 +52,36 @@ class Iptables:
 
     def forward_blocked(self) -> bool:
         """True when the FORWARD policy is DROP (as Docker leaves it)."""
-        return bool(self._cached("blocked", self._forward_blocked))
+        return self._state()[0]
 
     def has_bridge_forward(self, bridge: str, owner: str) -> bool:
         """Whether the accept rule for `bridge` is in place (read from a cached listing)."""
-        listing = str(self._cached("rules", self._listing))
-        return f"-i {bridge} -o {bridge} -m comment --comment {owner_comment(owner)} -j ACCEPT" in listing
+        return f"-i {bridge} -o {bridge} -m comment --comment {owner_comment(owner)} -j ACCEPT" in self._state()[1]
 
     def bridges_with_forward(self) -> list[str]:
         """Bridges that have a wirework accept rule (`-i B -o B ... wirework:bridge:B`)."""
-        listing = str(self._cached("rules", self._listing))
-        return sorted(set(re.findall(r'-i (\S+) -o \1 -m comment --comment "wirework:bridge:\1"', listing)))
+        return sorted(set(re.findall(r'-i (\S+) -o \1 -m comment --comment "wirework:bridge:\1"', self._state()[1])))
 
-    def _listing(self) -> str:
-        out = []
-        for chain in (DOCKER_USER, "FORWARD"):
-            try:
-                out.append(self._ipt("-S", chain))
-            except ProgramFailed:
-                continue
-        return "\n".join(out)
+    def refresh(self) -> None:
+        """Read the filter table again now (the service does it in the background while a host is
+        in use, so that its requests find the listing fresh)."""
+        self._cache["state"] = (time.monotonic(), self._read())
 
-    def _forward_blocked(self) -> bool:
+    def _state(self) -> tuple[bool, str]:
+        state = self._cached("state", self._read)
+        assert isinstance(state, tuple)
+        return state
+
+    def _read(self) -> tuple[bool, str]:
+        """(FORWARD's policy is DROP, the filter table's rules), from one `iptables -S` run: the
+        rules wirework adds live in DOCKER-USER or FORWARD, each line names its chain."""
         if not self.available():
-            return False
+            return False, ""
         try:
-            first = self._ipt("-S", "FORWARD").splitlines()
+            listing = self._ipt("-S")
         except ProgramFailed:
-            return False
-        return bool(first) and first[0].strip() == "-P FORWARD DROP"
+            return False, ""
+        return "-P FORWARD DROP" in listing.splitlines(), listing
 
     def _chain(self) -> str:
         try:

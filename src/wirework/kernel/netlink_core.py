@@ -18,11 +18,9 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
-
 from wirework.errors import Conflict, NotFound, Unsupported
 from wirework.kernel import sockets
+from wirework.kernel.netlink_lib import IPRoute, NetlinkError
 from wirework.kernel.netns import inside, netns_id, netns_path, open_netns
 from wirework.model.host import (
     LinkInfo,
@@ -71,12 +69,18 @@ class LinkCore:
             self._guests.pop(key).close()
 
     def close(self) -> None:
-        for ipr in self._guests.values():
-            ipr.close()
+        """Close every socket (each closes its asyncio loop), even when one of them fails."""
+        sockets = [*self._guests.values(), *([self._host] if self._host is not None else [])]
         self._guests.clear()
-        if self._host is not None:
-            self._host.close()
-            self._host = None
+        self._host = None
+        errors = []
+        for ipr in sockets:
+            try:
+                ipr.close()
+            except Exception as exc:  # keep closing the others; report the first
+                errors.append(exc)
+        if errors:
+            raise errors[0]
 
     # -- links -------------------------------------------------------------------------
     def link(self, name: str, ns: str | None = None) -> LinkInfo | None:

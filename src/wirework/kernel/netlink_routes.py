@@ -7,15 +7,12 @@ import ipaddress
 import socket
 from typing import Any
 
-from pyroute2.netlink.exceptions import NetlinkError
-
 from wirework.errors import NotFound
 from wirework.kernel.netlink_core import LinkCore
+from wirework.kernel.netlink_lib import NetlinkError
 from wirework.model.addr import IPInterface
-from wirework.model.host import AddrInfo, RouteInfo, RouteSpec, RuleInfo, RuleSpec
+from wirework.model.host import SCOPES, AddrInfo, RouteInfo, RouteSpec, RuleInfo, RuleSpec
 
-SCOPES = {"global": 0, "universe": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
-PROTOS = {"unspec": 0, "redirect": 1, "kernel": 2, "boot": 3, "static": 4, "ra": 9, "dhcp": 16}
 RTNH_F_ONLINK = 4
 
 

@@ -6,9 +6,8 @@ import errno
 import socket
 from typing import Any
 
-from pyroute2.netlink.exceptions import NetlinkError
-
 from wirework.kernel.netlink_core import LinkCore
+from wirework.kernel.netlink_lib import NetlinkError
 from wirework.model.host import FdbEntry, NeighInfo, VxlanInfo
 
 _NUD_PERMANENT = 0x80

@@ -1,4 +1,4 @@
-"""Network namespace handles and the one scoped helper that switches into one.
+"""Network namespace handles, the one scoped helper that switches into one, and sysctl per namespace.
 
 setns(2) moves only the calling thread, so `inside()` switches, runs the body and switches
 back, always in the same thread. Everything else holds per-namespace sockets opened through
@@ -8,7 +8,6 @@ it and never switches by itself.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +17,9 @@ from wirework.errors import NamespaceGone
 CLONE_NEWNET = 0x40000000
 NETNS_RUN_DIR = "/run/netns"
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# The interpreter's own symbols, which hold libc's: ctypes.util.find_library("c") runs ldconfig
+# (a fork and exec, ~30 ms of a cold command).
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def netns_path(netns: str) -> str:
@@ -69,7 +70,7 @@ def inside(path: str | None) -> Iterator[None]:
 
 def create_named(name: str) -> str:
     """Create /run/netns/NAME the way `ip netns add` does (unshare + bind mount)."""
-    from pyroute2 import netns as pyroute2_netns
+    from wirework.kernel.netlink_lib import netns as pyroute2_netns
 
     path = netns_path(name)
     if not os.path.exists(path):
@@ -78,7 +79,30 @@ def create_named(name: str) -> str:
 
 
 def remove_named(name: str) -> None:
-    from pyroute2 import netns as pyroute2_netns
+    from wirework.kernel.netlink_lib import netns as pyroute2_netns
 
     if os.path.exists(netns_path(name)):
         pyroute2_netns.remove(name)
+
+
+# -- sysctl values per network namespace (/proc/sys/net follows the calling thread's netns) ----
+class Sysctl:
+    def __init__(self, netns_path: str | None = None) -> None:
+        self.netns_path = netns_path
+
+    def _path(self, key: str) -> str:
+        # sysctl(8)'s convention: dots separate the key's parts, a '/' stands for a dot inside
+        # one part (an interface named br.x is net.ipv4.conf.br/x.forwarding).
+        return "/proc/sys/" + key.translate(str.maketrans("./", "/."))
+
+    def get(self, key: str, ns: str | None = None) -> str | None:
+        with inside(ns or self.netns_path):
+            try:
+                with open(self._path(key), encoding="ascii") as f:
+                    return f.read().strip()
+            except FileNotFoundError:
+                return None
+
+    def set(self, key: str, value: str, ns: str | None = None) -> None:
+        with inside(ns or self.netns_path), open(self._path(key), "w", encoding="ascii") as f:
+            f.write(value)

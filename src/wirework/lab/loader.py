@@ -24,7 +24,9 @@ class LabFileError(InvalidInput):
 
     def __init__(self, problems: Sequence[tuple[str, int, str]]) -> None:
         lines = [f"{path}:{line}: {text}" if line else f"{path}: {text}" for path, line, text in problems]
-        super().__init__("invalid lab file:\n  " + "\n  ".join(lines))
+        # One problem, one line (like every other error); several are listed one per line.
+        super().__init__("invalid lab file: " + lines[0] if len(lines) == 1 else
+                         "invalid lab file:\n  " + "\n  ".join(lines))
         self.problems = list(problems)
 
 

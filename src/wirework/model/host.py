@@ -13,6 +13,10 @@ from typing import Any, Protocol
 
 from wirework.model.addr import IPInterface
 
+#: Route scope and protocol names as the kernel numbers them (`ip route`'s words).
+SCOPES = {"global": 0, "universe": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
+PROTOS = {"unspec": 0, "redirect": 1, "kernel": 2, "boot": 3, "static": 4, "ra": 9, "dhcp": 16}
+
 
 @dataclass(frozen=True)
 class LinkInfo:

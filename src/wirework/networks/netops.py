@@ -7,7 +7,6 @@ with the network record written in the transaction that closes the journal.
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +19,7 @@ from wirework.networks import network as nets
 from wirework.networks.netplan import plan_network, plan_remove_network, probe_network
 from wirework.networks.network import Network, NetworkSpec
 from wirework.networks.subnets.occupancy import probe_occupied
-from wirework.networks.subnets.pools import DEFAULT_POOLS, POOLS_ENV, check_subnet, parse_pools, pick_subnet
+from wirework.networks.subnets.pools import DEFAULT_POOLS, check_subnet, parse_pools, pick_subnet
 from wirework.plan.executor import run_best_effort
 from wirework.plan.steps import Plan
 from wirework.store.base import Delete, Op, Put
@@ -37,7 +36,7 @@ class CreateResult:
 
 
 def pools_from(pools: str | None) -> str:
-    return pools or os.environ.get(POOLS_ENV) or DEFAULT_POOLS
+    return pools or DEFAULT_POOLS  # the API layer fills in WIREWORK_ADDRESS_POOLS
 
 
 def create(ctx: HostContext, spec: NetworkSpec, *, force: bool = False, dry_run: bool = False,

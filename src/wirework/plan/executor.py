@@ -14,7 +14,7 @@ undo of the steps past the last record, the in-flight step's undo, then the reco
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,13 +51,13 @@ FAULT_ENV = "WIREWORK_FAIL_AT"
 CRASH_INJECTION = True
 
 
-def env_fault_hook() -> FaultHook | None:
+def env_fault_hook(env: Mapping[str, str] | None = None) -> FaultHook | None:
     """`WIREWORK_FAIL_AT=N` (a step index) or `=KIND` (a step kind) makes that step fail.
 
     This is how tests inject a failure into a CLI run; `=crash:N` kills the process instead,
-    to test crash recovery.
+    to test crash recovery. `env`: the environment to read (None: this process's).
     """
-    spec = os.environ.get(FAULT_ENV)
+    spec = (os.environ if env is None else env).get(FAULT_ENV)
     if not spec:
         return None
     crash = spec.startswith("crash:")

@@ -1,23 +1,22 @@
 """The resident service: runs CLI requests with everything loaded, and cleans up after Docker.
 
-Protocol (`wirework.cli.wire`): one request per connection on a unix socket (mode 0600,
-root only) — argv, the WIREWORK_* environment, the working directory, optional stdin; the
-answer is the exit status, stdout and stderr. Requests run one at a time in the main thread,
-through the same `cli.app.run` a local CLI uses, so there is one code path. A thread follows
-Docker's event stream; when a container dies, the main loop tears down what is left of its
-attachments (OVS ports, records), because unlike a veth an OVS port does not vanish with the
-container's namespace. Later, the same process serves the Docker plugin socket and etcd watches.
+Protocol (`wirework.cli.wire`): one request per connection on a unix socket (0600 root only,
+or 0660 with `--group`), checked with SO_PEERCRED; see `service.server` for the request path
+(bounded reads, one thread per request, per-host session locks). The listening socket is bound
+here, or inherited from systemd (`LISTEN_FDS`, `contrib/systemd/wireworkd.socket`). The CLI
+starts the service by itself when none answers (`cli.main`); it then exits after
+`--idle-exit` seconds without requests (not while it holds DHCP leases to renew). What it does
+besides requests (Docker-event gc, lease renewal, session sweeps, cache refreshes) is in
+`service.background`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
+import fcntl
 import os
-import queue
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -25,16 +24,10 @@ import time
 from typing import Any
 
 from wirework.cli.main import socket_path
-from wirework.cli.wire import decode_request, encode_answer
 
 __all__ = ["running_pid", "serve", "socket_path", "start", "stop"]
 
-_ENV_PREFIXES = ("WIREWORK_", "CNI_")  # CNI_*: a CNI plugin request (wirework.cni)
-_ENV_EXTRA = ("DOCKER_HOST",)
-
-
-def _forwarded(key: str) -> bool:
-    return key.startswith(_ENV_PREFIXES) or key in _ENV_EXTRA
+GROUP_ENV = "WIREWORK_SOCKET_GROUP"
 
 
 def _pidfile(path: str) -> str:
@@ -53,17 +46,19 @@ def running_pid(path: str) -> int | None:
     return pid if b"wirework" in cmdline and b"service" in cmdline else None
 
 
-def start(path: str, *, watch_docker: bool = True) -> int:
+def start(path: str, *, watch_docker: bool = True, idle_exit: int = 0, group: str | None = None) -> int:
     pid = running_pid(path)
     if pid:
         return pid
     os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-    argv = [sys.executable, "-m", "wirework.cli.main", "service", "run", "--socket", path]
+    argv = [sys.executable, "-m", "wirework.service", "--socket", path, "--idle-exit", str(idle_exit)]
     if not watch_docker:
         argv.append("--no-docker-events")
+    if group:
+        argv += ["--group", group]
     with open(path + ".log", "ab") as log:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if running_pid(path) == proc.pid and os.path.exists(path):
             return proc.pid
@@ -99,56 +94,154 @@ def _wait_exit(pid: int, timeout: float) -> bool:
     return not os.path.exists(f"/proc/{pid}")
 
 
-def serve(path: str, *, watch_docker: bool = True) -> int:
-    _preload()
-    from wirework.cli import sessions
+def serve(path: str, *, watch_docker: bool = True, idle_exit: float = 0, group: str | None = None) -> int:
+    """Run the service until SIGTERM, or until `idle_exit` seconds pass without requests (0: never)."""
+    from wirework.service import server as srv
+
+    lock = _take_lock(path)
+    if lock is None:
+        _log(f"another service already holds {path}.lock: exiting")
+        return 0
+    inherited = _inherited_listener()
+    try:
+        gid = srv.resolve_group(group or os.environ.get(GROUP_ENV))
+        _preload()
+        _normal_priority()
+        listener = inherited or _listen(path, gid)
+    except (OSError, SystemExit, ImportError) as exc:
+        _note_failure(path, f"{type(exc).__name__}: {exc}")
+        raise
+    from wirework.cli import request, sessions
 
     sessions.KEEP_SESSIONS = True
     from wirework.plan import executor
 
     executor.CRASH_INJECTION = False  # a test's "crash:N" must not kill everybody's service
-    server = _listen(path)
+    # print() inside a request goes to that request's buffer, whatever thread runs it.
+    request.install_routing()
     with open(_pidfile(path), "w", encoding="ascii") as f:
         f.write(str(os.getpid()))
-    events: queue.Queue[dict[str, Any]] = queue.Queue()
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     if watch_docker:
-        threading.Thread(target=_follow_docker, args=(events, stopping), daemon=True).start()
-    from wirework.service.leases import LeaseRenewal
+        from wirework.service.background import follow_docker
 
-    renewal = LeaseRenewal()
+        threading.Thread(target=follow_docker, args=(stopping,), daemon=True).start()
+    server = srv.Server(listener, gid, _log)
+    sessions.RUN_ON = server.run_on
+    sessions.ON_LANE = server.on_lane
+    _log(f"serving {path} (pid {os.getpid()}, idle exit {idle_exit or 'never'})")
     try:
-        while not stopping.is_set():
-            _handle_events(events)
-            renewal.tick()
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                _serve_one(conn)
+        _loop(server, stopping, idle_exit)
     finally:
-        server.close()
-        for leftover in (path, _pidfile(path)):
+        if inherited is None:  # a socket systemd passed stays systemd's
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(leftover)
+                os.unlink(path)
+        _drain_backlog(server)
+        listener.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(_pidfile(path))
         sessions.close_all()
+        server.wait_requests(30)
+        os.close(lock)
     return 0
+
+
+def _loop(server: Any, stopping: threading.Event, idle_exit: float) -> None:
+    from wirework.service.background import Background
+
+    background = Background(_log)
+    while not stopping.is_set():
+        server.accept_one()
+        background.tick()
+        if idle_exit and server.idle_for() >= idle_exit and background.may_exit_idle():
+            _log(f"no request for {idle_exit:g} s: exiting")
+            return
+
+
+def _drain_backlog(server: Any) -> None:
+    """Serve connections already queued when the socket path was removed (none are lost)."""
+    with contextlib.suppress(OSError):
+        server.listener.setblocking(False)
+        while server.accept_one():
+            pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m wirework.service`: what the CLI's auto-start and the systemd unit run."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="wireworkd", description="the wirework resident service")
+    parser.add_argument("--socket", default=None, help="socket path (default /run/wirework/wireworkd.sock)")
+    parser.add_argument("--idle-exit", type=float, default=None,
+                        help="exit after this many seconds without requests; 0: never (default 0)")
+    parser.add_argument("--group", default=None, help=f"group allowed besides root (env {GROUP_ENV})")
+    parser.add_argument("--no-docker-events", action="store_true", help="do not watch Docker's events")
+    args = parser.parse_args(argv)
+    return serve(args.socket or socket_path(), watch_docker=not args.no_docker_events,
+                 idle_exit=args.idle_exit or 0, group=args.group)
+
+
+def _log(message: str) -> None:
+    line = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} wireworkd[{os.getpid()}]: {message}\n"
+    with contextlib.suppress(OSError, ValueError):
+        os.write(2, line.encode(errors="replace"))
+
+
+def _take_lock(path: str) -> int | None:
+    os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
+    fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _note_failure(path: str, reason: str) -> None:
+    """Leave the reason where the next CLI run finds it and says it in one line."""
+    _log(f"cannot start: {reason}")
+    with contextlib.suppress(OSError), open(path + ".failed", "w", encoding="utf-8") as f:
+        f.write(reason.replace("\n", " "))
+
+
+def _inherited_listener() -> socket.socket | None:
+    """The listening socket systemd passed (LISTEN_FDS protocol: fd 3), if any."""
+    if os.environ.get("LISTEN_PID") != str(os.getpid()):
+        return None
+    count = int(os.environ.get("LISTEN_FDS") or 0)
+    for key in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
+        os.environ.pop(key, None)
+    if count < 1:
+        return None
+    listener = socket.socket(fileno=3)
+    os.set_inheritable(3, False)
+    listener.settimeout(0.5)
+    return listener
+
+
+def _normal_priority() -> None:
+    """The CLI starts the service at SCHED_IDLE (not to slow the command that started it): loaded, serve at normal priority."""
+    if os.sched_getscheduler(0) != os.SCHED_OTHER:
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
 
 
 def _preload() -> None:
     """Import what requests need now, so no request pays for it."""
-    import pyroute2  # noqa: F401
-
-    import wirework.api  # noqa: F401
+    import wirework.api
     import wirework.cli.app as app
+    import wirework.kernel.netlink  # noqa: F401
 
-    app.build_parser()
+    app.REUSE_PARSERS = True
+    app.preload_parsers()
 
 
-def _listen(path: str) -> socket.socket:
+def _listen(path: str, group: int | None) -> socket.socket:
+    from wirework.service.server import secure_socket
+
     os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
@@ -158,79 +251,13 @@ def _listen(path: str) -> socket.socket:
         server.bind(path)
     finally:
         os.umask(old)
+    secure_socket(path, group)
     server.listen(64)
     server.settimeout(0.5)
     return server
 
 
-def _serve_one(conn: socket.socket) -> None:
-    conn.settimeout(30)
-    try:
-        raw = b"".join(iter(lambda: conn.recv(65536), b""))
-        argv, env, cwd, stdin = decode_request(raw)
-        answer = handle({"argv": argv, "env": env, "cwd": cwd, "stdin": stdin})
-    except (OSError, ValueError, struct.error) as exc:
-        answer = {"stdout": "", "stderr": f"wirework service: bad request: {exc}\n", "exit": 7}
-    with contextlib.suppress(OSError):
-        conn.sendall(encode_answer(int(answer["exit"]), str(answer["stdout"]), str(answer["stderr"])))
-
-
 def handle(request: dict[str, Any]) -> dict[str, Any]:
-    """Run one CLI request in-process with its environment and working directory."""
-    from wirework.cli.app import run
+    from wirework.service.server import handle as handle_request
 
-    out, err = io.StringIO(), io.StringIO()
-    saved_env = {k: v for k, v in os.environ.items() if _forwarded(k)}
-    saved_cwd = os.getcwd()
-    saved_stdin = sys.stdin
-    _set_env(dict(request.get("env") or {}))
-    try:
-        with contextlib.suppress(OSError):
-            os.chdir(str(request.get("cwd") or "/"))
-        sys.stdin = io.StringIO(request.get("stdin") or "")
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = run([str(a) for a in request.get("argv", [])])
-            except Exception as exc:
-                print(f"wirework: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-                code = 1
-    finally:
-        sys.stdin = saved_stdin
-        os.chdir(saved_cwd)
-        _set_env(saved_env)
-    return {"stdout": out.getvalue(), "stderr": err.getvalue(), "exit": code}
-
-
-def _set_env(values: dict[str, str]) -> None:
-    for key in [k for k in os.environ if _forwarded(k)]:
-        del os.environ[key]
-    for key, value in values.items():
-        if _forwarded(key):
-            os.environ[key] = str(value)
-
-
-def _follow_docker(events: queue.Queue[dict[str, Any]], stopping: threading.Event) -> None:
-    from wirework.guests.docker import DockerClient
-
-    client = DockerClient()
-    while not stopping.is_set():
-        try:
-            for event in client.events():
-                if event.get("Action") in ("die", "destroy", "stop", "kill"):
-                    events.put(event)
-        except Exception:
-            pass
-        stopping.wait(2.0)
-
-
-def _handle_events(events: queue.Queue[dict[str, Any]]) -> None:
-    if events.empty():
-        return
-    while not events.empty():
-        events.get_nowait()
-    from wirework.cli import sessions
-    from wirework.errors import WireworkError
-
-    for session in sessions.live_sessions():
-        with contextlib.suppress(WireworkError, OSError):
-            session.gc()
+    return handle_request(request)

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, cast
 
 from wirework.errors import InvalidInput
@@ -20,8 +21,9 @@ DEFAULT_STATE_DIR = "/var/lib/wirework"
 STATE_DIR_ENV = "WIREWORK_STATE_DIR"
 
 
-def state_dir(explicit: str | None = None) -> str:
-    return explicit or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
+def state_dir(explicit: str | None = None, *, env: Mapping[str, str] | None = None) -> str:
+    """`explicit`, else WIREWORK_STATE_DIR of `env` (None: this process's environment), else the default."""
+    return explicit or (os.environ if env is None else env).get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
 
 
 def open_store(url: str | StoreConfig | None = None, *, state_dir_path: str | None = None) -> Store:

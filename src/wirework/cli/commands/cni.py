@@ -44,13 +44,16 @@ def cmd_install(args: argparse.Namespace) -> int:
 
 def cmd_plugin(args: argparse.Namespace) -> int:
     from wirework.cli import sessions
+    from wirework.cli.request import current
     from wirework.cni.handler import handle
 
-    env = {k: v for k, v in os.environ.items() if k.startswith(("CNI_", "WIREWORK_")) or k == "PATH"}
-    stdin = sys.stdin.read() if sys.stdin is not None else ""
+    request = current()  # in the service: the runtime's CNI_*/WIREWORK_* (as forwarded), not the service's own
+    env = {k: v for k, v in request.env.items() if k.startswith(("CNI_", "WIREWORK_")) or k == "PATH"}
+    stdin_stream = request.stdin
+    stdin = stdin_stream.read() if stdin_stream is not None else ""
     if getattr(args, "dry_run", False):
-        request = {k[4:].lower(): v for k, v in env.items() if k.startswith("CNI_")}
-        print(dumps({"dry_run": True, "request": request, "config_bytes": len(stdin)}))
+        cni_request = {k[4:].lower(): v for k, v in env.items() if k.startswith("CNI_")}
+        print(dumps({"dry_run": True, "request": cni_request, "config_bytes": len(stdin)}))
         return 0
     # Inside the service sessions stay open for the next request; a one-shot process closes its own.
     factory = sessions.get_session if sessions.KEEP_SESSIONS else None

@@ -53,6 +53,7 @@ def register(sub: Any) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from wirework.api.env import state_dir
+    from wirework.cli.request import current
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     options = {"name": args.name, "ip": args.ip, "publish": args.publish, "detach": args.detach,
@@ -65,7 +66,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         steps = ww.plan_run(args.net, command, **options)
         print(dumps({"dry_run": True, "steps": steps}) if args.json else "\n".join(f"would {s}" for s in steps))
         return 0
-    result = ww.run_guest(args.net, command, capture=args.json, log_dir=state_dir(args.state_dir), **options)
+    result = ww.run_guest(args.net, command, capture=args.json, log_dir=state_dir(args.state_dir, env=current().env),
+                            **options)
     if args.json:
         print(dumps(result.to_dict()))
     elif args.detach:

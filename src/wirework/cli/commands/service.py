@@ -1,4 +1,8 @@
-"""`wirework service start|stop|status|run`: the resident service that keeps the CLI fast."""
+"""`wirework service start|stop|status|run`: the resident service that keeps the CLI fast.
+
+The CLI starts a service by itself when none answers (see `wirework.cli.main`); these commands
+manage one explicitly (`run` stays in the foreground: systemd's `wireworkd.service` uses it).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,9 @@ def register(sub: Any) -> None:
     p.add_argument("action", choices=("start", "stop", "status", "run"))
     p.add_argument("--socket", help="socket path (default /run/wirework/wireworkd.sock, env WIREWORK_SOCKET)")
     p.add_argument("--no-docker-events", action="store_true", help="do not watch Docker's events")
+    p.add_argument("--idle-exit", type=float, default=0,
+                   help="exit after this many seconds without requests (default 0: never)")
+    p.add_argument("--group", help="group allowed to use the socket besides root (env WIREWORK_SOCKET_GROUP)")
     add_dry_run(p, plan=False)
     add_json(p)
     p.set_defaults(func=cmd_service)
@@ -23,12 +30,13 @@ def cmd_service(args: argparse.Namespace) -> int:
     from wirework.service import daemon
 
     path = args.socket or daemon.socket_path()
+    watch = not args.no_docker_events
     if args.action != "status" and (args.dry_run or args.json):
         return _planned_or_json(args, path)
     if args.action == "run":
-        return daemon.serve(path, watch_docker=not args.no_docker_events)
+        return daemon.serve(path, watch_docker=watch, idle_exit=args.idle_exit, group=args.group)
     if args.action == "start":
-        pid = daemon.start(path, watch_docker=not args.no_docker_events)
+        pid = daemon.start(path, watch_docker=watch, idle_exit=int(args.idle_exit), group=args.group)
         print(f"wirework service running (pid {pid}, socket {path})")
         return 0
     if args.action == "stop":
@@ -55,10 +63,10 @@ def _planned_or_json(args: argparse.Namespace, path: str) -> int:
         print(dumps({"dry_run": True, "action": args.action, "would": would}) if args.json else f"would {would}")
         return 0
     if args.action == "start":
-        pid = daemon.start(path, watch_docker=not args.no_docker_events)
+        pid = daemon.start(path, watch_docker=not args.no_docker_events, idle_exit=int(args.idle_exit), group=args.group)
         print(dumps({"socket": path, "running": True, "pid": pid}))
     elif args.action == "stop":
         print(dumps({"socket": path, "stopped": daemon.stop(path)}))
     else:
-        return daemon.serve(path, watch_docker=not args.no_docker_events)
+        return daemon.serve(path, watch_docker=not args.no_docker_events, idle_exit=args.idle_exit, group=args.group)
     return 0

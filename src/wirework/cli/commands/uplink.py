@@ -121,12 +121,14 @@ def _start_watchdog(args: argparse.Namespace, record: dict[str, Any]) -> None:
     if record.get("state") != "pending":
         return
     from wirework.api.env import spawn_detached, state_dir
+    from wirework.cli.request import current
 
-    directory = state_dir(args.state_dir)
+    request_env = current().env
+    directory = state_dir(args.state_dir, env=request_env)
     argv = [sys.executable, "-m", "wirework.cli.main", "uplink", "--watchdog", args.bridge, "--state-dir", directory]
     if args.netns:
         argv += ["--netns", args.netns]
-    env = {k: v for k, v in os.environ.items() if k != "WIREWORK_FAIL_AT"}
+    env = {k: v for k, v in request_env.items() if k != "WIREWORK_FAIL_AT"}
     env["WIREWORK_NO_SERVICE"] = "1"
     log = os.path.join(directory, f"uplink-{args.netns or 'host'}-{args.bridge}.log")
     spawn_detached(argv, env=env, log=log)
