@@ -184,10 +184,11 @@ class CreateVxlan(Step):
     port: int = VXLAN_PORT
     underlay: str | None = None
     mtu: int | None = None
+    mac: str | None = None  # None: the kernel picks one
 
     def apply(self, host: Host) -> Sequence[Step]:
         host.net.create_vxlan(self.name, vni=self.vni, local=self.local, port=self.port, learning=False,
-                              underlay=self.underlay, mtu=self.mtu)
+                              underlay=self.underlay, mtu=self.mtu, mac=self.mac)
         try:
             host.net.set_alias(self.name, tag(self.owner))
         except Exception:
@@ -204,6 +205,7 @@ class CreateVxlan(Step):
 
     def commands(self) -> list[str]:
         mtu = f" mtu {self.mtu}" if self.mtu else ""
+        mtu += f" address {self.mac}" if self.mac else ""
         dev = f" dev {self.underlay}" if self.underlay else ""
         return [f"ip link add {self.name}{mtu} type vxlan id {self.vni} local {self.local} dstport {self.port}"
                 f" nolearning{dev}", f"ip link set {self.name} alias {tag(self.owner)}"]

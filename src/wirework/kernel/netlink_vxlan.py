@@ -16,7 +16,8 @@ _NUD_PERMANENT = 0x80
 
 class VxlanOps(LinkCore):
     def create_vxlan(
-        self, name: str, *, vni: int, local: str, port: int, learning: bool, underlay: str | None, mtu: int | None
+        self, name: str, *, vni: int, local: str, port: int, learning: bool, underlay: str | None, mtu: int | None,
+        mac: str | None = None,
     ) -> None:
         key = "vxlan_local6" if ":" in local else "vxlan_local"
         extra: dict[str, Any] = {"vxlan_id": vni, key: local, "vxlan_port": port, "vxlan_learning": int(learning)}
@@ -24,6 +25,8 @@ class VxlanOps(LinkCore):
             extra["vxlan_link"] = self._index(underlay)
         if mtu:
             extra["mtu"] = mtu
+        if mac:
+            extra["address"] = mac
         self._create(name, kind="vxlan", **extra)
 
     def vxlan(self, name: str) -> VxlanInfo | None:

@@ -55,6 +55,8 @@ def connect(ww: Session, spec: ConnectSpec, *, dry_run: bool = False) -> Connect
     g = ww.resolve(spec.guest)
     check_guest_mode(g)
     ep = endpoints.load(ww.store, ww.host_id, net.name, g.key)
+    if net.cluster_cidr and not spec.default_route:
+        spec = replace(spec, default_route=ep.default_route if ep else not _has_default_route(ww, g))
     if ep is not None:
         if _alive(ww, ep, g):
             if same_request(ep, spec):
@@ -146,6 +148,12 @@ def _default_route_moves(ww: Session, ep: Endpoint) -> list[Op]:
         return []
     return [endpoints.put_op(replace(o, default_route=False)) for o in endpoints.of_guest(ww.store, ww.host_id, ep.guest.key)
             if o.network != ep.network and o.default_route]
+
+
+def _has_default_route(ww: Session, g: Guest) -> bool:
+    """A cluster network's guests reach the other hosts' subnets through the default route:
+    it is theirs unless the guest already has one (the other networks' subnets lie beyond it)."""
+    return any(r.dst == "default" for r in ww.host.net.routes(g.netns_path, table=254))
 
 
 def _alive(ww: Session, ep: Endpoint, g: Guest) -> bool:

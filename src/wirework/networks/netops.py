@@ -86,10 +86,14 @@ def ensure_default(ww: Session, *, no_sysctl: bool = False) -> Network:
     return create(ww, nets.validate_network(nets.DEFAULT_NETWORK), no_sysctl=no_sysctl).network
 
 
-def remove(ww: Session, name: str, *, force: bool = False, detach: Any = None) -> Network:
+def remove(ww: Session, name: str, *, force: bool = False, detach: Any = None, cluster: bool = False) -> Network:
     """Remove a network; refused while guests are attached unless `force` (then they are
-    disconnected first through `detach(endpoint)`)."""
+    disconnected first through `detach(endpoint)`). A cluster network's local part is its
+    agent's (`cluster=True`): the user removes the network cluster-wide instead."""
     net = nets.require(ww.store, ww.host_id, name)
+    if net.driver and not cluster:
+        raise Conflict(f"network {name} is a cluster network ({net.driver}, {net.cluster_cidr}) that this host's agent "
+                       f"manages; remove it for the whole cluster with 'wirework network rm {name} --store URL'")
     eps = endpoints.on_network(ww.store, ww.host_id, name)
     if eps and not force:
         names = ", ".join(sorted(ep.guest.name for ep in eps)[:5])

@@ -207,11 +207,11 @@ class FakeNet:
 
     # VXLAN devices, their FDB and neighbour entries (host namespace only)
     def create_vxlan(self, name: str, *, vni: int, local: str, port: int, learning: bool, underlay: str | None,
-                     mtu: int | None) -> None:
+                     mtu: int | None, mac: str | None = None) -> None:
         self._check("create_vxlan")
         if any(v.vni == vni and v.port == port and v.local == local for v in self.s.vxlans.values()):
             raise Conflict(f"a VXLAN device with VNI {vni} already exists")
-        self._add(None, name, "vxlan", mtu)
+        self._add(None, name, "vxlan", mtu, mac)
         index = self.s.links[(None, underlay)].index if underlay else 0
         self.s.vxlans[name] = VxlanInfo(vni, local, port, learning, index)
 
@@ -282,7 +282,8 @@ class FakeOvs:
         del self.s.ovs_bridges[name]
         return True
 
-    def add_port(self, bridge: str, port: str, *, tag: int | None, owner: str, extra: dict[str, str] | None = None) -> None:
+    def add_port(self, bridge: str, port: str, *, tag: int | None, owner: str, extra: dict[str, str] | None = None,
+                 port_extra: dict[str, str] | None = None) -> None:
         self.s.ovs_ports[port] = (bridge, owner)
 
     def del_port(self, bridge: str, port: str, *, owner: str | None = None) -> bool:
