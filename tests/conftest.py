@@ -17,6 +17,8 @@ import pytest
 
 RUN_ID = uuid.uuid4().hex[:6]
 
+pytest_plugins = ["tests.cluster.fixtures"]  # etcd members and cluster stores
+
 
 def sh(*argv: str, check: bool = True, ns: str | None = None, timeout: float = 60) -> str:
     """Run a command (tests may use ip/nft/ovs-vsctl freely to set up and to observe)."""

@@ -77,8 +77,11 @@ class StubWatch:
             return out
 
     def cancel(self) -> None:
+        # Closing the response from here would wait for the reading thread: shut the socket.
         try:
-            self.resp.close()
+            sock = socket.fromfd(self.resp.raw._fp.fileno(), socket.AF_INET, socket.SOCK_STREAM)
+            sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
         except Exception:
             pass
 

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.cluster.etcd_stub import StubEtcdStore
 from tests.cluster.memstore import MemStore
-from tests.cluster.topo import Hosts, guest_ip
+from tests.cluster.topo import Hosts, guest_ip, wait_for
 from tests.conftest import Namespaces, ping, sh
 from wirework.cluster import registry
 from wirework.cluster.model import validate_cluster_network
@@ -65,3 +66,77 @@ def test_three_hosts_join_converge_and_a_dead_host_is_dropped(hosts: Hosts, netn
     assert subnets["h3"] not in sh("ip", "route", "show", "proto", "87", ns=h1)
     assert "dst 10.97.0.3" not in sh("bridge", "fdb", "show", "dev", "wwx-blue", ns=h1)
     assert ping(guests["h1"], g2)
+
+
+def test_agent_restarts_keep_the_subnet_and_an_outage_changes_nothing(hosts: Hosts, netns: Namespaces) -> None:
+    store = MemStore()
+    registry.define(store, validate_cluster_network("blue", driver="vxlan", subnet="10.244.0.0/16"))
+    for label in ("h1", "h2"):
+        hosts.add(label)
+        hosts.agent(label, store).start()
+    hosts.settle()
+    held = hosts.agents["h1"].mine["blue"].subnet
+    g1, g2 = netns("g1"), netns("g2")
+    hosts.sessions["h1"].connect("blue", f"/run/netns/{g1}")
+    hosts.sessions["h2"].connect("blue", f"/run/netns/{g2}")
+    target = guest_ip(g2)
+    assert any(ping(g1, target) for _ in range(3))
+
+    # Killed and restarted within the TTL: the same lease, the same subnet, no kernel change.
+    before = sh("ip", "-d", "link", "show", "wwx-blue", ns=hosts.names["h1"])
+    hosts.agents["h1"].stop()
+    again = hosts.agent("h1", store)
+    again.start()
+    assert again.mine["blue"].subnet == held and again.sync.converged == 0
+    assert sh("ip", "-d", "link", "show", "wwx-blue", ns=hosts.names["h1"]) == before
+
+    # Down for longer than the TTL: the host keeps forwarding; its records expire meanwhile.
+    hosts.agents.pop("h1").stop()
+    store.advance(11)
+    assert ping(g1, target)
+    restarted = hosts.agent("h1", store)
+    restarted.start()  # a new lease; the remembered subnet is still free: the same one
+    assert restarted.mine["blue"].subnet == held
+    hosts.settle()
+    assert ping(g1, target)
+
+    # The store goes away: steps go on without error and without touching the kernel.
+    store.set_down(True)
+    hosts.settle()
+    assert ping(g1, target)
+    assert any("lost the cluster store" in line for line in hosts.logs["h1"])
+    store.advance(11)  # leases expire while the store is away (as etcd would, seen on its return)
+    store.set_down(False)
+    hosts.settle(rounds=4)
+    assert hosts.agents["h1"].mine["blue"].subnet == held and hosts.agents["h2"].store_ok
+    assert {r.host for r, _ in registry.host_subnets(store, "blue")} == {hosts.names["h1"], hosts.names["h2"]}
+    assert ping(g1, target)
+
+    # A compacted watch: everything is re-read.
+    store.compact()
+    hosts.settle()
+    assert hosts.agents["h1"].watch is not None and ping(g1, target)
+
+
+def test_on_a_real_etcd_a_joining_host_appears_everywhere_and_a_leaving_one_goes(hosts: Hosts, netns: Namespaces,
+                                                                                  cluster_store: StubEtcdStore) -> None:
+    registry.define(cluster_store, validate_cluster_network("blue", driver="vxlan", subnet="10.244.0.0/16"))
+    for label in ("h1", "h2"):
+        hosts.add(label)
+        hosts.agent(label, cluster_store).start()
+    hosts.settle()
+    h1 = hosts.names["h1"]
+    hosts.add("h3")
+    hosts.agent("h3", cluster_store).start()
+    s3 = hosts.agents["h3"].mine["blue"].subnet
+    wait_for("h3's route on h1", lambda: s3 in sh("ip", "route", "show", "proto", "87", ns=h1), step=hosts.settle)
+    g1, g3 = netns("g1"), netns("g3")
+    hosts.sessions["h1"].connect("blue", f"/run/netns/{g1}")
+    hosts.sessions["h3"].connect("blue", f"/run/netns/{g3}")
+    assert any(ping(g1, guest_ip(g3)) for _ in range(3))
+    hosts.agents.pop("h3").stop(leave=True)  # leaves for good: its guest, device and records go now
+    wait_for("h3's route gone from h1", lambda: s3 not in sh("ip", "route", "show", "proto", "87", ns=h1),
+             step=hosts.settle)
+    assert "wwx-blue" not in sh("ip", "link", ns=hosts.names["h3"])
+    assert "eth0" not in sh("ip", "link", ns=g3)
+    assert {r.host for r, _ in registry.host_subnets(cluster_store, "blue")} == {h1, hosts.names["h2"]}

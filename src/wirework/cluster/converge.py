@@ -15,8 +15,11 @@ from wirework.cluster import dataplane
 from wirework.cluster.dataplane.base import Local, mtu_for
 from wirework.cluster.model import ClusterNetwork, HostSubnet
 from wirework.errors import InvalidInput, NotFound
+from wirework.firewall.render import fingerprint
+from wirework.firewall.state import registry
 from wirework.model.host import Host, LinkInfo
 from wirework.networks import network as nets
+from wirework.networks.fw import rules_of
 from wirework.networks.netplan import plan_network, probe_network
 from wirework.networks.network import Network
 from wirework.plan.steps import Plan, Step
@@ -62,7 +65,10 @@ def settle(host: Host, desired: Desired, local_host: str) -> tuple[Local, Networ
 
 def plan_host(host: Host, desired: Desired, local_host: str) -> Converged:
     local, record = settle(host, desired, local_host)
-    base = plan_network(record, probe_network(host, record))
+    # The firewall steps make no change when the network's rules are in place: leave them out
+    # then, so that a host in line with the cluster plans nothing at all.
+    rules_missing = registry(host).get(record.bridge) != fingerprint(rules_of(record))
+    base = plan_network(record, probe_network(host, record), firewall=rules_missing)
     plane = dataplane.get(desired.net.driver)
     planned = plane.plan(local, list(desired.peers), plane.probe(host, local))
     steps: tuple[Step, ...] = base.steps + tuple(planned.steps)
