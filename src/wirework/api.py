@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from wirework.api_cluster import ClusterApi
+from wirework.errors import InvalidInput
 from wirework.guests.docker import DockerClient
 from wirework.guests.resolve import resolve
 from wirework.kernel.host import KernelHost
@@ -25,12 +27,12 @@ from wirework.networks.records import Attachment
 from wirework.plan.executor import Executor, FaultHook, env_fault_hook, recover
 from wirework.plan.steps import Plan, Step
 from wirework.store import Store, open_store
-from wirework.store.base import Op
+from wirework.store.base import ClusterStore, Op
 
 OVS_DB_ENV = "WIREWORK_OVS_DB"  # an ovsdb-server socket other than the system's
 
 
-class Wirework:
+class Wirework(ClusterApi):
     """A session: adapters for one host namespace plus the state store, kept open."""
 
     def __init__(
@@ -42,13 +44,26 @@ class Wirework:
         docker_socket: str | None = None,
         ovs_db: str | None = None,
         fault: FaultHook | None = None,
+        cluster_store: ClusterStore | None = None,
     ) -> None:
+        self.netns = netns
+        self._cluster_store = cluster_store
         self.host = KernelHost(netns, ovs_db=ovs_db or os.environ.get(OVS_DB_ENV) or None)
         self.host_id = records.host_id(netns)
         self.store = store or open_store(state_dir_path=state_dir)
         self.docker = DockerClient(docker_socket)
         self.fault = fault or env_fault_hook()
         self._recovered = False
+
+    @property
+    def cluster_store(self) -> ClusterStore:
+        """The store every host shares (etcd); provisional until the etcd branch's selection lands."""
+        if self._cluster_store is None:
+            raise InvalidInput(what="shared store", value="", why="cluster networks need --store etcd://HOST:PORT")
+        return self._cluster_store
+
+    def cluster_configured(self) -> bool:
+        return self._cluster_store is not None
 
     def refresh_environment(self) -> None:
         """Re-read per-request settings from the environment (the service's requests differ)."""

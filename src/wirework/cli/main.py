@@ -16,7 +16,7 @@ SOCKET_ENV = "WIREWORK_SOCKET"
 DEFAULT_SOCKET = "/run/wirework/wireworkd.sock"
 NO_SERVICE_ENV = "WIREWORK_NO_SERVICE"
 # Commands the service must not run: they take over the terminal, run for long, or manage it.
-LOCAL_ONLY = {"service", "run", "lab", "help", "--help", "-h", "--version", "uplink"}
+LOCAL_ONLY = {"service", "run", "lab", "help", "--help", "-h", "--version", "uplink", "agent"}
 FORWARDED_ENV_PREFIXES = ("WIREWORK_", "DOCKER_HOST")
 
 
