@@ -10,7 +10,7 @@ import pytest
 
 from tests.cluster.etcd_stub import StubEtcdStore
 from tests.cluster.memstore import MemStore
-from tests.cluster.topo import Hosts, guest_ip, wait_for
+from tests.cluster.topo import Hosts, guest_ip, source_seen, wait_for
 from tests.conftest import Namespaces, ping, sh
 from wirework.cluster import registry
 from wirework.cluster.model import validate_cluster_network
@@ -52,6 +52,8 @@ def test_three_hosts_join_converge_and_a_dead_host_is_dropped(hosts: Hosts, netn
     assert "default via" in sh("ip", "route", ns=guests["h1"])
     g2, g3 = guest_ip(guests["h2"]), guest_ip(guests["h3"])
     assert any(ping(guests["h1"], g2) for _ in range(3))
+    assert source_seen(guests["h2"], guests["h1"], g2) == guest_ip(guests["h1"])  # not masqueraded inside
+    assert ping(guests["h1"], "10.97.0.254")  # masqueraded beyond: the router has no route back to 10.244/16
     assert ping(guests["h1"], g3)
     assert ping(guests["h1"], g2, size=1450 - 28, dont_fragment=True)
     assert not ping(guests["h1"], g2, size=1451 - 28, dont_fragment=True)

@@ -15,10 +15,10 @@ import time
 from typing import TYPE_CHECKING
 
 from wirework.cluster import leases
-from wirework.cluster.converge import Desired, plan_host
+from wirework.cluster.converge import Desired, plan_host, underlay_link
 from wirework.cluster.local import leave_locally, materialised, record_op
 from wirework.cluster.model import ACTIVE, ClusterNetwork, HostSubnet
-from wirework.errors import StoreUnavailable
+from wirework.errors import StoreUnavailable, Unsupported
 from wirework.networks import network as nets
 from wirework.networks.network import Network
 
@@ -81,6 +81,8 @@ class Converger:
             agent.log(f"network {name}: this host's subnet moved from {here.subnet} to {mine.subnet}; "
                       f"its guests there are disconnected")
             leave_locally(agent.ww, name, self._desired_of(name, here))
+        if net.uses_ovs:
+            self._ovs_underlay(mine.public_ip)
         peers = tuple(r for r in agent.records.get(name, {}).values() if r.host != agent.config.host_id)
         result = plan_host(agent.ww.host, Desired(net, mine, peers), agent.ww.host_id)
         stored = nets.load(agent.ww.store, agent.ww.host_id, name)
@@ -93,6 +95,21 @@ class Converger:
         for text in result.problems:
             agent.log(f"network {name}: {text}")
         self._publish(name, mine)
+
+    def _ovs_underlay(self, public_ip: str) -> None:
+        """Userspace OVS tunnels need the underlay address on an OVS bridge holding the NIC:
+        move it there once (the uplink operation, as `tunnel add` does; it stays)."""
+        ww = self.agent.ww
+        link = underlay_link(ww.host, public_ip)
+        if ww.host.ovs.kernel_datapath_available() or ww.host.ovs.bridge_exists(link.name):
+            return
+        if link.kind == "bridge":
+            raise Unsupported(feature="userspace OVS tunnels over a Linux bridge",
+                              why=f"the public IP {public_ip} sits on Linux bridge {link.name}; it must sit on an OVS "
+                                  f"bridge holding the NIC ('wirework uplink --ovs BRIDGE NIC')")
+        bridge = f"ul-{link.name}"[:15]
+        self.agent.log(f"moving the underlay {public_ip} from {link.name} onto OVS bridge {bridge} (userspace tunnels)")
+        ww.uplink(bridge, link.name, ovs=True, check=None)
 
     def _own_record(self, name: str) -> HostSubnet | None:
         agent = self.agent
