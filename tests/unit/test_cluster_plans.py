@@ -86,7 +86,7 @@ def test_ovs_mesh_adds_protected_ports_and_drops_a_leaving_peer() -> None:
     assert "add route 10.244.3.0/24 via 10.244.3.1 dev ww-blue onlink proto 87" in steps
     link = LinkInfo(5, "wwo-blue", "openvswitch", 1462, "", True, "", master=4)
     have = ovs.OvsFacts(True, "netdev", True, link, "ww-blue", ((port2, "cnet:blue"), (port3, "cnet:blue"), ("x", "")),
-                        (RouteInfo("10.244.3.0/24", "10.244.3.1", "ww-blue", proto=ROUTE_PROTO, onlink=True),))
+                        tuple(RouteInfo(p.subnet, p.gateway, "ww-blue", proto=ROUTE_PROTO, onlink=True) for p in (P2, P3)))
     left = texts(ovs.plan(local, [P2], have).steps)
     assert left[0] == "remove route 10.244.3.0/24 via 10.244.3.1 dev ww-blue onlink proto 87"
     assert left[1:] == [f"remove port {port3} from Open vSwitch bridge wwo-blue"]  # the untagged port "x" stays
