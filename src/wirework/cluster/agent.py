@@ -48,6 +48,7 @@ class Agent:
         self.watch: Watch | None = None
         self.next_renew = 0.0
         self.store_ok = True
+        self.joined_in = 0.0
         self.sync = Converger(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -56,6 +57,7 @@ class Agent:
 
         A fresh start that fails anywhere revokes its lease: the store holds nothing of it and
         the host was not touched (convergence comes after every claim succeeded)."""
+        began = time.monotonic()
         self.lease, resumed = self._resume_or_grant()
         try:
             leases.claim_host(self.store, self._host_record(), self.config.lease_ttl)
@@ -76,7 +78,8 @@ class Agent:
         self.sync.mark(set(self.nets) | set(self.sync.materialised()))
         self.sync.converge_dirty()
         self.watch = self.store.watch(keys.ROOT, revision + 1)
-        self.log(f"agent {self.config.host_id} ({self.config.public_ip}) joined: "
+        self.joined_in = time.monotonic() - began
+        self.log(f"agent {self.config.host_id} ({self.config.public_ip}) joined in {self.joined_in * 1000:.0f} ms: "
                  + (", ".join(f"{n} {r.subnet}" for n, r in sorted(self.mine.items())) or "no cluster network yet"))
 
     def step(self, timeout: float = 1.0) -> None:
