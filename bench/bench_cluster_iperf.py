@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from bench.cluster_lab import ClusterLab, answers, guest_ip, sh
 from tests.cluster.memstore import MemStore  # the etcd branch's in-memory store replaces this
+
 from wirework.cluster import registry
 from wirework.cluster.model import validate_cluster_network
 

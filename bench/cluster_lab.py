@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -71,18 +72,34 @@ class ClusterLab:
         self.agents[label] = agent
         return agent
 
-    def run_in_thread(self, label: str) -> None:
-        """Step the agent in the background, as `wirework agent` would."""
-        stop = threading.Event()
+    def run_in_thread(self, label: str) -> float:
+        """Start the agent and step it in a thread of its own, as `wirework agent` would; the
+        start's duration. (Netlink sockets stay in the thread that opened them: start there.)"""
+        stop, started = threading.Event(), threading.Event()
         agent = self.agents[label]
+        took: list[float] = []
+        failed: list[BaseException] = []
 
         def loop() -> None:
+            t0 = time.monotonic()
+            try:
+                agent.start()
+            except BaseException as exc:
+                failed.append(exc)
+                started.set()
+                return
+            took.append(time.monotonic() - t0)
+            started.set()
             while not stop.is_set():
                 agent.step(0.2)
 
         thread = threading.Thread(target=loop, daemon=True)
         thread.start()
+        started.wait(60)
+        if failed:
+            raise failed[0]
         self._threads[label] = (thread, stop)
+        return took[0]
 
     def halt(self, label: str) -> None:
         thread, stop = self._threads.pop(label)

@@ -49,6 +49,7 @@ class Agent:
         self.next_renew = 0.0
         self.store_ok = True
         self.joined_in = 0.0
+        self.renewed_at = 0.0  # monotonic time the lease was last known renewed
         self.sync = Converger(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -74,7 +75,8 @@ class Agent:
                 self._revoke_quietly()
             raise
         self.memory.remember_agent(self.lease, self.config.host_id, self.config.lease_ttl)
-        self.next_renew = self.clock() + self.config.lease_ttl / 3
+        self.renewed_at = self.clock()
+        self.next_renew = self.renewed_at + self.config.lease_ttl / 3
         self.sync.mark(set(self.nets) | set(self.sync.materialised()))
         self.sync.converge_dirty()
         self.watch = self.store.watch(keys.ROOT, revision + 1)
@@ -124,7 +126,8 @@ class Agent:
             self._lost_store(exc)
             self.next_renew = self.clock() + min(1.0, self.config.lease_ttl / 3)
             return
-        self.next_renew = self.clock() + self.config.lease_ttl / 3
+        self.renewed_at = self.clock()
+        self.next_renew = self.renewed_at + self.config.lease_ttl / 3
         if not alive:
             self.log(f"lease {self.lease} expired (the store was out of reach for longer than "
                      f"{self.config.lease_ttl:g} s): claiming this host's subnets again")
