@@ -15,6 +15,7 @@ import statistics
 import tempfile
 import time
 
+from wirework.api.lab import lab_manager
 from wirework.lab.lifecycle import LabManager
 
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "examples", "ovs-gre.yaml")
@@ -78,7 +79,7 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=20)
     parser.add_argument("--guests", type=int, default=10)
     args = parser.parse_args()
-    mgr = LabManager(tempfile.mkdtemp())
+    mgr = lab_manager(tempfile.mkdtemp())
     gre = [timed_up(mgr, EXAMPLE) for _ in range(args.runs)]
     print(f"lab up ovs-gre (2 hosts, 2 OVS instances, GRE): median {statistics.median(gre):.2f} s, "
           f"runs {', '.join(f'{t:.2f}' for t in gre)}")

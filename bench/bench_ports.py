@@ -29,7 +29,8 @@ from collections.abc import Callable
 
 from wirework.firewall import render
 from wirework.firewall.model import PortMapping
-from wirework.firewall.steps import EnsureFirewallBase, PublishPort, UnpublishPort
+from wirework.firewall.ports import PublishPort, UnpublishPort
+from wirework.firewall.steps import EnsureFirewallBase
 from wirework.kernel.host import KernelHost
 from wirework.kernel.nft import Nft
 

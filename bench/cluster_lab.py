@@ -68,7 +68,7 @@ class ClusterLab:
 
     def agent(self, label: str, store: Any, ttl: float = 10.0) -> Agent:
         ns, ip = self.hosts[label]
-        agent = Agent(self.sessions[label], store, AgentConfig(ns, ip, ttl))
+        agent = Agent(self.sessions[label].context, store, AgentConfig(ns, ip, ttl))
         self.agents[label] = agent
         return agent
 

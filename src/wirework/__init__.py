@@ -1,8 +1,9 @@
 """wirework: wire containers into networks on Linux, planned, shown and reversible.
 
-Layers, top to bottom (imports point down only): front (`cli`, later `cni`, `dockerplugin`),
-api (`api`, `lab`), policy (`networks`, later `overlay`), mechanism (`drivers`, `plan`,
-`store`, `ipam`, `firewall`), adapters (`kernel`, `guests`, `store.sqlite`), base (`model`,
+Layers, top to bottom (imports point down only; `docs/DESIGN.md` has the map): front (`cli`,
+`service`, later `cni`, `dockerplugin`), api (`api`), policy (`attachments`, `networks`,
+`uplink`, `tunnels`, `diagnostics`, later `cluster`, `lab`), mechanism (`plan`, `drivers`,
+`firewall`, `ipam`, `context`), adapters (`kernel`, `guests`, `store`), base (`model`,
 `errors`, `naming`). The package itself imports nothing heavy: the CLI's fast path must not
 pay for pyroute2.
 """

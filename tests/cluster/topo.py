@@ -57,7 +57,7 @@ class Hosts:
     def agent(self, label: str, store: Any = None, *, ttl: float = 10.0, **kw: Any) -> Agent:
         log = self.logs.setdefault(label, [])
         config = AgentConfig(self.names[label], self.ips[label], ttl, **kw)
-        agent = Agent(self.sessions[label], store or self.store, config, log=log.append)
+        agent = Agent(self.sessions[label].context, store or self.store, config, log=log.append)
         self.agents[label] = agent
         return agent
 

@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import Namespaces, ping, sh, snapshot, wirework_cli
 from wirework.api import Wirework
+from wirework.attachments.ops import teardown
 from wirework.errors import Conflict, GuestNotFound, InvalidInput, NotFound, StepFailed, WireworkError
 from wirework.store.sqlite import SqliteStore
 
@@ -318,7 +319,7 @@ def test_gc_of_an_old_wiring_spares_the_new_one(netns: Namespaces, state_dir: st
         sh("ip", "netns", "del", g1)  # the guest restarts: a new namespace under the same name
         sh("ip", "netns", "add", g1)
         ww.attach(g1, "br0", ip="10.67.0.2/24")  # wired again before gc gets to the old record
-        ww._teardown(old[0].attachment, None)  # what a racing gc would do with its stale list
+        teardown(ww.context, old[0].attachment, None)  # what a racing gc would do with its stale list
         assert "10.67.0.2/24" in sh("ip", "addr", ns=g1)
         assert [s.state for s in ww.ls()] == ["ok"]
 

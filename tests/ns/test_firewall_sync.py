@@ -11,15 +11,8 @@ from tests.ns.test_firewall_traffic import HOST_LAN, NEIGHBOUR, Lab, get, lab, p
 from wirework.errors import Conflict, NotFound, StepFailed
 from wirework.firewall import render
 from wirework.firewall.model import PortMapping
-from wirework.firewall.steps import (
-    AddNetworkRules,
-    EnsureFirewallBase,
-    EnsureForwarding,
-    LinkNetworks,
-    PublishPort,
-    RemoveNetworkRules,
-    UnpublishPort,
-)
+from wirework.firewall.ports import PublishPort, UnpublishPort
+from wirework.firewall.steps import AddNetworkRules, EnsureFirewallBase, EnsureForwarding, LinkNetworks, RemoveNetworkRules
 from wirework.firewall.sync import apply_full_ruleset
 from wirework.kernel.nft import Nft, NftRejected
 from wirework.plan.executor import Executor

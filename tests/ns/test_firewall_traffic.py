@@ -17,14 +17,8 @@ import pytest
 
 from tests.conftest import Namespaces, sh
 from wirework.firewall.model import NetworkRules, PortMapping
-from wirework.firewall.steps import (
-    AddNetworkRules,
-    EnsureFirewallBase,
-    LinkNetworks,
-    PublishPort,
-    UnlinkNetworks,
-    UnpublishPort,
-)
+from wirework.firewall.ports import PublishPort, UnpublishPort
+from wirework.firewall.steps import AddNetworkRules, EnsureFirewallBase, LinkNetworks, UnlinkNetworks
 from wirework.kernel.host import KernelHost
 from wirework.plan.executor import Executor
 from wirework.plan.steps import Plan, Step

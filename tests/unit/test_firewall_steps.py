@@ -10,17 +10,16 @@ import pytest
 from wirework.errors import Conflict, NotFound
 from wirework.firewall.fake import FakeNft
 from wirework.firewall.model import NetworkRules, PortMapping
+from wirework.firewall.ports import PublishPort, UnpublishPort
 from wirework.firewall.steps import (
     AddNetworkRules,
     DeleteFirewallBase,
     EnsureFirewallBase,
     EnsureForwarding,
     LinkNetworks,
-    PublishPort,
     RemoveBridgeAccept,
     RemoveNetworkRules,
     UnlinkNetworks,
-    UnpublishPort,
 )
 from wirework.plan.executor import Executor, run_best_effort
 from wirework.plan.steps import Plan, Step

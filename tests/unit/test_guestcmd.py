@@ -1,9 +1,9 @@
 import pytest
 
+from wirework.attachments.guestcmd import parse_route, parse_rule, plan_guest_command
 from wirework.errors import InvalidInput
 from wirework.model.guest import Guest
 from wirework.model.host import RouteSpec, RuleSpec
-from wirework.networks.guestcmd import parse_route, parse_rule, plan_guest_command
 
 G = Guest("netns", "g", "g", "netns:g", "/run/netns/g", "1:1")
 

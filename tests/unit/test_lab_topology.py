@@ -120,6 +120,6 @@ def test_converging_plan_creates_nothing_that_exists() -> None:
     spaces = frozenset([names.switch_ns, *(names.ns(n) for n in ("h1", "h2", "c1"))])
     links = frozenset([LabNames.seg_bridge(0, topo.segments[0]), *(names.port(topo.segments[0], h) for h in ("h1", "h2"))])
     again = plan_up(topo, names, LabFacts(spaces, links))
-    creators = {"lab_create_netns", "create_veth", "create_bridge"}
+    creators = {"create_netns", "create_veth", "create_bridge"}
     assert sum(s.kind in creators for s in first.steps) == 4 + 2 + 1
     assert not [s for s in again.steps if s.kind in creators]

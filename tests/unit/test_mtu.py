@@ -6,7 +6,7 @@ import pytest
 
 from wirework.errors import InvalidInput
 from wirework.model.host import RouteInfo
-from wirework.networks.tunnel import route_dev, tunnel_mtu, tunnel_overhead, validate_tunnel
+from wirework.tunnels.ovs import route_dev, tunnel_mtu, tunnel_overhead, validate_tunnel
 
 
 @pytest.mark.parametrize(("type_", "key", "ipv6", "overhead"), [

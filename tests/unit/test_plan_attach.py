@@ -6,12 +6,12 @@ import os
 
 import pytest
 
+from wirework.attachments.attach import check_attach, plan_attach, plan_detach, probe_attach
+from wirework.attachments.records import Attachment
 from wirework.errors import Conflict, InvalidInput, NotFound, StepFailed
 from wirework.model.guest import Guest
 from wirework.model.host import LinkInfo, RouteSpec
 from wirework.model.specs import validate_attach
-from wirework.networks.attach import check_attach, plan_attach, plan_detach, probe_attach
-from wirework.networks.records import Attachment
 from wirework.plan.executor import Executor, Journal, recover
 from wirework.plan.steps import plan_from_dict
 from wirework.store.sqlite import SqliteStore
@@ -29,7 +29,7 @@ def host_with_guest(**kw: object) -> FakeHost:
 
 def make_plan(host: FakeHost, *args: str, **options: object):  # type: ignore[no-untyped-def]
     spec = validate_attach("g1", *args, **options)  # type: ignore[arg-type]
-    facts = probe_attach(host, spec, GUEST, None, [])
+    facts = probe_attach(host, spec, GUEST, [])
     check_attach(spec, facts)
     return spec, facts, plan_attach(spec, facts)
 
@@ -187,7 +187,7 @@ def test_fake_host_satisfies_the_host_protocol() -> None:
 def test_guest_in_the_hosts_own_namespace_is_refused() -> None:
     host = host_with_guest()
     spec = validate_attach("g1", "br0", ip="10.0.0.2/24")
-    facts = probe_attach(host, spec, GUEST, None, [], host_ns_id=GUEST.netns_id)
+    facts = probe_attach(host, spec, GUEST, [], host_ns_id=GUEST.netns_id)
     with pytest.raises(InvalidInput, match="shares the host's network namespace"):
         check_attach(spec, facts)
 

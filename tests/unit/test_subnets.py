@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 
 from wirework.errors import Conflict, InvalidInput
-from wirework.networks.subnets import (
+from wirework.networks.subnets.pools import (
     DEFAULT_POOLS,
     Occupied,
     check_subnet,

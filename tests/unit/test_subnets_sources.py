@@ -8,7 +8,7 @@ from typing import Any
 
 from wirework.model.host import AddrInfo, RouteInfo
 from wirework.networks.network import Network, put_op
-from wirework.networks.occupancy import probe_occupied
+from wirework.networks.subnets.occupancy import probe_occupied
 from wirework.store import open_store
 
 

@@ -7,10 +7,10 @@ import pytest
 from wirework.errors import Conflict, InvalidInput, NotFound
 from wirework.model.addr import parse_cidr
 from wirework.model.host import RouteSpec
-from wirework.networks.uplink import plan_uplink, probe_uplink, validate_uplink
 from wirework.plan.executor import Executor, run_best_effort
 from wirework.plan.steps import Step, plan_from_dict
 from wirework.testing import FakeHost
+from wirework.uplink.plan import plan_uplink, probe_uplink, validate_uplink
 
 DEFAULT = RouteSpec("default", gateway="192.168.1.1", dev="eth0")
 TABLE100 = RouteSpec("10.50.0.0/16", gateway="192.168.1.1", dev="eth0", table=100)

@@ -15,7 +15,7 @@ KEEP_SESSIONS = False  # set by the service
 
 def get_session(netns: str | None, state_dir: str | None) -> Any:
     from wirework.api import Wirework
-    from wirework.store import state_dir as resolve_state_dir
+    from wirework.api.env import state_dir as resolve_state_dir
 
     key = (netns, resolve_state_dir(state_dir), os.environ.get("WIREWORK_OVS_DB"))
     identity = _identity(netns)
@@ -32,14 +32,9 @@ def get_session(netns: str | None, state_dir: str | None) -> Any:
 
 
 def _identity(netns: str | None) -> str:
-    from wirework.kernel.netns import netns_path
+    from wirework.api.env import netns_identity
 
-    path = netns_path(netns) if netns else "/proc/self/ns/net"
-    try:
-        st = os.stat(path)
-    except OSError:
-        return ""
-    return f"{st.st_dev}:{st.st_ino}"
+    return netns_identity(netns)
 
 
 def close_all() -> None:

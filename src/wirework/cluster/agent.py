@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 from wirework.cluster import keys, leases
 from wirework.cluster.dataplane.vxlan import vtep_mac
-from wirework.cluster.local import AgentSession, Memory
+from wirework.cluster.local import Memory
 from wirework.cluster.model import ClusterNetwork, HostRecord, HostSubnet
 from wirework.cluster.sync import Converger
+from wirework.context import HostContext
 from wirework.errors import StoreCompacted, StoreUnavailable, WireworkError
 from wirework.store.base import ClusterStore, Event, Watch
 
@@ -35,12 +36,12 @@ class AgentConfig:
 
 
 class Agent:
-    def __init__(self, session: AgentSession, cluster: ClusterStore, config: AgentConfig, *,
+    def __init__(self, ctx: HostContext, cluster: ClusterStore, config: AgentConfig, *,
                  log: Log | None = None, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ww, self.store, self.config = session, cluster, config
+        self.ctx, self.store, self.config = ctx, cluster, config
         self.log: Log = log or (lambda text: None)
         self.clock = clock
-        self.memory = Memory(session.store, session.host_id)
+        self.memory = Memory(ctx.store, ctx.host_id)
         self.lease = 0
         self.nets: dict[str, ClusterNetwork] = {}
         self.records: dict[str, dict[str, HostSubnet]] = {}  # network -> subnet -> record

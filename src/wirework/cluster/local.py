@@ -8,23 +8,16 @@ for the same subnet again.
 from __future__ import annotations
 
 import time
-from typing import Any, Protocol
+from typing import Any
 
 from wirework.cluster import keys
 from wirework.cluster.converge import Desired, plan_leave
+from wirework.context import HostContext
 from wirework.networks import connops, endpoints, netops
 from wirework.networks import network as nets
 from wirework.networks.network import Network
-from wirework.networks.session import Session
 from wirework.plan.executor import run_best_effort
 from wirework.store.base import Delete, Put, Store
-
-
-class AgentSession(Session, Protocol):
-    """What the agent needs of a host session: the network operations' plus uplink (OVS)."""
-
-    def uplink(self, bridge: str, nic: str, *, ovs: bool | None = None, check: str | None = None,
-               confirm_within: float = 0.0, dry_run: bool = False, on_applied: Any = None) -> Any: ...
 
 
 class Memory:
@@ -56,21 +49,21 @@ class Memory:
         self.store.txn([], [Delete(keys.local_agent_key(self.local_host))])
 
 
-def materialised(ww: Session) -> dict[str, Network]:
+def materialised(ctx: HostContext) -> dict[str, Network]:
     """The cluster networks this host has built, by name (from its own store)."""
-    return {n.name: n for n in nets.all_networks(ww.store, ww.host_id) if n.driver}
+    return {n.name: n for n in nets.all_networks(ctx.store, ctx.host_id) if n.driver}
 
 
-def leave_locally(ww: Session, name: str, desired: Desired | None) -> list[str]:
+def leave_locally(ctx: HostContext, name: str, desired: Desired | None) -> list[str]:
     """Disconnect the network's guests, remove its data plane and bridge network; the errors."""
     errors: list[str] = []
-    for ep in endpoints.on_network(ww.store, ww.host_id, name):
-        errors += connops.drop_endpoint(ww, ep)
+    for ep in endpoints.on_network(ctx.store, ctx.host_id, name):
+        errors += connops.drop_endpoint(ctx, ep)
     if desired is not None:
-        errors += run_best_effort(ww.host, plan_leave(ww.host, desired, ww.host_id))
-    if nets.load(ww.store, ww.host_id, name) is not None:
+        errors += run_best_effort(ctx.host, plan_leave(ctx.host, desired, ctx.host_id))
+    if nets.load(ctx.store, ctx.host_id, name) is not None:
         try:
-            netops.remove(ww, name, force=True, detach=lambda ep: connops.drop_endpoint(ww, ep), cluster=True)
+            netops.remove(ctx, name, force=True, detach=lambda ep: connops.drop_endpoint(ctx, ep), cluster=True)
         except Exception as exc:
             errors.append(str(exc))
     return errors

@@ -21,6 +21,7 @@ from wirework.cluster.model import ACTIVE, ClusterNetwork, HostSubnet
 from wirework.errors import StoreUnavailable, Unsupported
 from wirework.networks import network as nets
 from wirework.networks.network import Network
+from wirework.uplink.state import uplink
 
 if TYPE_CHECKING:
     from wirework.cluster.agent import Agent
@@ -45,7 +46,7 @@ class Converger:
         self.agent.log(f"network {name}: {text}")
 
     def materialised(self) -> dict[str, Network]:
-        return materialised(self.agent.ww)
+        return materialised(self.agent.ctx)
 
     def converge_dirty(self) -> None:
         now = time.monotonic()
@@ -80,17 +81,17 @@ class Converger:
         if here is not None and here.subnet != mine.subnet:
             agent.log(f"network {name}: this host's subnet moved from {here.subnet} to {mine.subnet}; "
                       f"its guests there are disconnected")
-            leave_locally(agent.ww, name, self._desired_of(name, here))
+            leave_locally(agent.ctx, name, self._desired_of(name, here))
         if net.uses_ovs:
             self._ovs_underlay(mine.public_ip)
         peers = tuple(r for r in agent.records.get(name, {}).values() if r.host != agent.config.host_id)
-        result = plan_host(agent.ww.host, Desired(net, mine, peers), agent.ww.host_id)
-        stored = nets.load(agent.ww.store, agent.ww.host_id, name)
+        result = plan_host(agent.ctx.host, Desired(net, mine, peers), agent.ctx.host_id)
+        stored = nets.load(agent.ctx.store, agent.ctx.host_id, name)
         if result.plan.steps:
-            agent.ww._executor().run(result.plan, lambda undo: [record_op(result.network)])
+            agent.ctx.executor().run(result.plan, lambda undo: [record_op(result.network)])
             self.converged += 1
         elif stored is None or not nets.same_definition(stored, result.network):
-            agent.ww.store.txn([], [record_op(result.network)])
+            agent.ctx.store.txn([], [record_op(result.network)])
         self.problems[name] = list(result.problems)
         for text in result.problems:
             agent.log(f"network {name}: {text}")
@@ -99,9 +100,9 @@ class Converger:
     def _ovs_underlay(self, public_ip: str) -> None:
         """Userspace OVS tunnels need the underlay address on an OVS bridge holding the NIC:
         move it there once (the uplink operation, as `tunnel add` does; it stays)."""
-        ww = self.agent.ww
-        link = underlay_link(ww.host, public_ip)
-        if ww.host.ovs.kernel_datapath_available() or ww.host.ovs.bridge_exists(link.name):
+        ctx = self.agent.ctx
+        link = underlay_link(ctx.host, public_ip)
+        if ctx.host.ovs.kernel_datapath_available() or ctx.host.ovs.bridge_exists(link.name):
             return
         if link.kind == "bridge":
             raise Unsupported(feature="userspace OVS tunnels over a Linux bridge",
@@ -109,7 +110,7 @@ class Converger:
                                   f"bridge holding the NIC ('wirework uplink --ovs BRIDGE NIC')")
         bridge = f"ul-{link.name}"[:15]
         self.agent.log(f"moving the underlay {public_ip} from {link.name} onto OVS bridge {bridge} (userspace tunnels)")
-        ww.uplink(bridge, link.name, ovs=True, check=None)
+        uplink(ctx, bridge, link.name, ovs=True, check=None)
 
     def _own_record(self, name: str) -> HostSubnet | None:
         agent = self.agent
@@ -134,7 +135,7 @@ class Converger:
     def leave(self, name: str) -> None:
         agent = self.agent
         here = self.materialised().get(name)
-        errors = leave_locally(agent.ww, name, self._desired_of(name, here))
+        errors = leave_locally(agent.ctx, name, self._desired_of(name, here))
         rec = agent.mine.pop(name, None)
         if rec is not None and agent.store_ok:
             try:

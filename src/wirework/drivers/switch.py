@@ -120,7 +120,7 @@ class EnsureForwardAccept(Step):
 
     def crash_undo(self) -> Sequence[Step]:
         # Other guests on the bridge may rely on the rule: recovery instead sweeps the rules of
-        # bridges that no longer exist (networks.attachments.sweep_forward_rules).
+        # bridges that no longer exist (attachments.ops.sweep_forward_rules).
         return ()
 
     def describe(self) -> str:

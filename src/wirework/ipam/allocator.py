@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass
 
 from wirework.errors import Conflict
 from wirework.ipam.ranges import AddressRange
+from wirework.kernel.proc import process_alive, process_start
 from wirework.naming import short_hash
-from wirework.plan.executor import _process_alive, _process_start
 from wirework.store.base import Compare, Delete, Op, Put, Store
 
 PREFIX = "ipam/"
@@ -36,10 +36,10 @@ class Lease:
     @classmethod
     def new(cls, ip: str, owner: str, static: bool) -> Lease:
         pid = os.getpid()
-        return cls(ip, owner, static, pid, _process_start(pid), time.time())
+        return cls(ip, owner, static, pid, process_start(pid), time.time())
 
     def taker_alive(self) -> bool:
-        return _process_alive(self.pid, self.pid_start)
+        return process_alive(self.pid, self.pid_start)
 
 
 class Ipam:

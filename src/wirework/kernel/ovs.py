@@ -12,10 +12,10 @@ import os
 import time
 
 from wirework.kernel.proc import Processes, ProgramFailed
+from wirework.model.tunnel import TUNNEL_TYPES
 from wirework.naming import OVS_OWNER_KEY
 
 SYSTEM_DB = "/var/run/openvswitch/db.sock"
-TUNNEL_TYPES = ("gre", "vxlan", "geneve")
 
 
 class Ovs:

@@ -1,7 +1,10 @@
-"""Running the few programs wirework drives (ovs-vsctl, iptables, tc, DHCP clients).
+"""Running the few programs wirework drives (ovs-vsctl, iptables, tc, DHCP clients), and
+telling whether the process that wrote a record is still alive.
 
 Never a shell: argv lists only. A namespace is entered with nsenter so that the program,
-not this process, moves.
+not this process, moves. A pid alone can be reused after its process ends; the start time
+(field 22 of /proc/PID/stat) cannot, so records that name a process (journals, IPAM leases,
+guests started by `wirework run`) store both.
 """
 
 from __future__ import annotations
@@ -72,3 +75,17 @@ def _package(program: str) -> str:
         "dhclient": "isc-dhcp-client",
         "nsenter": "util-linux",
     }.get(program, program)
+
+
+def process_start(pid: int) -> str:
+    """The start time of `pid` from /proc ("" when there is no such process)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except OSError:
+        return ""
+
+
+def process_alive(pid: int, start: object) -> bool:
+    """True when `pid` runs and is the very process that started at `start`."""
+    return pid > 0 and bool(start) and process_start(pid) == start

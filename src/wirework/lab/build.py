@@ -13,14 +13,13 @@ import json
 from dataclasses import dataclass
 
 from wirework.drivers.links import CreateBridge, CreateVeth, LinkUp, SetMaster
+from wirework.drivers.namespaces import CreateNetns, DeleteNetns
 from wirework.drivers.routes import AddAddress, AddRoute
 from wirework.drivers.switch import RunProgram, SetSysctl
 from wirework.lab import kinds
 from wirework.lab.model import GuestDef, Item, Segment, Topology
 from wirework.lab.resolve import LabNames
 from wirework.lab.steps import (
-    CreateNetns,
-    DeleteNetns,
     HostSetup,
     StartOvs,
     StartProgram,

@@ -5,6 +5,10 @@ directories) so `lab down NAME` and `lab status` find a lab; the lab's own store
 (`<state>/labs/<name>/state.db`) keeps its journal (`ops/...`) and what it made
 (`lab/<name>/undo/<time>`), apart from the real host's journals, whose steps run elsewhere.
 Each lab host has its own state dir below it, as a real machine has its own.
+
+The lab builds no adapters itself: the API layer (`wirework.api.lab`) hands `LabManager` a
+`LabEnvironment` that opens stores, makes the switch namespace's runtime host (with one
+`Wirework` session per lab host) and answers the few questions about the machine.
 """
 
 from __future__ import annotations
@@ -14,22 +18,20 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from wirework.errors import NotFound, Unsupported
-from wirework.kernel import labenv
 from wirework.lab.build import LabFacts, plan_down, plan_up
 from wirework.lab.loader import LabFileError, load_file
 from wirework.lab.model import Topology
 from wirework.lab.resolve import LabNames
-from wirework.lab.runtime import LabRuntime
-from wirework.lab.steps import StopOvs, StopProgram
+from wirework.lab.steps import LabOps, StopOvs, StopProgram
 from wirework.lab.topology import build
+from wirework.model.host import Host
 from wirework.naming import owner_of
 from wirework.plan.executor import Executor, FaultHook, env_fault_hook, recover, run_best_effort
 from wirework.plan.steps import Plan, Step, step_from_dict
-from wirework.store import Store, open_store
-from wirework.store import state_dir as resolve_state_dir
-from wirework.store.base import Op, Put
+from wirework.store.base import Op, Put, Store
 
 Progress = Callable[[int, int, Step], None]
 
@@ -51,16 +53,40 @@ class LabStatus:
     ovs: dict[str, bool]
 
 
+class LabRuntime(Host, LabOps, Protocol):
+    """The host the lab's plan runs on: the switch namespace's adapters plus `LabOps`."""
+
+    def names(self, prefix: str) -> list[str]: ...  # the named namespaces whose names start so
+    def close(self) -> None: ...
+
+
+class LabEnvironment(Protocol):
+    """What the lab needs from the layer that builds adapters (`wirework.api.lab`)."""
+
+    #: the state directory holding the lab index (`lab/<name>`) and each lab's own state
+    state_root: str
+    #: the type of a lab host's session: a kind whose `requires` method it lacks is refused
+    session_type: type
+
+    def runtime(self, switch_ns: str) -> LabRuntime: ...
+    def open_store(self, state_dir: str | None) -> Store: ...  # None: a throwaway in-memory store
+    def netem_available(self) -> bool: ...
+    def namespaces(self, prefix: str) -> list[str]: ...
+    def program_alive(self, pidfile: str) -> bool: ...
+    def ovs_running(self, netns: str, rundir: str) -> bool: ...
+
+
 class LabManager:
-    def __init__(self, state_dir: str | None = None, *, run_root: str | None = None) -> None:
-        self.state_root = resolve_state_dir(state_dir)
+    def __init__(self, env: LabEnvironment, *, run_root: str | None = None) -> None:
+        self.env = env
+        self.state_root = env.state_root
         self.run_root = run_root
         self._index: Store | None = None
 
     @property
     def index(self) -> Store:
         if self._index is None:
-            self._index = open_store(state_dir_path=self.state_root)
+            self._index = self.env.open_store(self.state_root)
         return self._index
 
     def close(self) -> None:
@@ -71,9 +97,7 @@ class LabManager:
         return LabNames(lab, self.state_root, self.run_root) if self.run_root else LabNames(lab, self.state_root)
 
     def load(self, path: str) -> Topology:
-        from wirework.api import Wirework
-
-        return build(load_file(path), Wirework)
+        return build(load_file(path), self.env.session_type)
 
     def topology(self, ref: str) -> Topology:
         """A lab by file path or by the name it was brought up under."""
@@ -87,14 +111,14 @@ class LabManager:
     # -- up --------------------------------------------------------------------------------
     def up(self, topo: Topology, *, dry_run: bool = False, progress: Progress | None = None) -> UpResult:
         names = self.names(topo.name)
-        if any(s.delay or s.loss for s in topo.segments) and not labenv.netem_available():
+        if any(s.delay or s.loss for s in topo.segments) and not self.env.netem_available():
             seg = next(s for s in topo.segments if s.delay or s.loss)
             raise Unsupported(feature="tc netem (segment delay/loss)",
                               why=f"this kernel has no netem qdisc; remove delay:/loss: from segment {seg.name} "
                                   f"({topo.path}:{seg.line}) or use rate: (tbf), which works")
         started = time.monotonic()
-        runtime = LabRuntime(names.switch_ns)
-        store = open_store(state_dir_path=names.state_dir) if not dry_run else open_store("memory")
+        runtime = self.env.runtime(names.switch_ns)
+        store = self.env.open_store(names.state_dir if not dry_run else None)
         try:
             if not dry_run:
                 recover(runtime, store)
@@ -142,8 +166,8 @@ class LabManager:
         """Remove everything the lab made; returns what could not be removed (empty: all gone)."""
         name = self._name_of(ref)
         names = self.names(name)
-        runtime = LabRuntime(names.switch_ns)
-        store = open_store(state_dir_path=names.state_dir)
+        runtime = self.env.runtime(names.switch_ns)
+        store = self.env.open_store(names.state_dir)
         try:
             errors = recover(runtime, store)
             errors = [e for e in errors if "(" in e]
@@ -194,16 +218,15 @@ class LabManager:
     # -- status ----------------------------------------------------------------------------
     def status(self) -> list[LabStatus]:
         out = []
-        daemons = labenv.Daemons()
         for entry in self.index.scan("lab/"):
             name = entry.key.split("/", 1)[1]
             names = self.names(name)
-            spaces = labenv.Namespaces().names(names.prefix) + labenv.Namespaces().names(names.switch_ns)
+            spaces = self.env.namespaces(names.prefix) + self.env.namespaces(names.switch_ns)
             programs = {}
             if os.path.isdir(names.run_dir):
-                programs = {f[:-4]: daemons.alive(os.path.join(names.run_dir, f))
+                programs = {f[:-4]: self.env.program_alive(os.path.join(names.run_dir, f))
                             for f in sorted(os.listdir(names.run_dir)) if f.endswith(".pid")}
-            ovs = {s.netns: LabRuntime.ovs_running_at(s.netns, s.rundir) for s in self._leftovers(names)
+            ovs = {s.netns: self.env.ovs_running(s.netns, s.rundir) for s in self._leftovers(names)
                    if isinstance(s, StopOvs)}
             out.append(LabStatus(name, str(entry.value.get("file", "")), spaces, programs, ovs))
         return out

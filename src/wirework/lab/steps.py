@@ -1,4 +1,5 @@
-"""The lab's own step kinds: namespaces, guest programs, private OVS instances, host setup.
+"""The lab's own step kinds: guest programs, private OVS instances, host setup, and the check
+of a namespace found in place (namespaces are made and deleted by `drivers.namespaces`).
 
 Like every step they are frozen plain values registered by kind, so the lab's plan is
 journaled and rolled back by the one executor. They reach the machine through `host.lab`
@@ -17,7 +18,7 @@ from wirework.errors import Conflict, StateError
 from wirework.lab import kinds
 from wirework.lab.model import Item
 from wirework.model.host import Host
-from wirework.naming import owner_of, tag
+from wirework.naming import owner_of
 from wirework.plan.steps import Step, register
 
 
@@ -47,32 +48,6 @@ def _path(name: str) -> str:
 
 @register
 @dataclass(frozen=True)
-class CreateNetns(Step):
-    kind = "lab_create_netns"
-    name: str
-    owner: str
-
-    def apply(self, host: Host) -> Sequence[Step]:
-        created = lab_ops(host).ns_create(self.name)
-        lo = host.net.link("lo", _path(self.name))
-        if not created and lo is not None and owner_of(lo.alias) != self.owner:
-            raise Conflict(f"network namespace {self.name} exists and was not made by {self.owner}; remove it first")
-        host.net.set_alias("lo", tag(self.owner), _path(self.name))
-        host.net.set_up("lo", _path(self.name))
-        return [DeleteNetns(self.name, self.owner)] if created else ()
-
-    def crash_undo(self) -> Sequence[Step]:
-        return [DeleteNetns(self.name, self.owner)]
-
-    def describe(self) -> str:
-        return f"create network namespace {self.name}"
-
-    def commands(self) -> list[str]:
-        return [f"ip netns add {self.name}", f"ip -n {self.name} link set lo alias {tag(self.owner)} up"]
-
-
-@register
-@dataclass(frozen=True)
 class VerifyNetns(Step):
     """A namespace found in place on a converging run: check it is the lab's, bring lo up."""
 
@@ -90,32 +65,6 @@ class VerifyNetns(Step):
 
     def describe(self) -> str:
         return f"check network namespace {self.name} (already there)"
-
-
-@register
-@dataclass(frozen=True)
-class DeleteNetns(Step):
-    """Delete a namespace the lab made (its `lo` carries the lab's tag), and all inside it."""
-
-    kind = "lab_delete_netns"
-    name: str
-    owner: str
-
-    def apply(self, host: Host) -> Sequence[Step]:
-        ops = lab_ops(host)
-        if not ops.ns_exists(self.name):
-            return ()
-        lo = host.net.link("lo", _path(self.name))
-        if lo is not None and owner_of(lo.alias) not in (self.owner, None):
-            return ()  # someone else's namespace by that name: never touch it
-        ops.ns_delete(self.name)
-        return ()
-
-    def describe(self) -> str:
-        return f"delete network namespace {self.name}"
-
-    def commands(self) -> list[str]:
-        return [f"ip netns del {self.name}"]
 
 
 @register

@@ -1,6 +1,6 @@
 """Connecting guests to networks: validation and the pieces `Wirework.connect` plans with.
 
-A connection is an attachment (`networks.attach`: a veth from the network's bridge into the
+A connection is an attachment (`attachments.attach`: a veth from the network's bridge into the
 guest, its address, and the default route when asked) plus the firewall's published ports,
 run as one plan; the endpoint record (`networks.endpoints`) is written in the transaction
 that closes the journal. Which network gives the default route is explicit

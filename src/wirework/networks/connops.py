@@ -10,14 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from wirework.attachments import ops as attachments
+from wirework.attachments import records
+from wirework.attachments.attach import AttachFacts, check_attach, plan_attach, probe_attach
+from wirework.context import HostContext
 from wirework.errors import Conflict, GuestNotFound, GuestNotRunning
 from wirework.firewall.model import PortMapping
 from wirework.ipam import Ipam, Lease
 from wirework.model.guest import Guest
 from wirework.model.specs import AttachSpec
-from wirework.networks import endpoints, fw, netops, records
+from wirework.networks import endpoints, fw, netops
 from wirework.networks import network as nets
-from wirework.networks.attach import AttachFacts, check_attach, plan_attach, probe_attach
 from wirework.networks.connect import (
     ConnectSpec,
     attach_spec,
@@ -31,7 +34,6 @@ from wirework.networks.endpoints import Endpoint
 from wirework.networks.hostports import listening_ports
 from wirework.networks.netplan import IP_FORWARD, forwarding_steps
 from wirework.networks.network import Network
-from wirework.networks.session import Session
 from wirework.plan.executor import run_best_effort
 from wirework.plan.steps import Plan, Step
 from wirework.store.base import Op
@@ -44,27 +46,27 @@ class ConnectResult:
     changed: bool
 
 
-def network_for(ww: Session, name: str, *, no_sysctl: bool = False) -> Network:
+def network_for(ctx: HostContext, name: str, *, no_sysctl: bool = False) -> Network:
     if name == nets.DEFAULT_NETWORK:
-        return netops.ensure_default(ww, no_sysctl=no_sysctl)
-    return nets.require(ww.store, ww.host_id, name)
+        return netops.ensure_default(ctx, no_sysctl=no_sysctl)
+    return nets.require(ctx.store, ctx.host_id, name)
 
 
-def connect(ww: Session, spec: ConnectSpec, *, dry_run: bool = False) -> ConnectResult:
-    net = network_for(ww, spec.network, no_sysctl=spec.no_sysctl)
-    g = ww.resolve(spec.guest)
+def connect(ctx: HostContext, spec: ConnectSpec, *, dry_run: bool = False) -> ConnectResult:
+    net = network_for(ctx, spec.network, no_sysctl=spec.no_sysctl)
+    g = ctx.resolve(spec.guest)
     check_guest_mode(g)
-    ep = endpoints.load(ww.store, ww.host_id, net.name, g.key)
+    ep = endpoints.load(ctx.store, ctx.host_id, net.name, g.key)
     if net.cluster_cidr and not spec.default_route:
-        spec = replace(spec, default_route=ep.default_route if ep else not _has_default_route(ww, g))
+        spec = replace(spec, default_route=ep.default_route if ep else not _has_default_route(ctx, g))
     if ep is not None:
-        if _alive(ww, ep, g):
+        if _alive(ctx, ep, g):
             if same_request(ep, spec):
                 return ConnectResult(ep, Plan("connect", f"att:{ep.att_id}", ()), False)
             raise Conflict(f"guest {g.name} is already connected to {net.name} ({ep.ip} on {ep.ifname}) with other "
                            f"options; run 'wirework disconnect {net.name} {spec.guest}' first")
-        drop_endpoint(ww, ep, release=False)  # it restarted: rewire it, with the same address
-    return _connect_new(ww, spec, net, g, dry_run)
+        drop_endpoint(ctx, ep, release=False)  # it restarted: rewire it, with the same address
+    return _connect_new(ctx, spec, net, g, dry_run)
 
 
 @dataclass(frozen=True)
@@ -75,32 +77,32 @@ class _Prepared:
     notes: list[str]
 
 
-def _prepare(ww: Session, spec: ConnectSpec, net: Network, g: Guest) -> _Prepared:
+def _prepare(ctx: HostContext, spec: ConnectSpec, net: Network, g: Guest) -> _Prepared:
     """Every check that can refuse the connect, before an address is taken or anything made."""
-    ifname = choose_ifname([link.name for link in ww.host.net.links(g.netns_path)], [], spec.ifname)
+    ifname = choose_ifname([link.name for link in ctx.host.net.links(g.netns_path)], [], spec.ifname)
     if spec.ip is not None:
         net.addresses().check_static(spec.ip)
     probe_spec = replace(attach_spec(spec, net, g, ifname, net.gateway), cidr=None)  # the address comes later
-    facts = probe_attach(ww.host, probe_spec, g, None, [])
+    facts = probe_attach(ctx.host, probe_spec, g, [])
     check_attach(probe_spec, facts)
     ports = bound_ports(spec, net, "0.0.0.0", f"att:{facts.att_id}")
     if ports:
-        others = [e for e in endpoints.all_endpoints(ww.store, ww.host_id) if e.guest.key != g.key]
-        check_ports(others, ports, listening_ports(ww.host.netns))
-    sysctl, notes = forwarding_steps(net, ww.host.sysctl.get(IP_FORWARD), spec.no_sysctl)
+        others = [e for e in endpoints.all_endpoints(ctx.store, ctx.host_id) if e.guest.key != g.key]
+        check_ports(others, ports, listening_ports(ctx.host.netns))
+    sysctl, notes = forwarding_steps(net, ctx.host.sysctl.get(IP_FORWARD), spec.no_sysctl)
     return _Prepared(ifname, facts, sysctl, notes)
 
 
-def _connect_new(ww: Session, spec: ConnectSpec, net: Network, g: Guest, dry_run: bool) -> ConnectResult:
-    prep = _prepare(ww, spec, net, g)
-    ipam = Ipam(ww.store, ww.host_id)
+def _connect_new(ctx: HostContext, spec: ConnectSpec, net: Network, g: Guest, dry_run: bool) -> ConnectResult:
+    prep = _prepare(ctx, spec, net, g)
+    ipam = Ipam(ctx.store, ctx.host_id)
     held = ipam.lease_of(net.name, g.key)
     if dry_run:
         ip = held.ip if held else spec.ip or "(next free address)"
         return ConnectResult(_endpoint(spec, net, g, prep, ip, [])[0], _plan(spec, net, g, prep, ip)[0], True)
     lease = ipam.allocate(net.addresses(), g.key, spec.ip)
     try:
-        return _run(ww, spec, net, g, prep, lease)
+        return _run(ctx, spec, net, g, prep, lease)
     except BaseException:
         if held is None or held.ip != lease.ip:
             ipam.release(net.name, g.key, remember=False)
@@ -125,15 +127,15 @@ def _endpoint(spec: ConnectSpec, net: Network, g: Guest, prep: _Prepared, ip: st
     return ep, cidr
 
 
-def _run(ww: Session, spec: ConnectSpec, net: Network, g: Guest, prep: _Prepared, lease: Lease) -> ConnectResult:
+def _run(ctx: HostContext, spec: ConnectSpec, net: Network, g: Guest, prep: _Prepared, lease: Lease) -> ConnectResult:
     plan, aspec, ports = _plan(spec, net, g, prep, lease.ip)
     ep, _ = _endpoint(spec, net, g, prep, lease.ip, ports)
 
     def commit(undo: list[Step]) -> list[Op]:
-        att = ww._record(aspec, prep.facts, g, [s for s in undo if not fw.is_firewall_step(s)])
-        return [*ww._record_ops(att), endpoints.put_op(ep), *_default_route_moves(ww, ep)]
+        att = attachments.make_record(ctx, aspec, prep.facts, g, [s for s in undo if not fw.is_firewall_step(s)])
+        return [*attachments.record_ops(ctx, att), endpoints.put_op(ep), *_default_route_moves(ctx, ep)]
 
-    ww._executor().run(plan, commit)
+    ctx.executor().run(plan, commit)
     return ConnectResult(ep, plan, True)
 
 
@@ -142,70 +144,70 @@ def _port_dict(m: PortMapping) -> dict[str, Any]:
             "guest_port": m.guest_port, "host_ip": m.host_ip, "owner": m.owner}
 
 
-def _default_route_moves(ww: Session, ep: Endpoint) -> list[Op]:
+def _default_route_moves(ctx: HostContext, ep: Endpoint) -> list[Op]:
     """The guest's default route now goes through `ep`: the others no longer give it."""
     if not ep.default_route:
         return []
-    return [endpoints.put_op(replace(o, default_route=False)) for o in endpoints.of_guest(ww.store, ww.host_id, ep.guest.key)
+    return [endpoints.put_op(replace(o, default_route=False)) for o in endpoints.of_guest(ctx.store, ctx.host_id, ep.guest.key)
             if o.network != ep.network and o.default_route]
 
 
-def _has_default_route(ww: Session, g: Guest) -> bool:
+def _has_default_route(ctx: HostContext, g: Guest) -> bool:
     """A cluster network's guests reach the other hosts' subnets through the default route:
     it is theirs unless the guest already has one (the other networks' subnets lie beyond it)."""
-    return any(r.dst == "default" for r in ww.host.net.routes(g.netns_path, table=254))
+    return any(r.dst == "default" for r in ctx.host.net.routes(g.netns_path, table=254))
 
 
-def _alive(ww: Session, ep: Endpoint, g: Guest) -> bool:
-    att = records.load(ww.store, ww.host_id, ep.att_id)
+def _alive(ctx: HostContext, ep: Endpoint, g: Guest) -> bool:
+    att = records.load(ctx.store, ctx.host_id, ep.att_id)
     return (att is not None and att.guest.netns_id == g.netns_id
-            and ww.host.net.link(ep.ifname, g.netns_path) is not None)
+            and ctx.host.net.link(ep.ifname, g.netns_path) is not None)
 
 
 def mappings(ep: Endpoint) -> list[PortMapping]:
     return [PortMapping(**p) for p in ep.ports]
 
 
-def drop_endpoint(ww: Session, ep: Endpoint, *, release: bool = True) -> list[str]:
+def drop_endpoint(ctx: HostContext, ep: Endpoint, *, release: bool = True) -> list[str]:
     """Best-effort teardown of one endpoint: ports first, then the veth; then its records."""
-    errors = run_best_effort(ww.host, fw.unpublish_steps(mappings(ep)))
-    att = records.load(ww.store, ww.host_id, ep.att_id)
+    errors = run_best_effort(ctx.host, fw.unpublish_steps(mappings(ep)))
+    att = records.load(ctx.store, ctx.host_id, ep.att_id)
     if att is not None:
         try:
-            ww._teardown(att, ww._ns_id_now(att))
+            attachments.teardown(ctx, att, attachments.ns_id_now(att))
         except Exception as exc:
             errors.append(str(exc))
-    ww.store.txn([], [endpoints.delete_op(ep)])
+    ctx.store.txn([], [endpoints.delete_op(ep)])
     if release:
-        Ipam(ww.store, ww.host_id).release(ep.network, ep.guest.key)
+        Ipam(ctx.store, ctx.host_id).release(ep.network, ep.guest.key)
     return errors
 
 
-def disconnect(ww: Session, network: str, guest: str) -> Endpoint | None:
+def disconnect(ctx: HostContext, network: str, guest: str) -> Endpoint | None:
     """Disconnect a guest (running or gone) from a network; disconnecting twice is fine."""
-    nets.require(ww.store, ww.host_id, network)
-    ep = find_endpoint(ww, network, guest)
+    nets.require(ctx.store, ctx.host_id, network)
+    ep = find_endpoint(ctx, network, guest)
     if ep is None:
         return None
-    drop_endpoint(ww, ep)
+    drop_endpoint(ctx, ep)
     return ep
 
 
-def find_endpoint(ww: Session, network: str, guest: str) -> Endpoint | None:
+def find_endpoint(ctx: HostContext, network: str, guest: str) -> Endpoint | None:
     try:
-        g = ww.resolve(guest)
-        return endpoints.load(ww.store, ww.host_id, network, g.key)
+        g = ctx.resolve(guest)
+        return endpoints.load(ctx.store, ctx.host_id, network, g.key)
     except (GuestNotFound, GuestNotRunning):
-        for ep in endpoints.on_network(ww.store, ww.host_id, network):
+        for ep in endpoints.on_network(ctx.store, ctx.host_id, network):
             if guest in (ep.guest.ref, ep.guest.name, ep.guest.key):
                 return ep
     return None
 
 
-def ports_of(ww: Session, guest: str) -> list[PortMapping]:
+def ports_of(ctx: HostContext, guest: str) -> list[PortMapping]:
     try:
-        key = ww.resolve(guest).key
-        eps = endpoints.of_guest(ww.store, ww.host_id, key)
+        key = ctx.resolve(guest).key
+        eps = endpoints.of_guest(ctx.store, ctx.host_id, key)
     except (GuestNotFound, GuestNotRunning):
-        eps = [e for e in endpoints.all_endpoints(ww.store, ww.host_id) if guest in (e.guest.name, e.guest.ref)]
+        eps = [e for e in endpoints.all_endpoints(ctx.store, ctx.host_id) if guest in (e.guest.name, e.guest.ref)]
     return [m for ep in eps for m in mappings(ep)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from wirework.firewall import ports
 from wirework.firewall import steps as fws
 from wirework.firewall.model import NetworkRules, PortMapping
 from wirework.networks.network import Network
@@ -38,11 +39,11 @@ def unlink_steps(net: Network, linked: Iterable[Network]) -> list[Step]:
 
 
 def publish_steps(mappings: Sequence[PortMapping]) -> list[Step]:
-    return [fws.PublishPort(m) for m in mappings]
+    return [ports.PublishPort(m) for m in mappings]
 
 
 def unpublish_steps(mappings: Sequence[PortMapping]) -> list[Step]:
-    return [fws.UnpublishPort(m) for m in mappings]
+    return [ports.UnpublishPort(m) for m in mappings]
 
 
 def is_firewall_step(step: Step) -> bool:

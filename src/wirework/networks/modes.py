@@ -18,15 +18,16 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from wirework.context import HostContext
 from wirework.drivers.links import LinkUp
 from wirework.drivers.namespaces import CreateNetns, DeleteNetns
 from wirework.errors import Conflict, InvalidInput, NotFound
 from wirework.guests import spawn
+from wirework.kernel.proc import process_alive, process_start
 from wirework.networks import connops, endpoints
 from wirework.networks.connect import validate_connect
 from wirework.networks.network import DEFAULT_NETWORK, validate_network_name
-from wirework.networks.session import Session
-from wirework.plan.executor import _process_alive, _process_start, run_best_effort
+from wirework.plan.executor import run_best_effort
 from wirework.plan.steps import Plan
 
 PREFIX = "run/"
@@ -68,7 +69,7 @@ class RunRecord:
     created: float = 0.0
 
     def alive(self) -> bool:
-        return _process_alive(self.pid, self.pid_start)
+        return process_alive(self.pid, self.pid_start)
 
 
 def validate_run(net: str, command: list[str], *, name: str | None = None, ip: str | None = None,
@@ -96,85 +97,85 @@ def run_key(host: str, name: str) -> str:
     return f"{PREFIX}{host}/{name}"
 
 
-def load(ww: Session, name: str) -> RunRecord | None:
-    entry = ww.store.get(run_key(ww.host_id, name))
+def load(ctx: HostContext, name: str) -> RunRecord | None:
+    entry = ctx.store.get(run_key(ctx.host_id, name))
     return RunRecord(**{**entry.value, "command": tuple(entry.value["command"])}) if entry else None
 
 
-def all_runs(ww: Session) -> list[RunRecord]:
-    return [RunRecord(**{**e.value, "command": tuple(e.value["command"])}) for e in ww.store.scan(f"{PREFIX}{ww.host_id}/")]
+def all_runs(ctx: HostContext) -> list[RunRecord]:
+    return [RunRecord(**{**e.value, "command": tuple(e.value["command"])}) for e in ctx.store.scan(f"{PREFIX}{ctx.host_id}/")]
 
 
-def _save(ww: Session, rec: RunRecord) -> None:
-    ww.store.put(run_key(ww.host_id, rec.name), {**asdict(rec), "command": list(rec.command)})
+def _save(ctx: HostContext, rec: RunRecord) -> None:
+    ctx.store.put(run_key(ctx.host_id, rec.name), {**asdict(rec), "command": list(rec.command)})
 
 
-def run(ww: Session, spec: RunSpec) -> int:
+def run(ctx: HostContext, spec: RunSpec) -> int:
     """Start the guest; a foreground run waits, then removes it and returns the exit status.
     A detached run returns 0 and leaves the guest running (`wirework rm NAME` removes it)."""
-    prepared = prepare(ww, spec)
+    prepared = prepare(ctx, spec)
     if spec.detach:
         log = os.path.join(spec.log_dir, f"run-{spec.name}.log") if spec.log_dir else os.devnull
         pid = spawn.start_detached(list(spec.command), prepared.netns or None, log)
-        _save(ww, RunRecord(**{**asdict(prepared), "pid": pid, "pid_start": _process_start(pid)}))
+        _save(ctx, RunRecord(**{**asdict(prepared), "pid": pid, "pid_start": process_start(pid)}))
         return 0
     try:
         return spawn.run_foreground(list(spec.command), prepared.netns or None)
     finally:
-        remove(ww, spec.name)
+        remove(ctx, spec.name)
 
 
-def prepare(ww: Session, spec: RunSpec) -> RunRecord:
+def prepare(ctx: HostContext, spec: RunSpec) -> RunRecord:
     """Make the guest's namespace and wire it; recorded before anything is made."""
-    old = load(ww, spec.name)
+    old = load(ctx, spec.name)
     if old is not None:
         if old.alive():
             raise Conflict(f"guest {spec.name} is running (pid {old.pid}); stop it with 'wirework rm {spec.name}' "
                            f"or choose another --name")
-        remove(ww, spec.name)  # the leftovers of an earlier run of that name
-    netns = _target_netns(ww, spec)
+        remove(ctx, spec.name)  # the leftovers of an earlier run of that name
+    netns = _target_netns(ctx, spec)
     # Until a detached command takes over, the guest lives as long as this wirework process.
-    rec = RunRecord(spec.name, ww.host_id, spec.mode, netns, spec.command, os.getpid(), _process_start(os.getpid()),
+    rec = RunRecord(spec.name, ctx.host_id, spec.mode, netns, spec.command, os.getpid(), process_start(os.getpid()),
                     own_netns=spec.own_netns, created=time.time())
-    _save(ww, rec)
+    _save(ctx, rec)
     if spec.own_netns:
         owner = f"run:{spec.name}"
-        ww._executor().run(Plan("run", owner, (CreateNetns(spec.name, owner), LinkUp("lo", netns))))
+        ctx.executor().run(Plan("run", owner, (CreateNetns(spec.name, owner), LinkUp("lo", netns))))
     if spec.network is not None:
         mode = "bridge" if spec.mode == "bridge" else spec.mode
-        ww_connect(ww, spec, mode)
+        ww_connect(ctx, spec, mode)
     return rec
 
 
-def ww_connect(ww: Session, spec: RunSpec, mode: str) -> None:
+def ww_connect(ctx: HostContext, spec: RunSpec, mode: str) -> None:
     assert spec.network is not None
     cspec = validate_connect(spec.network, f"netns:{spec.name}", ip=spec.ip, publish=list(spec.publish),
                              default_route=True, no_sysctl=spec.no_sysctl, mode=mode, ifname="eth0")
-    connops.connect(ww, cspec)
+    connops.connect(ctx, cspec)
 
 
-def _target_netns(ww: Session, spec: RunSpec) -> str:
+def _target_netns(ctx: HostContext, spec: RunSpec) -> str:
     if spec.mode == "host":
-        return f"{NETNS_DIR}/{ww.host.netns}" if ww.host.netns else ""
+        return f"{NETNS_DIR}/{ctx.host.netns}" if ctx.host.netns else ""
     if spec.mode.startswith("container:"):
-        return ww.resolve(spec.mode.split(":", 1)[1]).netns_path
+        return ctx.resolve(spec.mode.split(":", 1)[1]).netns_path
     if os.path.exists(f"{NETNS_DIR}/{spec.name}"):
         raise Conflict(f"network namespace {spec.name!r} already exists; choose another --name")
     return f"{NETNS_DIR}/{spec.name}"
 
 
-def remove(ww: Session, name: str) -> RunRecord:
+def remove(ctx: HostContext, name: str) -> RunRecord:
     """Stop a started guest and remove its connections and namespace (repeatable)."""
-    rec = load(ww, name)
+    rec = load(ctx, name)
     if rec is None:
         raise NotFound(what="guest started by wirework run", name=name, fix="list them with 'wirework ps'")
     if rec.alive() and rec.pid != os.getpid():
         spawn.stop(rec.pid)
-    for ep in endpoints.of_guest(ww.store, ww.host_id, f"netns:{name}"):
-        connops.drop_endpoint(ww, ep)
+    for ep in endpoints.of_guest(ctx.store, ctx.host_id, f"netns:{name}"):
+        connops.drop_endpoint(ctx, ep)
     if rec.own_netns:
-        run_best_effort(ww.host, [DeleteNetns(name, f"run:{name}")])
-    ww.store.delete(run_key(ww.host_id, name))
+        run_best_effort(ctx.host, [DeleteNetns(name, f"run:{name}")])
+    ctx.store.delete(run_key(ctx.host_id, name))
     return rec
 
 

@@ -12,15 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from wirework.context import HostContext
 from wirework.errors import Conflict, InvalidInput, StepFailed
 from wirework.ipam import Ipam
 from wirework.networks import endpoints, fw
 from wirework.networks import network as nets
 from wirework.networks.netplan import plan_network, plan_remove_network, probe_network
 from wirework.networks.network import Network, NetworkSpec
-from wirework.networks.occupancy import probe_occupied
-from wirework.networks.session import Session
-from wirework.networks.subnets import DEFAULT_POOLS, POOLS_ENV, check_subnet, parse_pools, pick_subnet
+from wirework.networks.subnets.occupancy import probe_occupied
+from wirework.networks.subnets.pools import DEFAULT_POOLS, POOLS_ENV, check_subnet, parse_pools, pick_subnet
 from wirework.plan.executor import run_best_effort
 from wirework.plan.steps import Plan
 from wirework.store.base import Delete, Op, Put
@@ -39,13 +39,13 @@ def pools_from(pools: str | None) -> str:
     return pools or os.environ.get(POOLS_ENV) or DEFAULT_POOLS
 
 
-def create(ww: Session, spec: NetworkSpec, *, force: bool = False, dry_run: bool = False,
+def create(ctx: HostContext, spec: NetworkSpec, *, force: bool = False, dry_run: bool = False,
            no_sysctl: bool = False, pools: str | None = None, root: str = "/") -> CreateResult:
-    existing = nets.load(ww.store, ww.host_id, spec.name)
+    existing = nets.load(ctx.store, ctx.host_id, spec.name)
     if existing is not None:
-        return _converge(ww, existing, spec, dry_run=dry_run, no_sysctl=no_sysctl)
-    _check_bridge_unused(ww, spec)
-    occupied = probe_occupied(ww.host, ww.store, ww.host_id, ww.docker, root=root, exclude_bridge=spec.bridge)
+        return _converge(ctx, existing, spec, dry_run=dry_run, no_sysctl=no_sysctl)
+    _check_bridge_unused(ctx, spec)
+    occupied = probe_occupied(ctx.host, ctx.store, ctx.host_id, ctx.docker, root=root, exclude_bridge=spec.bridge)
     skipped: tuple[tuple[str, str], ...] = ()
     notes: list[str] = []
     if spec.subnet is not None:
@@ -54,76 +54,76 @@ def create(ww: Session, spec: NetworkSpec, *, force: bool = False, dry_run: bool
     else:
         choice = pick_subnet(parse_pools(pools_from(pools)), occupied)
         subnet, skipped = choice.subnet, choice.skipped
-    net = nets.settle(spec, ww.host_id, subnet)
-    plan = plan_network(net, probe_network(ww.host, net), no_sysctl=no_sysctl)
+    net = nets.settle(spec, ctx.host_id, subnet)
+    plan = plan_network(net, probe_network(ctx.host, net), no_sysctl=no_sysctl)
     if not dry_run:
-        ww._executor().run(plan, lambda undo: [nets.put_op(net)])
+        ctx.executor().run(plan, lambda undo: [nets.put_op(net)])
     return CreateResult(net, plan, True, skipped, tuple(notes) + plan.notes)
 
 
-def _check_bridge_unused(ww: Session, spec: NetworkSpec) -> None:
-    for other in nets.all_networks(ww.store, ww.host_id):
+def _check_bridge_unused(ctx: HostContext, spec: NetworkSpec) -> None:
+    for other in nets.all_networks(ctx.store, ctx.host_id):
         if other.bridge == spec.bridge:
             raise Conflict(f"bridge {spec.bridge} already belongs to network {other.name}; choose another --bridge")
 
 
-def _converge(ww: Session, net: Network, spec: NetworkSpec, *, dry_run: bool, no_sysctl: bool) -> CreateResult:
+def _converge(ctx: HostContext, net: Network, spec: NetworkSpec, *, dry_run: bool, no_sysctl: bool) -> CreateResult:
     """A repeated create: the same definition completes what is missing; another is refused."""
-    wanted = nets.settle(spec, ww.host_id, spec.subnet or net.subnet)
+    wanted = nets.settle(spec, ctx.host_id, spec.subnet or net.subnet)
     if not nets.same_definition(wanted, net):
         raise Conflict(f"network {net.name} already exists with subnet {net.subnet} on bridge {net.bridge} "
                        f"and other options; remove it first ('wirework network rm {net.name}') or pick another name")
-    plan = plan_network(net, probe_network(ww.host, net), no_sysctl=no_sysctl)
+    plan = plan_network(net, probe_network(ctx.host, net), no_sysctl=no_sysctl)
     if plan.steps and not dry_run:
-        ww._executor().run(plan)
+        ctx.executor().run(plan)
     return CreateResult(net, plan, bool(plan.steps), (), plan.notes)
 
 
-def ensure_default(ww: Session, *, no_sysctl: bool = False) -> Network:
-    net = nets.load(ww.store, ww.host_id, nets.DEFAULT_NETWORK)
+def ensure_default(ctx: HostContext, *, no_sysctl: bool = False) -> Network:
+    net = nets.load(ctx.store, ctx.host_id, nets.DEFAULT_NETWORK)
     if net is not None:
         return net
-    return create(ww, nets.validate_network(nets.DEFAULT_NETWORK), no_sysctl=no_sysctl).network
+    return create(ctx, nets.validate_network(nets.DEFAULT_NETWORK), no_sysctl=no_sysctl).network
 
 
-def remove(ww: Session, name: str, *, force: bool = False, detach: Any = None, cluster: bool = False) -> Network:
+def remove(ctx: HostContext, name: str, *, force: bool = False, detach: Any = None, cluster: bool = False) -> Network:
     """Remove a network; refused while guests are attached unless `force` (then they are
     disconnected first through `detach(endpoint)`). A cluster network's local part is its
     agent's (`cluster=True`): the user removes the network cluster-wide instead."""
-    net = nets.require(ww.store, ww.host_id, name)
+    net = nets.require(ctx.store, ctx.host_id, name)
     if net.driver and not cluster:
         raise Conflict(f"network {name} is a cluster network ({net.driver}, {net.cluster_cidr}) that this host's agent "
                        f"manages; remove it for the whole cluster with 'wirework network rm {name} --store URL'")
-    eps = endpoints.on_network(ww.store, ww.host_id, name)
+    eps = endpoints.on_network(ctx.store, ctx.host_id, name)
     if eps and not force:
         names = ", ".join(sorted(ep.guest.name for ep in eps)[:5])
         raise Conflict(f"network {name} still has {len(eps)} guest(s) attached ({names}); "
                        f"disconnect them first ('wirework disconnect {name} GUEST') or add --force")
     for ep in eps:
         detach(ep)
-    linked = _linked(ww, name)
-    errors = run_best_effort(ww.host, plan_remove_network(net, linked).steps)
-    ops: list[Op] = [nets.delete_op(net), *(Delete(nets.link_key(ww.host_id, name, o.name)) for o in linked)]
-    ww.store.txn([], ops)
-    Ipam(ww.store, ww.host_id).drop_network(name)
+    linked = _linked(ctx, name)
+    errors = run_best_effort(ctx.host, plan_remove_network(net, linked).steps)
+    ops: list[Op] = [nets.delete_op(net), *(Delete(nets.link_key(ctx.host_id, name, o.name)) for o in linked)]
+    ctx.store.txn([], ops)
+    Ipam(ctx.store, ctx.host_id).drop_network(name)
     if errors:
         raise StepFailed(f"network {name} was removed, but teardown left: " + "; ".join(errors)
                          + " (run 'wirework doctor')")
     return net
 
 
-def _linked(ww: Session, name: str) -> list[Network]:
-    others = {n.name: n for n in nets.all_networks(ww.store, ww.host_id)}
-    pairs = nets.all_links(ww.store, ww.host_id)
+def _linked(ctx: HostContext, name: str) -> list[Network]:
+    others = {n.name: n for n in nets.all_networks(ctx.store, ctx.host_id)}
+    pairs = nets.all_links(ctx.store, ctx.host_id)
     return [others[b if a == name else a] for a, b in pairs if name in (a, b) and (b if a == name else a) in others]
 
 
-def link(ww: Session, a: str, b: str, *, unlink: bool = False, dry_run: bool = False) -> Plan:
+def link(ctx: HostContext, a: str, b: str, *, unlink: bool = False, dry_run: bool = False) -> Plan:
     if a == b:
         raise InvalidInput(what="network link", value=f"{a} {b}", why="name two different networks")
-    na, nb = nets.require(ww.store, ww.host_id, a), nets.require(ww.store, ww.host_id, b)
-    key = nets.link_key(ww.host_id, a, b)
-    present = ww.store.get(key) is not None
+    na, nb = nets.require(ctx.store, ctx.host_id, a), nets.require(ctx.store, ctx.host_id, b)
+    key = nets.link_key(ctx.host_id, a, b)
+    present = ctx.store.get(key) is not None
     if present != unlink:
         return Plan("network-unlink" if unlink else "network-link", f"netlink:{a}:{b}", ())
     steps = fw.unlink_steps(na, [nb]) if unlink else fw.link_steps(na, nb)
@@ -132,28 +132,28 @@ def link(ww: Session, a: str, b: str, *, unlink: bool = False, dry_run: bool = F
         return plan
     op: Op = Delete(key) if unlink else Put(key, {"a": min(a, b), "b": max(a, b)})
     if unlink:
-        run_best_effort(ww.host, plan.steps)
-        ww.store.txn([], [op])
+        run_best_effort(ctx.host, plan.steps)
+        ctx.store.txn([], [op])
     else:
-        ww._executor().run(plan, lambda undo: [op])
+        ctx.executor().run(plan, lambda undo: [op])
     return plan
 
 
-def listing(ww: Session) -> list[dict[str, Any]]:
-    eps = endpoints.all_endpoints(ww.store, ww.host_id)
+def listing(ctx: HostContext) -> list[dict[str, Any]]:
+    eps = endpoints.all_endpoints(ctx.store, ctx.host_id)
     out = []
-    for net in nets.all_networks(ww.store, ww.host_id):
-        link_info = ww.host.net.link(net.bridge)
+    for net in nets.all_networks(ctx.store, ctx.host_id):
+        link_info = ctx.host.net.link(net.bridge)
         out.append({**net.to_dict(), "guests": sum(1 for e in eps if e.network == net.name),
                     "state": "up" if link_info and link_info.up else "missing" if link_info is None else "down"})
     return out
 
 
-def inspect(ww: Session, name: str) -> dict[str, Any]:
-    net = nets.require(ww.store, ww.host_id, name)
-    guests = [_endpoint_view(ep) for ep in endpoints.on_network(ww.store, ww.host_id, name)]
-    linked = [n.name for n in _linked(ww, name)]
-    leases = Ipam(ww.store, ww.host_id).leases(name)
+def inspect(ctx: HostContext, name: str) -> dict[str, Any]:
+    net = nets.require(ctx.store, ctx.host_id, name)
+    guests = [_endpoint_view(ep) for ep in endpoints.on_network(ctx.store, ctx.host_id, name)]
+    linked = [n.name for n in _linked(ctx, name)]
+    leases = Ipam(ctx.store, ctx.host_id).leases(name)
     return {**net.to_dict(), "links": linked, "guests": guests,
             "leases": [{"ip": lease.ip, "owner": lease.owner, "static": lease.static} for lease in leases]}
 
@@ -166,5 +166,5 @@ def _endpoint_view(ep: endpoints.Endpoint) -> dict[str, Any]:
             "ports": [PortMapping(**p).text() for p in ep.ports]}
 
 
-def guests_of(ww: Session, names: Sequence[str]) -> list[endpoints.Endpoint]:
-    return [ep for n in names for ep in endpoints.on_network(ww.store, ww.host_id, n)]
+def guests_of(ctx: HostContext, names: Sequence[str]) -> list[endpoints.Endpoint]:
+    return [ep for n in names for ep in endpoints.on_network(ctx.store, ctx.host_id, n)]

@@ -19,7 +19,7 @@ from wirework.errors import InvalidInput, NotFound
 from wirework.ipam.ranges import AddressRange
 from wirework.model.addr import parse_ifname, parse_mtu, parse_network
 from wirework.naming import BRIDGE_PREFIX, short_hash
-from wirework.networks.subnets import gateway_for, ip_range_for
+from wirework.networks.subnets.pools import gateway_for, ip_range_for
 from wirework.store.base import Delete, Put, Store
 
 DEFAULT_NETWORK = "wirework0"

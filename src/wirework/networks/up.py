@@ -13,19 +13,20 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from wirework.attachments import records
+from wirework.context import HostContext
 from wirework.drivers.links import LinkUp, SetMaster
 from wirework.errors import GuestNotFound, GuestNotRunning, NamespaceGone, WireworkError
 from wirework.firewall.model import NetworkRules, PortMapping
 from wirework.firewall.sync import apply_full_ruleset, full_ruleset
 from wirework.ipam import Ipam
 from wirework.model.host import Host
-from wirework.networks import connops, endpoints, fw, modes, records
+from wirework.networks import connops, endpoints, fw, modes
 from wirework.networks import network as nets
 from wirework.networks.connect import validate_connect
 from wirework.networks.endpoints import Endpoint
 from wirework.networks.netplan import plan_network, probe_network
 from wirework.networks.network import Network
-from wirework.networks.session import Session
 from wirework.plan.steps import Plan, Step, register
 
 
@@ -57,67 +58,67 @@ class SyncFirewall(Step):
         return [f"nft -j -f - <<< '{{\"nftables\": [... {len(full_ruleset(*self._model()))} commands ...]}}'"]
 
 
-def up(ww: Session, *, no_sysctl: bool = False, dry_run: bool = False) -> list[str]:
+def up(ctx: HostContext, *, no_sysctl: bool = False, dry_run: bool = False) -> list[str]:
     report: list[str] = []
-    networks = nets.all_networks(ww.store, ww.host_id)
+    networks = nets.all_networks(ctx.store, ctx.host_id)
     for net in networks:
-        plan = plan_network(net, probe_network(ww.host, net), no_sysctl=no_sysctl, firewall=False)
+        plan = plan_network(net, probe_network(ctx.host, net), no_sysctl=no_sysctl, firewall=False)
         if plan.steps:
             report.append(f"network {net.name}: " + "; ".join(s.describe() for s in plan.steps))
             if not dry_run:
-                ww._executor().run(plan)
-    report += _runs(ww) if not dry_run else []
-    report += _endpoints(ww, networks, dry_run)
+                ctx.executor().run(plan)
+    report += _runs(ctx) if not dry_run else []
+    report += _endpoints(ctx, networks, dry_run)
     if not dry_run:
-        report += _sweep(ww, networks)
-    sync = sync_step(ww)
+        report += _sweep(ctx, networks)
+    sync = sync_step(ctx)
     report.append(sync.describe())
     if not dry_run:
-        ww._executor().run(Plan("up", "firewall", (sync,)))
+        ctx.executor().run(Plan("up", "firewall", (sync,)))
     return report
 
 
-def sync_step(ww: Session) -> SyncFirewall:
-    networks = nets.all_networks(ww.store, ww.host_id)
-    eps = endpoints.all_endpoints(ww.store, ww.host_id)
-    return SyncFirewall(tuple(asdict(fw.rules_of(n)) for n in networks), tuple(nets.all_links(ww.store, ww.host_id)),
+def sync_step(ctx: HostContext) -> SyncFirewall:
+    networks = nets.all_networks(ctx.store, ctx.host_id)
+    eps = endpoints.all_endpoints(ctx.store, ctx.host_id)
+    return SyncFirewall(tuple(asdict(fw.rules_of(n)) for n in networks), tuple(nets.all_links(ctx.store, ctx.host_id)),
                         tuple(dict(p) for ep in eps for p in ep.ports))
 
 
-def _runs(ww: Session) -> list[str]:
+def _runs(ctx: HostContext) -> list[str]:
     out = []
-    for rec in modes.all_runs(ww):
+    for rec in modes.all_runs(ctx):
         if not rec.alive():
-            modes.remove(ww, rec.name)
+            modes.remove(ctx, rec.name)
             out.append(f"guest {rec.name} ({rec.mode}) had exited: removed its namespace and connections")
     return out
 
 
-def _endpoints(ww: Session, networks: list[Network], dry_run: bool) -> list[str]:
+def _endpoints(ctx: HostContext, networks: list[Network], dry_run: bool) -> list[str]:
     by_name = {n.name: n for n in networks}
     out = []
-    for ep in endpoints.all_endpoints(ww.store, ww.host_id):
+    for ep in endpoints.all_endpoints(ctx.store, ctx.host_id):
         net = by_name.get(ep.network)
-        state = _guest_state(ww, ep)
+        state = _guest_state(ctx, ep)
         if net is None or state == "gone":
             out.append(f"{ep.guest.name} on {ep.network}: guest gone, records and lease released")
             if not dry_run:
-                connops.drop_endpoint(ww, ep)
+                connops.drop_endpoint(ctx, ep)
         elif state == "restarted":
             out.append(f"{ep.guest.name} on {ep.network}: guest restarted, wired again with {ep.ip}")
             if not dry_run:
-                _rewire(ww, ep)
+                _rewire(ctx, ep)
         else:
-            steps = _host_side(ww, ep, net)
+            steps = _host_side(ctx, ep, net)
             if steps and not dry_run:
-                ww._executor().run(Plan("up", f"att:{ep.att_id}", tuple(steps)))
+                ctx.executor().run(Plan("up", f"att:{ep.att_id}", tuple(steps)))
             out += [f"{ep.guest.name} on {ep.network}: {s.describe()}" for s in steps]
     return out
 
 
-def _guest_state(ww: Session, ep: Endpoint) -> str:
+def _guest_state(ctx: HostContext, ep: Endpoint) -> str:
     try:
-        g = ww.resolve(ep.guest.ref)
+        g = ctx.resolve(ep.guest.ref)
     except (GuestNotFound, GuestNotRunning, NamespaceGone):
         return "gone"
     if g.key != ep.guest.key:
@@ -125,12 +126,12 @@ def _guest_state(ww: Session, ep: Endpoint) -> str:
     return "ok" if g.netns_id == ep.guest.netns_id else "restarted"
 
 
-def _host_side(ww: Session, ep: Endpoint, net: Network) -> list[Step]:
-    att = records.load(ww.store, ww.host_id, ep.att_id)
+def _host_side(ctx: HostContext, ep: Endpoint, net: Network) -> list[Step]:
+    att = records.load(ctx.store, ctx.host_id, ep.att_id)
     if att is None or not att.host_ifname:
         return []
-    link = ww.host.net.link(att.host_ifname)
-    bridge = ww.host.net.link(net.bridge)
+    link = ctx.host.net.link(att.host_ifname)
+    bridge = ctx.host.net.link(net.bridge)
     if link is None or bridge is None:
         return []
     steps: list[Step] = []
@@ -141,23 +142,23 @@ def _host_side(ww: Session, ep: Endpoint, net: Network) -> list[Step]:
     return steps
 
 
-def _rewire(ww: Session, ep: Endpoint) -> None:
-    connops.drop_endpoint(ww, ep, release=False)
+def _rewire(ctx: HostContext, ep: Endpoint) -> None:
+    connops.drop_endpoint(ctx, ep, release=False)
     ports = [f"{p['host_ip'] + ':' if p['host_ip'] else ''}{p['host_port']}:{p['guest_port']}/{p['proto']}" for p in ep.ports]
     spec = validate_connect(ep.network, ep.guest.ref, ip=ep.address if ep.static else None, aliases=ep.aliases,
                             default_route=ep.default_route, publish=ports, ifname=ep.ifname, mode=ep.mode)
     try:
-        connops.connect(ww, spec)
+        connops.connect(ctx, spec)
     except WireworkError:
-        Ipam(ww.store, ww.host_id).release(ep.network, ep.guest.key)
+        Ipam(ctx.store, ctx.host_id).release(ep.network, ep.guest.key)
         raise
 
 
-def _sweep(ww: Session, networks: list[Network]) -> list[str]:
+def _sweep(ctx: HostContext, networks: list[Network]) -> list[str]:
     out = []
-    ipam = Ipam(ww.store, ww.host_id)
+    ipam = Ipam(ctx.store, ctx.host_id)
     for net in networks:
-        connected = {ep.guest.key for ep in endpoints.on_network(ww.store, ww.host_id, net.name)}
+        connected = {ep.guest.key for ep in endpoints.on_network(ctx.store, ctx.host_id, net.name)}
         for lease in ipam.sweep(net.name, lambda owner, c=connected: owner in c):  # type: ignore[misc]
             out.append(f"lease {lease.ip} on {net.name} of {lease.owner}: left by a killed process, released")
     return out

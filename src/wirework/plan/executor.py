@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wirework.errors import NamespaceGone, StepFailed, WireworkError
+from wirework.kernel.proc import process_alive, process_start
 from wirework.model.host import Host
 from wirework.plan.steps import Plan, Step, plan_from_dict, step_from_dict
 from wirework.store.base import Delete, Op, Store
@@ -95,7 +96,7 @@ class Journal:
             return
         self.store.put(self.key, {
             "pid": os.getpid(),
-            "pid_start": _process_start(os.getpid()),
+            "pid_start": process_start(os.getpid()),
             "started": time.time(),
             "plan": self.plan.to_dict(),
             "applied": applied,
@@ -172,7 +173,7 @@ def recover(host: Host, store: Store) -> list[str]:
     for entry in store.scan(OPS_PREFIX):
         record: dict[str, Any] = entry.value
         own = int(record.get("pid", 0)) == os.getpid() and entry.key[len(OPS_PREFIX):] not in _ACTIVE
-        if not own and _process_alive(int(record.get("pid", 0)), record.get("pid_start")):
+        if not own and process_alive(int(record.get("pid", 0)), record.get("pid_start")):
             continue
         plan = plan_from_dict(record["plan"])
         applied = int(record.get("applied", 0))
@@ -183,16 +184,3 @@ def recover(host: Host, store: Store) -> list[str]:
         store.delete(entry.key)
         done.append(f"rolled back interrupted {plan.operation} of {plan.owner}" + (f" ({'; '.join(errors)})" if errors else ""))
     return done
-
-
-def _process_start(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except OSError:
-        return ""
-
-
-def _process_alive(pid: int, start: object) -> bool:
-    # A pid alone can be reused; the start time from /proc/PID/stat pins the very process.
-    return pid > 0 and _process_start(pid) == start and bool(start)

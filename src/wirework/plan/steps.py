@@ -30,6 +30,11 @@ def register(cls: S) -> S:
     return cls
 
 
+def register_alias(kind: str, cls: type[Step]) -> None:
+    """Rebuild journal entries of an older `kind` name as `cls` (whose fields they carry)."""
+    _REGISTRY[kind] = cls
+
+
 @dataclass(frozen=True)
 class Step:
     kind: ClassVar[str] = "step"
@@ -77,6 +82,7 @@ STEP_MODULES = (
     "wirework.drivers.tunnel",
     "wirework.drivers.vxlan",
     "wirework.firewall.steps",
+    "wirework.firewall.ports",
     "wirework.networks.up",
     "wirework.lab.steps",
 )

@@ -45,9 +45,9 @@ def _help(parser: argparse.ArgumentParser) -> int:
 
 
 def _manager(args: argparse.Namespace) -> Any:
-    from wirework.lab.lifecycle import LabManager
+    from wirework.api.lab import lab_manager
 
-    return LabManager(getattr(args, "state_dir", None))
+    return lab_manager(getattr(args, "state_dir", None))
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -105,7 +105,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
-    from wirework.kernel.labenv import run_interactive
+    from wirework.api.env import run_interactive
     from wirework.lab.resolve import node_ns
 
     words = list(args.words)

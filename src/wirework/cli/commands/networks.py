@@ -278,7 +278,7 @@ def cmd_port(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from wirework.store import state_dir
+    from wirework.api.env import state_dir
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     return int(session(args).run_guest(args.net, command, name=args.name, ip=args.ip, publish=args.publish,
@@ -286,9 +286,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
-    from wirework.networks import modes
-
-    rows = [modes.view(r) for r in modes.all_runs(session(args))]
+    rows = session(args).guests()
     if args.json:
         print(dumps(rows))
     else:
@@ -304,16 +302,13 @@ def cmd_rm_guest(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    ww = session(args)
-    from wirework.networks import up
-
-    for line in (up.up(ww, no_sysctl=args.no_sysctl, dry_run=True) if args.dry_run else ww.up(no_sysctl=args.no_sysctl)):
+    for line in session(args).up(no_sysctl=args.no_sysctl, dry_run=args.dry_run):
         print(line)
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from wirework.networks.check import render_matrix
+    from wirework.diagnostics.check import render_matrix
 
     result = session(args).check(lan=args.lan, lan_addr=args.lan_addr, probe=not args.no_probe)
     print(dumps(result.to_dict()) if args.json else render_matrix(result))

@@ -12,7 +12,7 @@ from typing import Any
 
 from wirework.cli.app import add_common, session
 from wirework.cli.render import PLAN_FORMATS, dumps, render_plan, table
-from wirework.kernel.ovs import TUNNEL_TYPES
+from wirework.model.tunnel import TUNNEL_TYPES
 
 
 def register(sub: Any) -> None:

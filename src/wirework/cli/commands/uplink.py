@@ -101,8 +101,7 @@ def _apply(ww: Any, args: argparse.Namespace) -> int:
 def _start_watchdog(args: argparse.Namespace, record: dict[str, Any]) -> None:
     if record.get("state") != "pending":
         return
-    from wirework.kernel.proc import spawn_detached
-    from wirework.store import state_dir
+    from wirework.api.env import spawn_detached, state_dir
 
     directory = state_dir(args.state_dir)
     argv = [sys.executable, "-m", "wirework.cli.main", "uplink", "--watchdog", args.bridge, "--state-dir", directory]

@@ -2,7 +2,7 @@
 
 `expected_matrix` is pure: what the stored definitions promise (icc, internal, masquerade,
 links, host-only ports), following the firewall's policy (docs/FIREWALL.md). `matrix` also
-sends real packets (`networks.probe`) from the host, from an optional "LAN neighbour"
+sends real packets (`diagnostics.probe`) from the host, from an optional "LAN neighbour"
 namespace and from every guest, and reports where reality and promise differ.
 
 Targets: `GUEST@NET` (the guest's address, TCP port CHECK_PORT), `GUEST:HOSTIP:PORT/PROTO`
@@ -16,13 +16,13 @@ import ipaddress
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from wirework.context import HostContext
+from wirework.diagnostics.probe import Probe, Responder, Responders, run_probes
 from wirework.kernel.netns import netns_path
 from wirework.networks import connops, endpoints
 from wirework.networks import network as nets
 from wirework.networks.endpoints import Endpoint
 from wirework.networks.network import Network
-from wirework.networks.probe import Probe, Responder, Responders, run_probes
-from wirework.networks.session import Session
 
 CHECK_PORT = 47999
 
@@ -165,9 +165,9 @@ def _probe_addr(world: World, src: Source, tgt: Target, gateways: dict[str, str]
     return tgt.host_ip or (world.lan_addr if world.lan_addr else gateways.get(src.network, ""))
 
 
-def matrix(ww: Session, *, lan: str | None = None, lan_addr: str | None = None, probe: bool = True) -> CheckResult:
-    world = _world(ww, lan, lan_addr)
-    host_ns = netns_path(ww.host.netns) if ww.host.netns else None
+def matrix(ctx: HostContext, *, lan: str | None = None, lan_addr: str | None = None, probe: bool = True) -> CheckResult:
+    world = _world(ctx, lan, lan_addr)
+    host_ns = netns_path(ctx.host.netns) if ctx.host.netns else None
     lan_ns = netns_path(lan) if lan else None
     srcs, tgts = sources_of(world, host_ns, lan_ns), targets_of(world, host_ns, lan_ns)
     gateways = {n.name: n.gateway for n in world.networks.values()}
@@ -188,13 +188,13 @@ def matrix(ww: Session, *, lan: str | None = None, lan_addr: str | None = None, 
     return result
 
 
-def _world(ww: Session, lan: str | None, lan_addr: str | None) -> World:
-    networks = {n.name: n for n in nets.all_networks(ww.store, ww.host_id)}
-    links = frozenset(frozenset(p) for p in nets.all_links(ww.store, ww.host_id))
-    eps = tuple(endpoints.all_endpoints(ww.store, ww.host_id))
+def _world(ctx: HostContext, lan: str | None, lan_addr: str | None) -> World:
+    networks = {n.name: n for n in nets.all_networks(ctx.store, ctx.host_id)}
+    links = frozenset(frozenset(p) for p in nets.all_links(ctx.store, ctx.host_id))
+    eps = tuple(endpoints.all_endpoints(ctx.store, ctx.host_id))
     lan_ip = None
     if lan is not None:
-        addrs = [a.cidr.split("/")[0] for a in ww.host.net.addresses(netns_path(lan)) if not a.cidr.startswith("127.")
+        addrs = [a.cidr.split("/")[0] for a in ctx.host.net.addresses(netns_path(lan)) if not a.cidr.startswith("127.")
                  and ":" not in a.cidr]
         lan_ip = addrs[0] if addrs else None
     return World(networks, links, eps, lan_addr, lan_ip)

@@ -2,7 +2,7 @@
 
 Candidates come from address pools (Docker's defaults unless configured: 172.17.0.0/16 ...
 172.31.0.0/16 as /16s, then 192.168.0.0/16 as /20s); the first candidate that overlaps nothing
-in use wins. What is "in use" is gathered by `networks.occupancy` into `Occupied` records
+in use wins. What is "in use" is gathered by `networks.subnets.occupancy` into `Occupied` records
 (routes of every table, interface addresses, other wirework/Docker/libvirt/CNI networks, DNS
 servers) so that every skipped candidate can be explained.
 

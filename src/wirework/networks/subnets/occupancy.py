@@ -19,7 +19,7 @@ from wirework.errors import WireworkError
 from wirework.guests.docker import DockerClient
 from wirework.model.host import Host
 from wirework.networks.network import all_networks
-from wirework.networks.subnets import Occupied
+from wirework.networks.subnets.pools import Occupied
 from wirework.store.base import Store
 
 LIBVIRT_DIRS = ("etc/libvirt/qemu/networks", "run/libvirt/network")

@@ -9,8 +9,8 @@ routes before addresses matters, because the kernel drops routes silently with t
 address and they would not be restored.
 
 The same plan with an Open vSwitch bridge as target builds the underlay that userspace OVS
-tunnels need (`networks.tunnel`). Records, confirmation and the automatic revert live in
-`networks.uplink_state`.
+tunnels need (`tunnels.ovs`). Records, confirmation and the automatic revert live in
+`uplink.state`.
 """
 
 from __future__ import annotations

@@ -1,15 +1,16 @@
 """The host the lab's plan runs on: the switch namespace's adapters plus `LabOps`.
 
-This is where the lab builds real adapters (the api layer's job): a `KernelHost` bound to the
-lab's switch namespace for the steps that act there, the namespace and program adapters from
+The API layer builds it for the lab (`api.lab`): a `KernelHost` bound to the lab's switch
+namespace for the steps that act there, the namespace and program adapters from
 `wirework.kernel.labenv`, private OVS instances, and one `Wirework` session per lab host
 (`Wirework(netns=<host ns>, state_dir=<host state dir>)`), kept open while the lab runs.
+It is also the `namespaces` of `drivers.namespaces`: deleting a namespace closes the
+sessions' sockets inside it first.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
+from wirework.api.session import Wirework
 from wirework.kernel import labenv
 from wirework.kernel.host import KernelHost
 from wirework.kernel.ovs_instance import instance_at, start_instance
@@ -21,9 +22,10 @@ class LabRuntime(KernelHost):
     def __init__(self, switch_ns: str) -> None:
         super().__init__(switch_ns)
         self.lab = self
+        self.namespaces = self
         self._namespaces = labenv.Namespaces()
         self._daemons = labenv.Daemons()
-        self._sessions: dict[str, Any] = {}
+        self._sessions: dict[str, Wirework] = {}
 
     # LabOps
     def ns_create(self, name: str) -> bool:
@@ -64,13 +66,7 @@ class LabRuntime(KernelHost):
     def ovs_running(self, netns: str, rundir: str) -> bool:
         return instance_at(netns, rundir).running()
 
-    @staticmethod
-    def ovs_running_at(netns: str, rundir: str) -> bool:
-        return instance_at(netns, rundir).running()
-
-    def session(self, netns: str, state_dir: str, ovs_db: str | None) -> Any:
-        from wirework.api import Wirework
-
+    def session(self, netns: str, state_dir: str, ovs_db: str | None) -> Wirework:
         name = netns.rsplit("/", 1)[-1]
         session = self._sessions.get(name)
         if session is None:

@@ -1,4 +1,4 @@
-"""The Python API of cluster networks (issue 9): a mix-in of `wirework.api.Wirework`.
+"""The facade's cluster network operations (`wirework.cluster`): a mix-in of `Wirework`.
 
     ww = Wirework(store="etcd://10.0.0.1:2379")
     ww.cluster_network_create("blue", driver="vxlan", subnet="10.244.0.0/16")
@@ -17,14 +17,15 @@ from wirework.cluster.agent import Agent, AgentConfig
 from wirework.cluster.converge import detect_public_ip
 from wirework.cluster.hostid import cluster_host_id
 from wirework.cluster.model import ClusterNetwork, validate_cluster_network
+from wirework.context import HostContext
 from wirework.model.addr import parse_ip
 from wirework.store.base import ClusterStore
 
 
-class ClusterApi:
-    """Cluster networks and the agent; the class using it provides host, store and cluster_store."""
+class ClusterAPI:
+    """Methods of `Wirework` on cluster networks and the agent (the shared store: `cluster_store`)."""
 
-    host: Any
+    context: HostContext
     netns: str | None = None
 
     @property
@@ -75,6 +76,6 @@ class ClusterApi:
     def agent(self, *, public_ip: str | None = None, lease_ttl: float = 10.0, host_id: str | None = None,
               networks: Sequence[str] = (), log: Callable[[str], None] | None = None) -> Agent:
         """This host's agent (not started): `start()`, then `step()` in a loop, `stop()` at the end."""
-        ip = str(parse_ip(public_ip, "--public-ip")) if public_ip else detect_public_ip(self.host)
+        ip = str(parse_ip(public_ip, "--public-ip")) if public_ip else detect_public_ip(self.context.host)
         config = AgentConfig(cluster_host_id(self.netns, host_id), ip, lease_ttl, tuple(networks))
-        return Agent(self, self.cluster_store, config, log=log)  # type: ignore[arg-type]
+        return Agent(self.context, self.cluster_store, config, log=log)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from wirework.attachments.records import Attachment
 from wirework.drivers.dhcp import RunDhcpClient
 from wirework.drivers.links import (
     BridgeVlan,
@@ -29,7 +30,6 @@ from wirework.model.guest import Guest
 from wirework.model.host import Host, LinkInfo, RouteSpec
 from wirework.model.specs import AttachSpec
 from wirework.naming import attachment_id, guest_mac, host_veth_name, owner_of
-from wirework.networks.records import Attachment
 from wirework.plan.steps import Plan, Step
 
 # Kinds of link that count as a NIC wirework may put macvlans on.
@@ -46,7 +46,6 @@ class AttachFacts:
     ovs_datapath: str
     guest_has_ifname: bool
     guest_default_route: RouteSpec | None
-    existing: Attachment | None
     used_ips: dict[str, str]  # ip -> who uses it on this host interface
     forward_blocked: bool
     #: Per-attempt part of the ownership tag: a teardown of an older wiring of the same guest
@@ -60,14 +59,14 @@ class AttachFacts:
         return f"att:{self.att_id}.{self.nonce}" if self.nonce else f"att:{self.att_id}"
 
 
-def probe_attach(host: Host, spec: AttachSpec, guest: Guest, existing: Attachment | None,
-                 neighbours: list[Attachment], *, host_ns_id: str | None = None) -> AttachFacts:
+def probe_attach(host: Host, spec: AttachSpec, guest: Guest, neighbours: list[Attachment], *,
+                 host_ns_id: str | None = None) -> AttachFacts:
     """Everything planning needs to know about the host, read without changing anything."""
     host_if = spec.host_if or (host_if_by_mac(host, spec.host_mac) if spec.host_mac else "")
     link = host.net.link(host_if)
     kind, datapath = _host_kind(host, spec, host_if, link)
     used = {a.cidr.split("/")[0]: a.guest.name for a in neighbours
-            if a.host_if == host_if and a.cidr and a.id != (existing.id if existing else None)}
+            if a.host_if == host_if and a.cidr}
     if spec.cidr and kind == "bridge":
         ip = spec.cidr.split("/")[0]
         if ip not in used and host.net.is_local_address(ip):
@@ -85,7 +84,7 @@ def probe_attach(host: Host, spec: AttachSpec, guest: Guest, existing: Attachmen
     return AttachFacts(
         guest=guest, att_id=attachment_id(guest.key, spec.cont_ifname), host_if=host_if, host_kind=kind,
         host_link=link, ovs_datapath=datapath, guest_has_ifname=guest_link is not None,
-        guest_default_route=default, existing=existing, used_ips=used, forward_blocked=blocked,
+        guest_default_route=default, used_ips=used, forward_blocked=blocked,
         nonce=secrets.token_hex(3), in_host_netns=host_ns_id is not None and host_ns_id == guest.netns_id,
         vlan_parent_exists=vlan_parent,
     )
@@ -143,7 +142,7 @@ def _missing_kind(host: Host, spec: AttachSpec, name: str) -> tuple[str, str]:
 
 def check_attach(spec: AttachSpec, facts: AttachFacts) -> None:
     """Refuse conflicts before planning; every message names the object and the fix."""
-    if facts.existing is None and facts.guest_has_ifname:
+    if facts.guest_has_ifname:
         raise Conflict(f"interface {spec.cont_ifname!r} already exists in guest {facts.guest.name!r}; "
                        f"choose another name with -i/--ifname")
     if spec.cidr:

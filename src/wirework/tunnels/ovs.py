@@ -3,7 +3,7 @@
 On the userspace (netdev) datapath a tunnel only works when the underlay address sits on an
 OVS bridge that holds the NIC ("native tunnel routing failed" otherwise), so when the route to
 the peer leaves through a plain kernel NIC, `add` first runs the uplink operation onto an OVS
-bridge (`networks.uplink`, the same plan and record as `wirework uplink --ovs`). Then one plan:
+bridge (`wirework.uplink`, the same plan and record as `wirework uplink --ovs`). Then one plan:
 the tunnelled bridge (if missing; it stays), the MTU of every interface of the tunnelled network
 lowered by the encapsulation overhead, and the tagged tunnel port. The tunnel's record keeps
 its exact undo; `remove` runs it (the underlay stays: `wirework uplink --undo` removes it).
@@ -13,21 +13,20 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from wirework.attachments import records
+from wirework.context import HostContext
 from wirework.drivers.links import SetMtu
 from wirework.drivers.switch import OvsAddBridge
 from wirework.drivers.tunnel import OvsAddTunnelPort
 from wirework.errors import InvalidInput, NotFound, Unsupported
-from wirework.kernel.ovs import TUNNEL_TYPES
 from wirework.model.host import Host, RouteInfo
-from wirework.networks import records
+from wirework.model.tunnel import TUNNEL_TYPES
 from wirework.plan.executor import run_best_effort
 from wirework.plan.steps import Plan, Step, step_from_dict
 from wirework.store.base import Delete, Op, Put
-
-if TYPE_CHECKING:
-    from wirework.api import Wirework
+from wirework.uplink import state as uplink_state
 
 PREFIX = "tunnel/"
 _PORT_PREFIX = {"gre": "gre", "vxlan": "vxl", "geneve": "gnv"}
@@ -115,9 +114,10 @@ def underlay_nic(host: Host, spec: TunnelSpec, datapath: str) -> str | None:
     return dev
 
 
-def mtu_steps(host: Host, ww: Wirework, bridge: str, mtu: int) -> list[Step]:
+def mtu_steps(ctx: HostContext, bridge: str, mtu: int) -> list[Step]:
     """Lower the MTU of every interface of the tunnelled network that is above `mtu`: the OVS
     bridge's own port, its kernel ports, a Linux bridge holding it, and wired guests' ends."""
+    host = ctx.host
     names = [bridge] + [p for p in host.ovs.ports(bridge) if host.net.link(p) is not None]
     own = host.net.link(bridge)
     master = host.net.link_by_index(own.master) if own is not None and own.master else None
@@ -125,7 +125,7 @@ def mtu_steps(host: Host, ww: Wirework, bridge: str, mtu: int) -> list[Step]:
         names += [master.name] + [li.name for li in host.net.links() if li.master == master.index]
     steps: list[Step] = [SetMtu(n, mtu) for n in dict.fromkeys(names) if _above(host, n, None, mtu)]
     hosts_ifs = {bridge} | ({master.name} if master else set())
-    for att in records.all_for_host(ww.store, ww.host_id):
+    for att in records.all_for_host(ctx.store, ctx.host_id):
         if att.host_if in hosts_ifs and _above(host, att.cont_ifname, att.guest.netns_path, mtu):
             steps.append(SetMtu(att.cont_ifname, mtu, att.guest.netns_path))
     return steps
@@ -139,8 +139,8 @@ def _above(host: Host, name: str, ns: str | None, mtu: int) -> bool:
     return link is not None and link.mtu > mtu
 
 
-def plan_tunnel(ww: Wirework, spec: TunnelSpec, underlay: str | None, datapath: str, underlay_mtu: int) -> Plan:
-    host = ww.host
+def plan_tunnel(ctx: HostContext, spec: TunnelSpec, underlay: str | None, datapath: str, underlay_mtu: int) -> Plan:
+    host = ctx.host
     owner = f"tunnel:{spec.bridge}:{spec.port}"
     steps: list[Step] = []
     lasting: tuple[int, ...] = ()
@@ -148,15 +148,15 @@ def plan_tunnel(ww: Wirework, spec: TunnelSpec, underlay: str | None, datapath: 
         steps.append(OvsAddBridge(spec.bridge, datapath, f"bridge:{spec.bridge}"))
         lasting = (0,)
     mtu = tunnel_mtu(underlay_mtu, spec.type_, key=spec.key is not None, ipv6=":" in spec.remote)
-    steps += mtu_steps(host, ww, spec.bridge, mtu) if not steps else [SetMtu(spec.bridge, mtu)]
+    steps += mtu_steps(ctx, spec.bridge, mtu) if not steps else [SetMtu(spec.bridge, mtu)]
     steps.append(OvsAddTunnelPort(spec.bridge, spec.port, spec.type_, spec.remote, owner, spec.key))
     note = f"MTU inside the tunnel: {mtu} (underlay {underlay_mtu} - {underlay_mtu - mtu} bytes of {spec.type_})"
     notes = (note,) + ((f"the underlay moves from {underlay} onto an OVS bridge first",) if underlay else ())
     return Plan("tunnel add", owner, tuple(steps), notes, lasting)
 
 
-def add(ww: Wirework, spec: TunnelSpec, *, dry_run: bool = False) -> Plan:
-    host = ww.host
+def add(ctx: HostContext, spec: TunnelSpec, *, dry_run: bool = False) -> Plan:
+    host = ctx.host
     if not host.ovs.available():
         raise Unsupported(feature="Open vSwitch", why="ovsdb-server is not running (apt-get install openvswitch-switch)")
     datapath = host.ovs.bridge_datapath(spec.bridge) if host.ovs.bridge_exists(spec.bridge) else _default_dp(host)
@@ -164,19 +164,19 @@ def add(ww: Wirework, spec: TunnelSpec, *, dry_run: bool = False) -> Plan:
     ul_bridge = spec.underlay_bridge or (f"ul-{nic}"[:15] if nic else "")
     ul_plan = Plan("uplink", "", ())
     if nic:
-        ul_plan = ww.uplink(ul_bridge, nic, ovs=True, dry_run=True).plan
+        ul_plan = uplink_state.uplink(ctx, ul_bridge, nic, ovs=True, dry_run=True).plan
     underlay_dev = ul_bridge if nic else route_dev(host.net.routes(), spec.remote) or ""
     underlay_link = host.net.link(nic or underlay_dev)
-    plan = plan_tunnel(ww, spec, nic, datapath, underlay_link.mtu if underlay_link else 1500)
+    plan = plan_tunnel(ctx, spec, nic, datapath, underlay_link.mtu if underlay_link else 1500)
     if dry_run:
         return ul_plan + plan if nic else plan
     if nic:
-        ww.uplink(ul_bridge, nic, ovs=True, check=None)
+        uplink_state.uplink(ctx, ul_bridge, nic, ovs=True, check=None)
     try:
-        _run(ww, spec, plan)
+        _run(ctx, spec, plan)
     except Exception:
         if nic:
-            ww.uplink_undo(ul_bridge, nic)
+            uplink_state.undo(ctx, ul_bridge, nic)
         raise
     return ul_plan + plan if nic else plan
 
@@ -185,19 +185,19 @@ def _default_dp(host: Host) -> str:
     return "system" if host.ovs.kernel_datapath_available() else "netdev"
 
 
-def _run(ww: Wirework, spec: TunnelSpec, plan: Plan) -> None:
-    key = f"{PREFIX}{ww.host_id}/{spec.bridge}/{spec.port}"
+def _run(ctx: HostContext, spec: TunnelSpec, plan: Plan) -> None:
+    key = f"{PREFIX}{ctx.host_id}/{spec.bridge}/{spec.port}"
     info = {"bridge": spec.bridge, "port": spec.port, "type": spec.type_, "remote": spec.remote, "key": spec.key,
             "mtu": next((s.mtu for s in plan.steps if isinstance(s, SetMtu) and s.name == spec.bridge), None)}
 
     def commit(undo: list[Step]) -> list[Op]:
         return [Put(key, {**info, "undo": [s.to_dict() for s in undo]})]
 
-    ww._executor().run(plan, commit)
+    ctx.executor().run(plan, commit)
 
 
-def remove(ww: Wirework, bridge: str, remote_or_port: str, *, dry_run: bool = False) -> Plan:
-    match = [e for e in ww.store.scan(f"{PREFIX}{ww.host_id}/{bridge}/")
+def remove(ctx: HostContext, bridge: str, remote_or_port: str, *, dry_run: bool = False) -> Plan:
+    match = [e for e in ctx.store.scan(f"{PREFIX}{ctx.host_id}/{bridge}/")
              if remote_or_port in (e.value.get("port"), e.value.get("remote"))]
     if not match:
         raise NotFound(what=f"tunnel on {bridge} to", name=remote_or_port, fix="'wirework tunnel ls' lists them")
@@ -205,17 +205,17 @@ def remove(ww: Wirework, bridge: str, remote_or_port: str, *, dry_run: bool = Fa
     steps = tuple(step_from_dict(s) for s in entry.value.get("undo", []))
     plan = Plan("tunnel rm", f"tunnel:{bridge}:{entry.value['port']}", steps)
     if not dry_run:
-        errors = run_best_effort(ww.host, steps)
-        ww.store.txn([], [Delete(entry.key)])
+        errors = run_best_effort(ctx.host, steps)
+        ctx.store.txn([], [Delete(entry.key)])
         if errors:
             raise Unsupported(feature="a clean tunnel removal", why="; ".join(errors))
     return plan
 
 
-def listing(ww: Wirework) -> list[dict[str, Any]]:
+def listing(ctx: HostContext) -> list[dict[str, Any]]:
     out = []
-    for entry in ww.store.scan(f"{PREFIX}{ww.host_id}/"):
+    for entry in ctx.store.scan(f"{PREFIX}{ctx.host_id}/"):
         row = {k: v for k, v in entry.value.items() if k != "undo"}
-        row["error"] = ww.host.ovs.interface_error(row["port"]) if ww.host.ovs.available() else None
+        row["error"] = ctx.host.ovs.interface_error(row["port"]) if ctx.host.ovs.available() else None
         out.append(row)
     return out

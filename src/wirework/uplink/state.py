@@ -13,16 +13,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from wirework.context import HostContext
 from wirework.errors import NotFound, StateError, StepFailed
 from wirework.model.host import Host
 from wirework.plan.executor import Executor, run_best_effort
 from wirework.plan.steps import Plan, Step, step_from_dict
 from wirework.store.base import Compare, Delete, Entry, Op, Put, Store
-
-if TYPE_CHECKING:
-    from wirework.api import Wirework
+from wirework.uplink.plan import plan_uplink, probe_uplink, validate_uplink
 
 PREFIX = "uplink/"
 #: Consecutive failed checks (one a second) after which the watchdog reverts early.
@@ -176,26 +175,25 @@ def run_uplink(
                      f"everything was put back as it was")
 
 
-def session_uplink(
-    ww: Wirework, bridge: str, nic: str, *, ovs: bool | None, check: str | None, confirm_within: float,
-    dry_run: bool, on_applied: Callable[[dict[str, Any]], None] | None,
+def uplink(
+    ctx: HostContext, bridge: str, nic: str, *, ovs: bool | None = None, check: str | None = None,
+    confirm_within: float = 0.0, dry_run: bool = False, on_applied: Callable[[dict[str, Any]], None] | None = None,
 ) -> UplinkOutcome:
     """`Wirework.uplink`: validate, probe, plan; then run, check, and revert when unanswered."""
-    from wirework.networks.uplink import plan_uplink, probe_uplink, validate_uplink
-
     spec = validate_uplink(bridge, nic, ovs=ovs, check=check)
-    facts = probe_uplink(ww.host, spec)
+    facts = probe_uplink(ctx.host, spec)
     plan = plan_uplink(spec, facts)
     target = spec.check or facts.gateway
     if dry_run:
         return UplinkOutcome(plan, None, target, None)
     info = {"bridge": bridge, "nic": nic, "kind": "ovs" if facts.ovs else "bridge", "check": target}
-    return run_uplink(ww.host, ww.store, ww._executor(), ww.host_id, plan, info,
+    return run_uplink(ctx.host, ctx.store, ctx.executor(), ctx.host_id, plan, info,
                       confirm_within=confirm_within, on_applied=on_applied)
 
 
-def session_undo(ww: Wirework, bridge: str, nic: str | None = None) -> bool:
-    entry = load(ww.store, ww.host_id, bridge)
+def undo(ctx: HostContext, bridge: str, nic: str | None = None) -> bool:
+    """Put back what the uplink of `bridge` changed (`nic`, when given, must be the one it moved)."""
+    entry = load(ctx.store, ctx.host_id, bridge)
     if nic is not None and entry.value.get("nic") != nic:
         raise NotFound(what=f"uplink of {nic} onto", name=bridge, fix=f"it moved {entry.value.get('nic')}")
-    return revert(ww.host, ww.store, ww.host_id, bridge, "undone on request")
+    return revert(ctx.host, ctx.store, ctx.host_id, bridge, "undone on request")

@@ -10,16 +10,18 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from wirework.attachments import records
+from wirework.context import HostContext
+from wirework.diagnostics.doctor_fw import firewall_findings, stale_firewall
 from wirework.errors import WireworkError
+from wirework.kernel.proc import process_alive
 from wirework.naming import owner_of
-from wirework.networks import endpoints, records
+from wirework.networks import endpoints
 from wirework.networks import network as nets
-from wirework.networks.doctor_fw import firewall_findings, stale_firewall
 from wirework.networks.network import Network
-from wirework.networks.occupancy import probe_occupied
-from wirework.networks.session import Session
-from wirework.networks.subnets import overlaps
-from wirework.plan.executor import OPS_PREFIX, _process_alive
+from wirework.networks.subnets.occupancy import probe_occupied
+from wirework.networks.subnets.pools import overlaps
+from wirework.plan.executor import OPS_PREFIX
 
 NM_DIRS = ("etc/NetworkManager/system-connections", "run/NetworkManager/system-connections")
 NM_CONF = ("etc/NetworkManager/NetworkManager.conf", "etc/NetworkManager/conf.d")
@@ -38,24 +40,24 @@ class Finding:
         return asdict(self)
 
 
-def diagnose(ww: Session, *, root: str = "/") -> list[Finding]:
-    networks = nets.all_networks(ww.store, ww.host_id)
+def diagnose(ctx: HostContext, *, root: str = "/") -> list[Finding]:
+    networks = nets.all_networks(ctx.store, ctx.host_id)
     out: list[Finding] = []
-    out += forwarding(ww, networks)
-    out += firewall_findings(ww, networks)
-    out += managers(ww, networks, root)
-    out += collisions(ww, networks, root)
-    out += mtu(ww, networks)
-    out += tunnel_mtu_findings(ww)
-    out += stale_links(ww)
-    out += stale_firewall(ww, networks)
-    out += interrupted(ww)
+    out += forwarding(ctx, networks)
+    out += firewall_findings(ctx, networks)
+    out += managers(ctx, networks, root)
+    out += collisions(ctx, networks, root)
+    out += mtu(ctx, networks)
+    out += tunnel_mtu_findings(ctx)
+    out += stale_links(ctx)
+    out += stale_firewall(ctx, networks)
+    out += interrupted(ctx)
     return out
 
 
-def forwarding(ww: Session, networks: list[Network]) -> list[Finding]:
+def forwarding(ctx: HostContext, networks: list[Network]) -> list[Finding]:
     nat = [n.name for n in networks if n.nat]
-    if not nat or ww.host.sysctl.get("net.ipv4.ip_forward") != "0":
+    if not nat or ctx.host.sysctl.get("net.ipv4.ip_forward") != "0":
         return []
     return [Finding("ip-forward-off", "error", "net.ipv4.ip_forward is 0",
                     f"guests of {', '.join(nat)} cannot reach anything beyond the host (Docker: "
@@ -64,14 +66,14 @@ def forwarding(ww: Session, networks: list[Network]) -> list[Finding]:
                     "> /etc/sysctl.d/99-wirework.conf")]
 
 
-def _interfaces(ww: Session, networks: list[Network]) -> list[str]:
+def _interfaces(ctx: HostContext, networks: list[Network]) -> list[str]:
     names = [n.bridge for n in networks]
-    names += [a.host_ifname for a in records.all_for_host(ww.store, ww.host_id) if a.host_ifname]
+    names += [a.host_ifname for a in records.all_for_host(ctx.store, ctx.host_id) if a.host_ifname]
     return names
 
 
-def managers(ww: Session, networks: list[Network], root: str) -> list[Finding]:
-    names = _interfaces(ww, networks)
+def managers(ctx: HostContext, networks: list[Network], root: str) -> list[Finding]:
+    names = _interfaces(ctx, networks)
     if not names:
         return []
     return _network_manager(names, root) + _networkd(names, root)
@@ -108,10 +110,10 @@ def _network_manager(names: list[str], root: str) -> list[Finding]:
                                    "it will reconfigure or tear down an interface wirework owns",
                                    f"remove it: nmcli connection delete filename {path}"))
     conf = "\n".join(_read(p) for p in _files(root, NM_CONF))
-    if "interface-name:ww" not in conf:
+    if "interface-name:ctx" not in conf:
         out.append(Finding("nm-unmanaged-missing", "warning", "NetworkManager does not leave wirework's interfaces alone",
-                           "it may take over new bridges and veths (ww-*, wwv*) and drop their addresses",
-                           "printf '[keyfile]\\nunmanaged-devices=interface-name:ww-*;interface-name:wwv*\\n' > "
+                           "it may take over new bridges and veths (ctx-*, wwv*) and drop their addresses",
+                           "printf '[keyfile]\\nunmanaged-devices=interface-name:ctx-*;interface-name:wwv*\\n' > "
                            "/etc/NetworkManager/conf.d/wirework.conf && systemctl reload NetworkManager"))
     return out
 
@@ -132,16 +134,16 @@ def _networkd(names: list[str], root: str) -> list[Finding]:
                                f"systemd-networkd's {path} matches {', '.join(hit[:3])}",
                                "networkd configures (and may flush) interfaces its [Match] Name= patterns cover",
                                f"narrow the Name= patterns in {path}, or add a wirework.network before it with "
-                               f"[Match] Name=ww-* wwv* and [Link] Unmanaged=yes"))
+                               f"[Match] Name=ctx-* wwv* and [Link] Unmanaged=yes"))
     return out
 
 
-def collisions(ww: Session, networks: list[Network], root: str) -> list[Finding]:
+def collisions(ctx: HostContext, networks: list[Network], root: str) -> list[Finding]:
     import ipaddress
 
     out = []
     for net in networks:
-        occupied = probe_occupied(ww.host, ww.store, ww.host_id, ww.docker, root=root, exclude_bridge=net.bridge,
+        occupied = probe_occupied(ctx.host, ctx.store, ctx.host_id, ctx.docker, root=root, exclude_bridge=net.bridge,
                                   exclude_net=net.name)
         for hit in overlaps(ipaddress.ip_network(net.subnet), occupied):
             out.append(Finding("subnet-collision", "error", f"network {net.name} ({net.subnet}) overlaps {hit.reason}",
@@ -152,13 +154,13 @@ def collisions(ww: Session, networks: list[Network], root: str) -> list[Finding]
     return out
 
 
-def mtu(ww: Session, networks: list[Network]) -> list[Finding]:
-    bridges = {n.name: ww.host.net.link(n.bridge) for n in networks}
+def mtu(ctx: HostContext, networks: list[Network]) -> list[Finding]:
+    bridges = {n.name: ctx.host.net.link(n.bridge) for n in networks}
     out = []
-    for ep in endpoints.all_endpoints(ww.store, ww.host_id):
+    for ep in endpoints.all_endpoints(ctx.store, ctx.host_id):
         bridge = bridges.get(ep.network)
         try:
-            link = ww.host.net.link(ep.ifname, ep.guest.netns_path)
+            link = ctx.host.net.link(ep.ifname, ep.guest.netns_path)
         except WireworkError:
             continue
         if bridge is None or link is None or link.mtu == bridge.mtu:
@@ -170,22 +172,22 @@ def mtu(ww: Session, networks: list[Network]) -> list[Finding]:
     return out
 
 
-def tunnel_mtu_findings(ww: Session) -> list[Finding]:
+def tunnel_mtu_findings(ctx: HostContext) -> list[Finding]:
     """Interfaces of a tunnelled network whose MTU is above what the tunnel carries: packets
     that size vanish silently inside the tunnel (a black hole that only large transfers hit)."""
-    from wirework.networks import tunnel
+    from wirework.tunnels import ovs as tunnel
 
     out = []
-    for entry in ww.store.scan(f"{tunnel.PREFIX}{ww.host_id}/"):
+    for entry in ctx.store.scan(f"{tunnel.PREFIX}{ctx.host_id}/"):
         rec = entry.value
-        dev = tunnel.route_dev(ww.host.net.routes(), str(rec["remote"]))
-        link = ww.host.net.link(dev) if dev else None
+        dev = tunnel.route_dev(ctx.host.net.routes(), str(rec["remote"]))
+        link = ctx.host.net.link(dev) if dev else None
         if link is None:
             continue
         limit = tunnel.tunnel_mtu(link.mtu, str(rec["type"]), key=rec.get("key") is not None,
                                   ipv6=":" in str(rec["remote"]))
         too_big = [f"{s.name}{' in ' + s.ns if s.ns else ''}" for s in  # type: ignore[attr-defined]
-                   tunnel.mtu_steps(ww.host, ww, str(rec["bridge"]), limit)]  # type: ignore[arg-type]
+                   tunnel.mtu_steps(ctx, str(rec["bridge"]), limit)]
         if too_big:
             out.append(Finding("tunnel-mtu", "error",
                                f"{', '.join(too_big)} on the {rec['type']} tunnel {rec['port']} of {rec['bridge']} "
@@ -198,11 +200,11 @@ def tunnel_mtu_findings(ww: Session) -> list[Finding]:
     return out
 
 
-def stale_links(ww: Session) -> list[Finding]:
-    nets_known = {f"net:{n.name}" for n in nets.all_networks(ww.store, ww.host_id)}
-    atts_known = {a.owner for a in records.all_for_host(ww.store, ww.host_id)}
+def stale_links(ctx: HostContext) -> list[Finding]:
+    nets_known = {f"net:{n.name}" for n in nets.all_networks(ctx.store, ctx.host_id)}
+    atts_known = {a.owner for a in records.all_for_host(ctx.store, ctx.host_id)}
     out = []
-    for link in ww.host.net.links():
+    for link in ctx.host.net.links():
         owner = owner_of(link.alias)
         if owner is None or owner in atts_known or owner in nets_known:
             continue
@@ -210,18 +212,18 @@ def stale_links(ww: Session) -> list[Finding]:
             out.append(Finding("stale-link", "warning", f"interface {link.name} is tagged wirework:{owner} "
                                "but no record owns it", "a left-over of an interrupted or hand-undone operation",
                                f"ip link del {link.name}  (or: wirework up / wirework gc)"))
-    if ww.host.ovs.available():
-        for port, _bridge, owner in ww.host.ovs.owned_ports():
+    if ctx.host.ovs.available():
+        for port, _bridge, owner in ctx.host.ovs.owned_ports():
             if owner.startswith("att:") and owner not in atts_known:
                 out.append(Finding("stale-ovs-port", "warning", f"OVS port {port} is owned by {owner}, which has no record",
                                    "a left-over of an interrupted operation", f"ovs-vsctl del-port {port}"))
     return out
 
 
-def interrupted(ww: Session) -> list[Finding]:
+def interrupted(ctx: HostContext) -> list[Finding]:
     out = []
-    for entry in ww.store.scan(OPS_PREFIX):
-        if not _process_alive(int(entry.value.get("pid", 0)), entry.value.get("pid_start")):
+    for entry in ctx.store.scan(OPS_PREFIX):
+        if not process_alive(int(entry.value.get("pid", 0)), entry.value.get("pid_start")):
             plan = entry.value.get("plan", {})
             out.append(Finding("interrupted-operation", "warning",
                                f"{plan.get('operation')} of {plan.get('owner')} was interrupted",

@@ -5,42 +5,43 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from wirework.attachments import records
+from wirework.context import HostContext
 from wirework.errors import WireworkError
 from wirework.ipam import Ipam
-from wirework.networks import endpoints, records
+from wirework.networks import endpoints
 from wirework.networks.network import Network
-from wirework.networks.session import Session
 
 if TYPE_CHECKING:
-    from wirework.networks.doctor import Finding
+    from wirework.diagnostics.doctor import Finding
 
 
 def _finding(*args: str) -> Finding:
-    from wirework.networks.doctor import Finding
+    from wirework.diagnostics.doctor import Finding
 
     return Finding(*args)
 
 
-def _run(ww: Session, argv: list[str]) -> str | None:
-    if ww.host.proc.which(argv[0]) is None:
+def _run(ctx: HostContext, argv: list[str]) -> str | None:
+    if ctx.host.proc.which(argv[0]) is None:
         return None
     try:
-        return ww.host.proc.run_in(None, argv, timeout=15)
+        return ctx.host.proc.run_in(None, argv, timeout=15)
     except WireworkError:
         return None
 
 
-def firewall_findings(ww: Session, networks: list[Network]) -> list[Finding]:
-    return _forward_policy(ww, networks) + _backends(ww)
+def firewall_findings(ctx: HostContext, networks: list[Network]) -> list[Finding]:
+    return _forward_policy(ctx, networks) + _backends(ctx)
 
 
-def _forward_policy(ww: Session, networks: list[Network]) -> list[Finding]:
-    rules = _run(ww, ["iptables", "-w", "5", "-S"]) or ""
+def _forward_policy(ctx: HostContext, networks: list[Network]) -> list[Finding]:
+    rules = _run(ctx, ["iptables", "-w", "5", "-S"]) or ""
     if "-P FORWARD DROP" not in rules or not networks:
         return []
     out = []
     lines = [ln for ln in rules.splitlines() if "-j ACCEPT" in ln and ln.startswith(("-A FORWARD", "-A DOCKER-USER"))]
-    nf_call = ww.host.sysctl.get("net.bridge.bridge-nf-call-iptables")
+    nf_call = ctx.host.sysctl.get("net.bridge.bridge-nf-call-iptables")
     for net in networks:
         if any(f"-i {net.bridge} " in ln for ln in lines) and any(f"-o {net.bridge} " in ln for ln in lines):
             continue
@@ -55,10 +56,10 @@ def _forward_policy(ww: Session, networks: list[Network]) -> list[Finding]:
     return out
 
 
-def _backends(ww: Session) -> list[Finding]:
+def _backends(ctx: HostContext) -> list[Finding]:
     counts = {}
     for tool in ("iptables-legacy-save", "iptables-nft-save"):
-        text = _run(ww, [tool])
+        text = _run(ctx, [tool])
         counts[tool] = sum(1 for ln in (text or "").splitlines() if ln.startswith("-A "))
     if counts["iptables-legacy-save"] and counts["iptables-nft-save"]:
         return [_finding("iptables-two-backends", "warning",
@@ -70,9 +71,9 @@ def _backends(ww: Session) -> list[Finding]:
     return []
 
 
-def _map_elements(ww: Session, name: str) -> list[Any]:
+def _map_elements(ctx: HostContext, name: str) -> list[Any]:
     try:
-        out = ww.host.nft.run([{"list": {"map": {"family": "inet", "table": "wirework", "name": name}}}])
+        out = ctx.host.nft.run([{"list": {"map": {"family": "inet", "table": "wirework", "name": name}}}])
     except WireworkError:
         return []
     for item in out:
@@ -85,32 +86,32 @@ def _comment(key: Any) -> str:
     return str(key.get("elem", {}).get("comment", "")) if isinstance(key, dict) else ""
 
 
-def stale_firewall(ww: Session, networks: list[Network]) -> list[Finding]:
+def stale_firewall(ctx: HostContext, networks: list[Network]) -> list[Finding]:
     known_nets = {f"wirework:net:{n.name}" for n in networks}
-    atts = records.all_for_host(ww.store, ww.host_id)
+    atts = records.all_for_host(ctx.store, ctx.host_id)
     # ports carry the attachment id; links carry the per-attempt owner (att:<id>.<nonce>)
     known_atts = {f"wirework:{a.owner}" for a in atts} | {f"wirework:att:{a.id}" for a in atts}
     out = []
-    for key, _ in _map_elements(ww, "from_net"):
+    for key, _ in _map_elements(ctx, "from_net"):
         owner = _comment(key).split(" #")[0]
         if owner and owner not in known_nets:
             out.append(_finding("stale-nft-network", "warning", f"nftables rules of {owner} have no network record",
                                 "a left-over of a removed or interrupted network", "wirework up (rebuilds the tables)"))
     for name in ("port_addr", "hostport_addr"):
-        for key, value in _map_elements(ww, name):
+        for key, value in _map_elements(ctx, name):
             owner = _comment(key)
             if owner.startswith("wirework:att:") and owner not in known_atts:
                 out.append(_finding("stale-nft-port", "warning", f"a published port to {value} is owned by {owner}, "
                                     "which has no record", "the port stays taken and forwards to a dead address",
                                     "wirework up (rebuilds the tables)"))
-    return out + _stale_leases(ww, networks)
+    return out + _stale_leases(ctx, networks)
 
 
-def _stale_leases(ww: Session, networks: list[Network]) -> list[Finding]:
+def _stale_leases(ctx: HostContext, networks: list[Network]) -> list[Finding]:
     out = []
-    ipam = Ipam(ww.store, ww.host_id)
+    ipam = Ipam(ctx.store, ctx.host_id)
     for net in networks:
-        connected = {ep.guest.key for ep in endpoints.on_network(ww.store, ww.host_id, net.name)}
+        connected = {ep.guest.key for ep in endpoints.on_network(ctx.store, ctx.host_id, net.name)}
         for lease in ipam.leases(net.name):
             if lease.owner not in connected and not lease.taker_alive():
                 out.append(_finding("stale-lease", "warning", f"address {lease.ip} on {net.name} is leased to "

@@ -1,0 +1,96 @@
+"""The facade's Docker-style network operations (`wirework.networks`) and diagnostics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wirework.context import HostContext
+from wirework.plan.steps import Plan
+
+
+class NetworksAPI:
+    """Methods of `Wirework` that build on `wirework.networks` and `wirework.diagnostics`."""
+
+    context: HostContext
+
+    def network_create(self, name: str, *, force: bool = False, dry_run: bool = False, no_sysctl: bool = False,
+                       pools: str | None = None, **options: Any) -> Any:
+        """Create a network (bridge, subnet, NAT, isolation). See networks.network.validate_network."""
+        from wirework.networks import netops
+        from wirework.networks.network import validate_network
+
+        spec = validate_network(name, **options)
+        return netops.create(self.context, spec, force=force, dry_run=dry_run, no_sysctl=no_sysctl, pools=pools)
+
+    def network_rm(self, name: str, *, force: bool = False) -> Any:
+        from wirework.networks import connops, netops
+
+        return netops.remove(self.context, name, force=force, detach=lambda ep: connops.drop_endpoint(self.context, ep))
+
+    def network_ls(self) -> list[dict[str, Any]]:
+        from wirework.networks import netops
+
+        return netops.listing(self.context)
+
+    def network_inspect(self, name: str) -> dict[str, Any]:
+        from wirework.networks import netops
+
+        return netops.inspect(self.context, name)
+
+    def network_link(self, a: str, b: str, *, unlink: bool = False, dry_run: bool = False) -> Plan:
+        from wirework.networks import netops
+
+        return netops.link(self.context, a, b, unlink=unlink, dry_run=dry_run)
+
+    def connect(self, network: str, guest: str, *, dry_run: bool = False, **options: Any) -> Any:
+        """Connect a guest to a network (address from IPAM, ports, default route if asked)."""
+        from wirework.networks import connops
+        from wirework.networks.connect import validate_connect
+
+        spec = validate_connect(network, guest, **options)
+        return connops.connect(self.context, spec, dry_run=dry_run)
+
+    def disconnect(self, network: str, guest: str) -> Any:
+        from wirework.networks import connops
+
+        return connops.disconnect(self.context, network, guest)
+
+    def ports(self, guest: str) -> list[Any]:
+        from wirework.networks import connops
+
+        return connops.ports_of(self.context, guest)
+
+    def run_guest(self, net: str, command: list[str], **options: Any) -> Any:
+        """Start a command in a namespace of the given mode (wirework run). See networks.modes."""
+        from wirework.networks import modes
+
+        return modes.run(self.context, modes.validate_run(net, command, **options))
+
+    def remove_guest(self, name: str) -> Any:
+        from wirework.networks import modes
+
+        return modes.remove(self.context, name)
+
+    def guests(self) -> list[dict[str, Any]]:
+        """Guests started by `wirework run`, as `wirework ps` shows them."""
+        from wirework.networks import modes
+
+        return [modes.view(r) for r in modes.all_runs(self.context)]
+
+    def up(self, *, no_sysctl: bool = False, dry_run: bool = False) -> Any:
+        """Re-apply every network, link, connection and published port (after a reboot or flush)."""
+        from wirework.networks import up
+
+        if dry_run:
+            return up.up(self.context, no_sysctl=no_sysctl, dry_run=True)
+        return self.context.recover() + up.up(self.context, no_sysctl=no_sysctl)
+
+    def doctor(self, *, root: str = "/") -> Any:
+        from wirework.diagnostics import doctor
+
+        return doctor.diagnose(self.context, root=root)
+
+    def check(self, *, lan: str | None = None, lan_addr: str | None = None, probe: bool = True) -> Any:
+        from wirework.diagnostics import check
+
+        return check.matrix(self.context, lan=lan, lan_addr=lan_addr, probe=probe)

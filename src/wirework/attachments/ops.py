@@ -1,0 +1,207 @@
+"""pipework-style attach and detach, and commands inside a guest, as functions of a HostContext.
+
+The operations behind `Wirework.attach` & co.: probe (`attachments.attach`), plan, claim the
+address (`attachments.claims`), run through the executor, and commit the record in the
+executor's closing transaction. `networks.connops` builds its connects on the same records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from wirework.attachments import claims, records
+from wirework.attachments.attach import (
+    bridge_prunable,
+    check_attach,
+    host_if_by_mac,
+    plan_attach,
+    plan_detach,
+    probe_attach,
+)
+from wirework.attachments.guestcmd import plan_guest_command
+from wirework.attachments.records import Attachment
+from wirework.context import HostContext
+from wirework.drivers.routes import DelAddress, DelRoute
+from wirework.errors import Conflict, GuestNotFound, GuestNotRunning, ServiceError, StepFailed, WireworkError
+from wirework.kernel.netns import netns_id
+from wirework.model.guest import Guest
+from wirework.model.specs import AttachSpec
+from wirework.naming import attachment_id, guest_mac, host_veth_name
+from wirework.plan.executor import run_best_effort
+from wirework.plan.steps import Plan, Step
+from wirework.store.base import Compare, Delete, Op, Put
+
+
+@dataclass(frozen=True)
+class AttachResult:
+    attachment: Attachment
+    changed: bool
+    plan: Plan
+
+
+def sweep_forward_rules(ctx: HostContext) -> list[str]:
+    """FORWARD accepts for wirework bridges that are gone (a crash between bridge and rule)."""
+    if ctx.host.netns is not None or not ctx.host.fw.forward_blocked():
+        return []  # only the real host's root namespace shares its FORWARD chain with Docker
+    out = []
+    for bridge in ctx.host.fw.bridges_with_forward():
+        if ctx.host.net.link(bridge) is None and ctx.host.fw.remove_bridge_forward(bridge, f"bridge:{bridge}"):
+            out.append(f"removed the FORWARD accept of bridge {bridge}, which no longer exists")
+    return out
+
+
+def attach_spec(ctx: HostContext, spec: AttachSpec, *, dry_run: bool = False) -> AttachResult:
+    if not dry_run:
+        ctx.ensure_recovered()  # first, so that probing sees the host as a crashed run left it
+    spec = _resolve_host_mac(ctx, spec)
+    g = ctx.resolve(spec.guest)
+    att_id = attachment_id(g.key, spec.cont_ifname)
+    existing = records.load(ctx.store, ctx.host_id, att_id)
+    stale = stale_or_noop(ctx, existing, g, spec)
+    if existing is not None and stale is None:
+        return AttachResult(existing, False, Plan("attach", existing.owner, ()))
+    facts = probe_attach(ctx.host, spec, g, claims.used_ips(ctx, spec, att_id), host_ns_id=_host_ns_id(ctx))
+    check_attach(spec, facts)
+    plan = plan_attach(spec, facts)
+    if stale is not None:
+        # The guest restarted (new namespace) or its interface was removed by hand: clear
+        # the host-side leftovers (an OVS port, say) before wiring it again.
+        plan = replace(plan_detach(stale, None, 1), operation="attach") + plan
+    if dry_run:
+        return AttachResult(make_record(ctx, spec, facts, g, []), True, plan)
+    reserved = claims.reserve_ip(ctx, spec, att_id)
+    holder: list[Attachment] = []
+
+    def commit(undo: list[Step]) -> list[Op]:
+        holder.append(make_record(ctx, spec, facts, g, undo))
+        return (forget_ops(ctx, stale) if stale else []) + record_ops(ctx, holder[0])
+
+    try:
+        ctx.executor().run(plan, commit)
+    except BaseException:
+        if reserved:
+            claims.release_ip(ctx, spec, att_id)
+        raise
+    return AttachResult(holder[0], True, plan)
+
+def _resolve_host_mac(ctx: HostContext, spec: AttachSpec) -> AttachSpec:
+    """pipework's mac:<host-mac>: name the interface now, so every check sees the real one."""
+    if spec.host_mac is None or spec.host_if:
+        return spec
+    return replace(spec, host_if=host_if_by_mac(ctx.host, spec.host_mac))
+
+def _host_ns_id(ctx: HostContext) -> str:
+    return netns_id(ctx.host.netns_path or "/proc/self/ns/net")
+
+def stale_or_noop(ctx: HostContext, att: Attachment | None, g: Guest, spec: AttachSpec) -> Attachment | None:
+    """None when `att` is live and identical (a no-op); `att` when it is stale; else refuse."""
+    if att is None:
+        return None
+    alive = att.guest.netns_id == g.netns_id and ctx.host.net.link(spec.cont_ifname, g.netns_path) is not None
+    if not alive:
+        return att
+    if att.spec.same_wiring(spec):
+        return None
+    raise Conflict(f"{spec.cont_ifname} of guest {g.name!r} is already wired to {att.host_if} "
+                   f"({att.cidr or 'dhcp'}); run 'wirework detach {spec.guest} -i {spec.cont_ifname}' first")
+
+def make_record(ctx: HostContext, spec: AttachSpec, facts: Any, g: Guest, undo: list[Step]) -> Attachment:
+    cidr, gateway = spec.cidr, spec.gateway
+    for step in undo:  # a DHCP lease shows up as the address and route it added
+        if isinstance(step, DelAddress) and step.ifname == spec.cont_ifname:
+            cidr = step.cidr
+        if isinstance(step, DelRoute) and step.route.dst == "default":
+            gateway = step.route.gateway or gateway
+    kind = {"new-bridge": "bridge", "new-ovs": "ovs", "physical": "macvlan"}.get(facts.host_kind, facts.host_kind)
+    kind = "direct" if spec.direct else kind
+
+    return Attachment(
+        id=facts.att_id, host=ctx.host_id, guest=g, spec=spec, host_if=facts.host_if, host_kind=kind,
+        host_ifname="" if kind in ("macvlan", "direct") else (spec.host_ifname or host_veth_name(facts.att_id)),
+        cont_ifname=spec.cont_ifname, cidr=cidr, gateway=gateway,
+        mac=_guest_mac(spec, facts), undo=tuple(s.to_dict() for s in undo),
+        nonce=getattr(facts, "nonce", ""),
+    )
+
+def _guest_mac(spec: AttachSpec, facts: Any) -> str:
+    if spec.direct and facts.host_link is not None:
+        return str(facts.host_link.mac)  # the NIC keeps its own
+    return spec.mac or guest_mac(facts.att_id)
+
+def record_ops(ctx: HostContext, att: Attachment) -> list[Op]:
+    ops: list[Op] = [records.put_op(att)]
+    if att.cidr:
+        ops.append(Put(claims.ip_key(att.host, att.host_if, att.cidr.split("/")[0]), att.id))
+    return ops
+
+def detach(ctx: HostContext, guest: str, ifname: str | None = None, *, dry_run: bool = False) -> list[Attachment]:
+    """Undo attachments of a guest (all, or one interface). Detaching twice is fine."""
+    if not dry_run:
+        ctx.ensure_recovered()
+    current_ns: str | None
+    try:
+        g = ctx.resolve(guest)
+        current_ns = g.netns_id
+        matches = [a for a in host_records(ctx) if a.guest.key == g.key]
+    except (GuestNotFound, GuestNotRunning, ServiceError):
+        current_ns = None  # the guest is gone: only host-side leftovers remain
+        matches = [a for a in host_records(ctx) if guest in (a.guest.ref, a.guest.name, a.guest.key)]
+    if ifname:
+        matches = [a for a in matches if a.cont_ifname == ifname]
+    if dry_run:
+        return matches
+    for att in matches:
+        teardown(ctx, att, current_ns)
+    return matches
+
+def plan_detach_guest(ctx: HostContext, guest: str, ifname: str | None = None) -> Plan:
+    plans = [_detach_plan(ctx, a, ns_id_now(a)) for a in detach(ctx, guest, ifname, dry_run=True)]
+    return sum(plans[1:], plans[0]) if plans else Plan("detach", guest, ())
+
+def _detach_plan(ctx: HostContext, att: Attachment, current_ns: str | None) -> Plan:
+    others = _others_on(ctx, att)
+    return plan_detach(att, current_ns, others, prune_bridge=bridge_prunable(ctx.host, att, others))
+
+def teardown(ctx: HostContext, att: Attachment, current_ns: str | None) -> None:
+    # Claim the record first (compare-and-delete on its revision): when another process has
+    # just wired the same guest interface again, its newer record wins and nothing is torn down.
+    entry = ctx.store.get(records.att_key(att.host, att.id))
+    if entry is None or Attachment.from_dict(entry.value).owner != att.owner:
+        return
+    if not ctx.store.txn([Compare(entry.key, entry.revision)], forget_ops(ctx, att)):
+        return
+    plan = _detach_plan(ctx, att, current_ns)
+    errors = run_best_effort(ctx.host, plan.steps)
+    if errors:
+        raise StepFailed(f"detach of {att.cont_ifname} from {att.guest.name} left: " + "; ".join(errors))
+
+def forget_ops(ctx: HostContext, att: Attachment) -> list[Op]:
+    ops: list[Op] = [Delete(records.att_key(att.host, att.id))]
+    if att.cidr:
+        ops.append(Delete(claims.ip_key(att.host, att.host_if, att.cidr.split("/")[0])))
+    return ops
+
+def _others_on(ctx: HostContext, att: Attachment) -> int:
+    return sum(1 for a in host_records(ctx) if a.host_if == att.host_if and a.id != att.id)
+
+def host_records(ctx: HostContext) -> list[Attachment]:
+    return records.all_for_host(ctx.store, ctx.host_id)
+
+def ns_id_now(att: Attachment) -> str | None:
+    try:
+        return netns_id(att.guest.netns_path)
+    except WireworkError:
+        return None
+
+# -- routes, rules and tc inside a guest (pipework route/rule/tc)
+
+
+def guest_command(ctx: HostContext, what: str, guest: str, args: list[str], *, dry_run: bool = False) -> Plan:
+    if not dry_run:
+        ctx.ensure_recovered()
+    g = ctx.resolve(guest)
+    plan = plan_guest_command(what, g, args)
+    if not dry_run:
+        ctx.executor().run(plan)
+    return plan
