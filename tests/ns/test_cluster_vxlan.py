@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ipaddress
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +15,7 @@ from tests.cluster.topo import Hosts, guest_ip, source_seen, wait_for
 from tests.conftest import Namespaces, ping, sh
 from wirework.cluster import registry
 from wirework.cluster.model import validate_cluster_network
+from wirework.errors import Conflict
 
 
 @pytest.fixture
@@ -142,3 +144,49 @@ def test_on_a_real_etcd_a_joining_host_appears_everywhere_and_a_leaving_one_goes
     assert "wwx-blue" not in sh("ip", "link", ns=hosts.names["h3"])
     assert "eth0" not in sh("ip", "link", ns=g3)
     assert {r.host for r, _ in registry.host_subnets(cluster_store, "blue")} == {h1, hosts.names["h2"]}
+
+
+def test_rm_force_drains_every_host_and_removes_the_network(hosts: Hosts, netns: Namespaces) -> None:
+    store = hosts.store = MemStore()
+    registry.define(store, validate_cluster_network("blue", driver="vxlan", subnet="10.244.0.0/16"))
+    for label in ("h1", "h2"):
+        hosts.add(label)
+        hosts.agent(label).start()
+    g1 = netns("g1")
+    hosts.sessions["h1"].connect("blue", f"/run/netns/{g1}")
+    with pytest.raises(Conflict, match=r"used by 2 host\(s\)"):
+        hosts.sessions["h1"].cluster_network_rm("blue")
+    with pytest.raises(Conflict, match="a cluster network .* that this host's agent manages"):
+        hosts.sessions["h1"].network_rm("blue")
+    done: list[object] = []
+    remover = threading.Thread(target=lambda: done.append(hosts.sessions["h2"].cluster_network_rm("blue", force=True)))
+    remover.start()
+    wait_for("the network to be drained and removed", lambda: bool(done), step=hosts.settle)
+    remover.join()
+    assert registry.load(store, "blue") is None and store.scan("cluster/subnet/") == []
+    for label in ("h1", "h2"):
+        assert "wwx-blue" not in sh("ip", "link", ns=hosts.names[label])
+        assert "ww-blue" not in sh("ip", "link", ns=hosts.names[label])
+        assert hosts.sessions[label].network_ls() == []
+    assert "eth0" not in sh("ip", "link", ns=g1)
+
+
+def test_a_subnet_taken_while_its_host_was_away_is_never_kept(hosts: Hosts, netns: Namespaces) -> None:
+    store = hosts.store = MemStore()
+    registry.define(store, validate_cluster_network("tiny", driver="vxlan", subnet="10.248.0.0/23"))  # two /24s
+    for label in ("h1", "h2"):
+        hosts.add(label)
+        hosts.agent(label).start()
+    g1 = netns("g1")
+    hosts.sessions["h1"].connect("tiny", f"/run/netns/{g1}")
+    lost = hosts.agents["h1"].mine["tiny"].subnet
+    away = hosts.agents.pop("h1")
+    away.stop()
+    store.revoke(away.lease)  # h1 stays away past its TTL: its lease expires, its records go
+    hosts.add("h3")
+    hosts.agent("h3").start()
+    assert hosts.agents["h3"].mine["tiny"].subnet == lost
+    with pytest.raises(Conflict, match="has no free host subnet"):
+        hosts.agent("h1").start()  # comes back: no subnet left for it
+    assert "eth0" not in sh("ip", "link", ns=g1)  # its guest's address belongs to h3 now: disconnected
+    assert "ww-tiny" not in sh("ip", "link", ns=hosts.names["h1"])

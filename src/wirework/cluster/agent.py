@@ -64,6 +64,7 @@ class Agent:
         try:
             leases.claim_host(self.store, self._host_record(), self.config.lease_ttl)
             revision = self._read_all()
+            self.sync.drop_taken()
             for name in self._wanted(self.nets):
                 try:
                     self._join(name)

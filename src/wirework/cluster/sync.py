@@ -146,6 +146,19 @@ class Converger:
         self.problems.pop(name, None)
         agent.log(f"left network {name}" + (f" (teardown left: {'; '.join(errors)})" if errors else ""))
 
+    def drop_taken(self) -> None:
+        """Local parts of networks whose subnet another host holds now (this host was away longer
+        than its lease): their guests' addresses are that host's; disconnect them, whatever else
+        happens next (even if this host cannot join again)."""
+        agent = self.agent
+        for name, here in self.materialised().items():
+            holder = agent.records.get(name, {}).get(here.subnet)
+            if holder is not None and holder.host != agent.config.host_id:
+                agent.log(f"network {name}: subnet {here.subnet} is held by {holder.host} now; this host's guests "
+                          f"there are disconnected")
+                leave_locally(agent.ctx, name, self._desired_of(name, here))
+                agent.memory.forget_subnet(name)
+
     def _desired_of(self, name: str, here: Network | None) -> Desired | None:
         """What this host had of a network, for tearing it down (even after its definition went)."""
         agent = self.agent
