@@ -138,10 +138,14 @@ def test_on_a_real_etcd_a_joining_host_appears_everywhere_and_a_leaving_one_goes
     hosts.sessions["h1"].connect("blue", f"/run/netns/{g1}")
     hosts.sessions["h3"].connect("blue", f"/run/netns/{g3}")
     assert any(ping(g1, guest_ip(g3)) for _ in range(3))
+    # A network defined while the agents run: every host joins it.
+    registry.define(cluster_store, validate_cluster_network("red", driver="host-gw", subnet="10.245.0.0/16"))
+    wait_for("every host in red", lambda: len(registry.host_subnets(cluster_store, "red")) == 3, step=hosts.settle)
+    assert "ww-red" in sh("ip", "link", ns=h1)
     hosts.agents.pop("h3").stop(leave=True)  # leaves for good: its guest, device and records go now
     wait_for("h3's route gone from h1", lambda: s3 not in sh("ip", "route", "show", "proto", "87", ns=h1),
              step=hosts.settle)
-    assert "wwx-blue" not in sh("ip", "link", ns=hosts.names["h3"])
+    assert "wwx-blue" not in sh("ip", "link", ns=hosts.names["h3"]) and "ww-red" not in sh("ip", "link", ns=hosts.names["h3"])
     assert "eth0" not in sh("ip", "link", ns=g3)
     assert {r.host for r, _ in registry.host_subnets(cluster_store, "blue")} == {h1, hosts.names["h2"]}
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from wirework.cluster import keys, leases
@@ -99,7 +99,11 @@ class Agent:
         except (StoreCompacted, StoreUnavailable) as exc:
             self._lost_store(exc)
         if self.clock() >= self.next_renew:
-            self._renew()
+            try:
+                self._renew()
+            except WireworkError as exc:  # e.g. this host's id taken meanwhile: say so, try again
+                self.log(f"cannot renew this host's claims: {exc}")
+                self.next_renew = self.clock() + 1.0
         self.sync.converge_dirty()
 
     def stop(self, *, leave: bool = False) -> None:
@@ -153,8 +157,8 @@ class Agent:
         return HostRecord(self.config.host_id, self.config.public_ip, self.lease, socket.gethostname())
 
     # -- the view ------------------------------------------------------------------------------
-    def _wanted(self, names: object) -> list[str]:
-        return sorted(n for n in names if not self.config.networks or n in self.config.networks)  # type: ignore[attr-defined]
+    def _wanted(self, names: Iterable[str]) -> list[str]:
+        return sorted(n for n in names if not self.config.networks or n in self.config.networks)
 
     def _read_all(self) -> int:
         """Everything under cluster/, read after noting the revision (the watch starts after it;
