@@ -24,9 +24,10 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from bench.cluster_lab import ClusterLab, sh
+from wirework.store.etcd_members import plan_cluster
+
 from wirework.api import Wirework
 from wirework.store import open_cluster_store
-from wirework.store.etcd_members import plan_cluster
 
 JOINED = re.compile(r"joined in (\d+) ms")
 COUNTED = ("Range", "Txn", "Put", "DeleteRange", "LeaseGrant", "LeaseRevoke")
@@ -60,7 +61,8 @@ def wait_joined(log: str, proc: subprocess.Popen[bytes], timeout: float = 60) ->
         if found:
             return float(found.group(1))
         if proc.poll() is not None:
-            raise RuntimeError(f"agent exited: {open(log).read()[-500:]}")
+            with open(log, encoding="utf-8", errors="replace") as f:
+                raise RuntimeError(f"agent exited: {f.read()[-500:]}")
         time.sleep(0.02)
     raise RuntimeError(f"agent did not join in {timeout} s")
 
@@ -132,7 +134,7 @@ def main() -> int:
     print("\netcd requests per join (Range, Txn, Put, DeleteRange, LeaseGrant, LeaseRevoke): "
           + ", ".join(f"host {n}: {requests[n]:.0f}" for n in picks if n in requests))
     print(f"the last host's subnet in every other host's routes after its join: {spread * 1000:.0f} ms"
-          + (" (some never got it)" if pending else ""))
+          + (f" ({missing} never got it)" if missing else ""))
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from wirework.attachments.ops import host_records, ns_id_now, teardown
+from wirework.attachments.ops import host_records, ns_id_now, state_of, teardown
 from wirework.attachments.records import Attachment
 from wirework.context import HostContext
 from wirework.errors import StepFailed
@@ -27,16 +27,7 @@ class GuestReport:
 
 
 def ls(ctx: HostContext) -> list[AttachmentStatus]:
-    out = []
-    for att in host_records(ctx):
-        if ns_id_now(att) != att.guest.netns_id:
-            state = "guest-gone"
-        elif att.host_ifname and ctx.host.net.link(att.host_ifname) is None:
-            state = "link-missing"
-        else:
-            state = "ok"
-        out.append(AttachmentStatus(att, state))
-    return out
+    return [AttachmentStatus(att, state_of(ctx, att)) for att in host_records(ctx)]
 
 
 def gc(ctx: HostContext) -> list[Attachment]:

@@ -116,9 +116,13 @@ def serve(path: str, *, watch_docker: bool = True) -> int:
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     if watch_docker:
         threading.Thread(target=_follow_docker, args=(events, stopping), daemon=True).start()
+    from wirework.service.leases import LeaseRenewal
+
+    renewal = LeaseRenewal()
     try:
         while not stopping.is_set():
             _handle_events(events)
+            renewal.tick()
             try:
                 conn, _ = server.accept()
             except TimeoutError:
