@@ -19,6 +19,7 @@ from wirework.drivers.routes import AddAddress, AddRoute
 from wirework.drivers.switch import OvsAddBridge
 from wirework.errors import Conflict, InvalidInput, Unsupported
 from wirework.lab.kind import Kind, Session, Undo, as_list, run_steps, undo_steps
+from wirework.lab.cluster.connect import CONNECT
 from wirework.lab.kind_vxlan import VXLAN
 from wirework.lab.model import Item
 from wirework.model.host import RouteSpec
@@ -180,3 +181,4 @@ register(Kind("network", describe=lambda i: f"network {i.arg('name')} {i.arg('su
 
 
 register(VXLAN)
+register(CONNECT)
