@@ -10,6 +10,20 @@ from typing import Any
 
 from tests.conftest import Namespaces, sh
 from wirework.cluster.agent import Agent, AgentConfig
+from wirework.testing import ManualClock, MemoryClusterStore
+
+
+def memory_store() -> tuple[MemoryClusterStore, ManualClock]:
+    """A shared in-memory store whose leases expire when the test moves the clock."""
+    clock = ManualClock()
+    return MemoryClusterStore(clock), clock
+
+
+def own_client(url: str, prefix: str) -> Any:
+    """A host's own connection to the shared etcd (as separate machines have)."""
+    from wirework.store import open_store, store_config
+
+    return open_store(store_config(url, prefix=prefix, env={}))
 
 UNDERLAY = "10.97.0"
 #: Segments of the underlay: bridges in the switch namespace, which also routes between them.

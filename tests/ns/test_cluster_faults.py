@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.cluster.etcd_stub import EtcdMember, StubEtcdStore, free_port
-from tests.cluster.topo import Hosts, guest_ip, wait_for
+from tests.cluster.topo import Hosts, guest_ip, own_client, wait_for
 from tests.conftest import Namespaces, sh, snapshot
 from wirework.cluster import registry
 from wirework.cluster.model import validate_cluster_network
@@ -20,26 +19,26 @@ from wirework.errors import Conflict, StoreUnavailable
 
 
 @pytest.fixture
-def hosts(netns: Namespaces, state_dir: str, cluster_store: StubEtcdStore) -> Iterator[Hosts]:
-    made = Hosts(netns, state_dir, store=cluster_store)
+def hosts(netns: Namespaces, state_dir: str, etcd_store: Any) -> Iterator[Hosts]:
+    made = Hosts(netns, state_dir, store=etcd_store)
     yield made
     made.close()
 
 
-def own_store(member: EtcdMember, prefix: str) -> StubEtcdStore:
+def own_store(etcd_server: Any, etcd_store: Any) -> Any:
     """Each host talks to etcd through its own client, as separate machines would."""
-    return StubEtcdStore(member.port, prefix)
+    return own_client(etcd_server.url, etcd_store.prefix)
 
 
 def test_two_hosts_race_for_the_last_subnet_one_wins_the_other_changes_nothing(
-        hosts: Hosts, etcd_member: EtcdMember, cluster_prefix: str) -> None:
+        hosts: Hosts, etcd_server: Any, etcd_store: Any) -> None:
     registry.define(hosts.store, validate_cluster_network("tiny", driver="vxlan", subnet="10.248.0.0/23"))
     hosts.add("h0")
     hosts.agent("h0").start()  # one of the two /24s is gone
     for label in ("h1", "h2"):
         hosts.add(label)
     before = {label: snapshot(hosts.names[label]) for label in ("h1", "h2")}
-    agents = {label: hosts.agent(label, own_store(etcd_member, cluster_prefix)) for label in ("h1", "h2")}
+    agents = {label: hosts.agent(label, own_store(etcd_server, etcd_store)) for label in ("h1", "h2")}
     outcome: dict[str, Any] = {}
     barrier = threading.Barrier(2)
 
@@ -69,8 +68,8 @@ def test_two_hosts_race_for_the_last_subnet_one_wins_the_other_changes_nothing(
 def test_an_unreachable_store_at_join_is_a_clear_error_and_nothing_is_made(hosts: Hosts, netns: Namespaces) -> None:
     hosts.add("h1")
     before = snapshot(hosts.names["h1"])
-    nowhere = StubEtcdStore(free_port(), "/x/")
-    with pytest.raises(StoreUnavailable, match="cannot reach etcd at 127.0.0.1:"):
+    nowhere = own_client("etcd://127.0.0.1:9", "/x/")  # nothing listens on the discard port
+    with pytest.raises(StoreUnavailable, match="127.0.0.1:9"):
         hosts.agent("h1", nowhere).start()
     assert snapshot(hosts.names["h1"]) == before
     assert hosts.sessions["h1"].store.scan("cluster/") == []
@@ -92,14 +91,14 @@ def test_a_dead_host_is_dropped_everywhere_after_its_ttl(hosts: Hosts) -> None:
 
 
 def test_concurrent_joins_and_connects_never_duplicate_a_subnet_or_an_address(
-        hosts: Hosts, netns: Namespaces, etcd_member: EtcdMember, cluster_prefix: str) -> None:
+        hosts: Hosts, netns: Namespaces, etcd_server: Any, etcd_store: Any) -> None:
     registry.define(hosts.store, validate_cluster_network("crowd", driver="vxlan", subnet="10.249.0.0/24",
                                                           host_subnet_len=27))  # 8 subnets for 6 hosts
     labels = [f"h{i}" for i in range(6)]
     for label in labels:
         hosts.add(label)
     guests = {label: [netns(f"g{label}{j}") for j in range(3)] for label in labels}
-    agents = {label: hosts.agent(label, own_store(etcd_member, cluster_prefix)) for label in labels}
+    agents = {label: hosts.agent(label, own_store(etcd_server, etcd_store)) for label in labels}
     errors: list[BaseException] = []
 
     def run(fn: Any) -> None:

@@ -7,8 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.cluster.memstore import MemStore
-from tests.cluster.topo import Hosts, guest_ip, source_seen
+from tests.cluster.topo import Hosts, guest_ip, memory_store, source_seen
 from tests.conftest import Namespaces, ping, sh
 from wirework.cluster import registry
 from wirework.cluster.model import validate_cluster_network
@@ -22,7 +21,7 @@ def hosts(netns: Namespaces, state_dir: str) -> Iterator[Hosts]:
 
 
 def test_routes_to_peers_on_the_segment_and_a_routed_peer_is_refused(hosts: Hosts, netns: Namespaces) -> None:
-    store = hosts.store = MemStore()
+    store = hosts.store = memory_store()[0]
     registry.define(store, validate_cluster_network("green", driver="host-gw", subnet="10.245.0.0/16"))
     hosts.add("h1")
     hosts.add("h2")

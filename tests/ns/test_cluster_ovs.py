@@ -9,8 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.cluster.memstore import MemStore
-from tests.cluster.topo import Hosts, guest_ip
+from tests.cluster.topo import Hosts, guest_ip, memory_store
 from tests.conftest import Namespaces, ping, sh
 from wirework.cluster import registry
 from wirework.cluster.model import validate_cluster_network
@@ -20,7 +19,7 @@ from wirework.kernel.ovs_instance import OvsInstance, default_rundir, start_inst
 @pytest.fixture
 def hosts(netns: Namespaces, state_dir: str) -> Iterator[Hosts]:
     instances: list[OvsInstance] = []
-    made = Hosts(netns, state_dir, store=MemStore(), on_add=lambda ns: instances.append(start_instance(ns)))
+    made = Hosts(netns, state_dir, store=memory_store()[0], on_add=lambda ns: instances.append(start_instance(ns)))
     yield made
     made.close()
     for inst in instances:

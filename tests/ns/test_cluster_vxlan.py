@@ -6,12 +6,11 @@ from __future__ import annotations
 import ipaddress
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from tests.cluster.etcd_stub import StubEtcdStore
-from tests.cluster.memstore import MemStore
-from tests.cluster.topo import Hosts, guest_ip, source_seen, wait_for
+from tests.cluster.topo import Hosts, guest_ip, memory_store, source_seen, wait_for
 from tests.conftest import Namespaces, ping, sh
 from wirework.cluster import registry
 from wirework.cluster.model import validate_cluster_network
@@ -26,7 +25,7 @@ def hosts(netns: Namespaces, state_dir: str) -> Iterator[Hosts]:
 
 
 def test_three_hosts_join_converge_and_a_dead_host_is_dropped(hosts: Hosts, netns: Namespaces) -> None:
-    store = MemStore()
+    store, clock = memory_store()
     registry.define(store, validate_cluster_network("blue", driver="vxlan", subnet="10.244.0.0/16"))
     for label in ("h1", "h2", "h3"):
         hosts.add(label)
@@ -65,7 +64,7 @@ def test_three_hosts_join_converge_and_a_dead_host_is_dropped(hosts: Hosts, netn
 
     # h3 dies (its agent stops renewing): once its lease expires, the others drop its entries.
     hosts.agents.pop("h3").stop()
-    store.advance(11)
+    clock.advance(11)
     hosts.settle(["h1", "h2"])
     assert subnets["h3"] not in sh("ip", "route", "show", "proto", "87", ns=h1)
     assert "dst 10.97.0.3" not in sh("bridge", "fdb", "show", "dev", "wwx-blue", ns=h1)
@@ -73,7 +72,7 @@ def test_three_hosts_join_converge_and_a_dead_host_is_dropped(hosts: Hosts, netn
 
 
 def test_agent_restarts_keep_the_subnet_and_an_outage_changes_nothing(hosts: Hosts, netns: Namespaces) -> None:
-    store = MemStore()
+    store, clock = memory_store()
     registry.define(store, validate_cluster_network("blue", driver="vxlan", subnet="10.244.0.0/16"))
     for label in ("h1", "h2"):
         hosts.add(label)
@@ -96,7 +95,7 @@ def test_agent_restarts_keep_the_subnet_and_an_outage_changes_nothing(hosts: Hos
 
     # Down for longer than the TTL: the host keeps forwarding; its records expire meanwhile.
     hosts.agents.pop("h1").stop()
-    store.advance(11)
+    clock.advance(11)
     assert ping(g1, target)
     restarted = hosts.agent("h1", store)
     restarted.start()  # a new lease; the remembered subnet is still free: the same one
@@ -105,25 +104,26 @@ def test_agent_restarts_keep_the_subnet_and_an_outage_changes_nothing(hosts: Hos
     assert ping(g1, target)
 
     # The store goes away: steps go on without error and without touching the kernel.
-    store.set_down(True)
+    store.fail()
     hosts.settle()
     assert ping(g1, target)
     assert any("lost the cluster store" in line for line in hosts.logs["h1"])
-    store.advance(11)  # leases expire while the store is away (as etcd would, seen on its return)
-    store.set_down(False)
+    clock.advance(11)  # leases expire while the store is away (as etcd would, seen on its return)
+    store.heal()
     hosts.settle(rounds=4)
     assert hosts.agents["h1"].mine["blue"].subnet == held and hosts.agents["h2"].store_ok
     assert {r.host for r, _ in registry.host_subnets(store, "blue")} == {hosts.names["h1"], hosts.names["h2"]}
     assert ping(g1, target)
 
     # A compacted watch: everything is re-read.
-    store.compact()
+    store.compact(store.revision())
     hosts.settle()
     assert hosts.agents["h1"].watch is not None and ping(g1, target)
 
 
 def test_on_a_real_etcd_a_joining_host_appears_everywhere_and_a_leaving_one_goes(hosts: Hosts, netns: Namespaces,
-                                                                                  cluster_store: StubEtcdStore) -> None:
+                                                                                  etcd_store: Any) -> None:
+    cluster_store = etcd_store
     registry.define(cluster_store, validate_cluster_network("blue", driver="vxlan", subnet="10.244.0.0/16"))
     for label in ("h1", "h2"):
         hosts.add(label)
@@ -151,7 +151,7 @@ def test_on_a_real_etcd_a_joining_host_appears_everywhere_and_a_leaving_one_goes
 
 
 def test_rm_force_drains_every_host_and_removes_the_network(hosts: Hosts, netns: Namespaces) -> None:
-    store = hosts.store = MemStore()
+    store = hosts.store = memory_store()[0]
     registry.define(store, validate_cluster_network("blue", driver="vxlan", subnet="10.244.0.0/16"))
     for label in ("h1", "h2"):
         hosts.add(label)
@@ -176,7 +176,7 @@ def test_rm_force_drains_every_host_and_removes_the_network(hosts: Hosts, netns:
 
 
 def test_a_subnet_taken_while_its_host_was_away_is_never_kept(hosts: Hosts, netns: Namespaces) -> None:
-    store = hosts.store = MemStore()
+    store = hosts.store = memory_store()[0]
     registry.define(store, validate_cluster_network("tiny", driver="vxlan", subnet="10.248.0.0/23"))  # two /24s
     for label in ("h1", "h2"):
         hosts.add(label)

@@ -6,10 +6,10 @@ import threading
 
 import pytest
 
-from tests.cluster.memstore import MemStore
 from wirework.cluster import keys, leases, registry
 from wirework.cluster.model import HostRecord, validate_cluster_network
 from wirework.errors import Conflict, InvalidInput
+from wirework.testing import ManualClock, MemoryClusterStore
 
 
 def net(name: str = "blue", **kw: object):  # type: ignore[no-untyped-def]
@@ -34,7 +34,7 @@ def test_bad_definitions_are_refused(opts: dict[str, object], why: str) -> None:
 
 
 def test_define_is_create_or_verify_and_picks_distinct_vnis() -> None:
-    store = MemStore()
+    store = MemoryClusterStore()
     first = registry.define(store, net("blue"))
     assert first.changed and first.network.vni == 1
     again = registry.define(store, net("blue"))
@@ -50,7 +50,7 @@ def test_define_is_create_or_verify_and_picks_distinct_vnis() -> None:
 
 
 def test_concurrent_creates_of_overlapping_networks_one_wins() -> None:
-    store = MemStore()
+    store = MemoryClusterStore()
     errors: list[Exception] = []
 
     def create(name: str) -> None:
@@ -68,7 +68,9 @@ def test_concurrent_creates_of_overlapping_networks_one_wins() -> None:
 
 
 def test_subnets_are_exclusive_remembered_and_expire_with_the_lease() -> None:
-    store = MemStore()
+    store = MemoryClusterStore()
+    clock = ManualClock()
+    store = MemoryClusterStore(clock)
     registry.define(store, net("blue", subnet="10.244.0.0/22"))  # four /24s
     lease_a = store.grant(10)
     a = leases.claim_subnet(store, "blue", "ha", "192.168.0.1", lease_a)
@@ -76,14 +78,14 @@ def test_subnets_are_exclusive_remembered_and_expire_with_the_lease() -> None:
     lease_b = store.grant(10)
     b = leases.claim_subnet(store, "blue", "hb", "192.168.0.2", lease_b, preferred=a.subnet)
     assert b.subnet != a.subnet  # the preferred one is taken
-    store.advance(11)  # both leases expire: the records go
+    clock.advance(11)  # both leases expire: the records go
     assert registry.host_subnets(store, "blue") == []
     again = leases.claim_subnet(store, "blue", "ha", "192.168.0.1", store.grant(10), preferred=a.subnet)
     assert again.subnet == a.subnet
 
 
 def test_racing_for_the_last_subnet_one_wins_the_other_gets_a_clear_error() -> None:
-    store = MemStore()
+    store = MemoryClusterStore()
     registry.define(store, net("blue", subnet="10.244.0.0/23"))  # two /24s
     leases.claim_subnet(store, "blue", "h0", "192.168.0.10", store.grant(10))
     results: dict[str, object] = {}
@@ -108,7 +110,7 @@ def test_racing_for_the_last_subnet_one_wins_the_other_gets_a_clear_error() -> N
 
 
 def test_rm_refuses_while_hosts_hold_subnets_and_force_drains() -> None:
-    store = MemStore()
+    store = MemoryClusterStore()
     registry.define(store, net("blue"))
     lease = store.grant(10)
     rec = leases.claim_subnet(store, "blue", "ha", "192.168.0.1", lease)
@@ -125,7 +127,7 @@ def test_rm_refuses_while_hosts_hold_subnets_and_force_drains() -> None:
 
 
 def test_a_second_agent_with_the_same_host_id_is_refused() -> None:
-    store = MemStore()
+    store = MemoryClusterStore()
     first = store.grant(10)
     leases.claim_host(store, HostRecord("h1", "192.168.0.1", first), 10)
     leases.claim_host(store, HostRecord("h1", "192.168.0.1", first), 10)  # its own: fine

@@ -19,7 +19,6 @@ from wirework.attachments.listing import AttachmentStatus, GuestReport
 from wirework.attachments.ops import AttachResult
 from wirework.attachments.records import Attachment
 from wirework.context import HostContext, Sweep
-from wirework.errors import InvalidInput
 from wirework.guests.docker import DockerClient
 from wirework.guests.resolve import resolve
 from wirework.kernel.host import KernelHost
@@ -27,8 +26,7 @@ from wirework.model.guest import Guest
 from wirework.model.specs import AttachSpec, validate_attach
 from wirework.plan.executor import FaultHook, env_fault_hook
 from wirework.plan.steps import Plan, Step
-from wirework.store import Store, open_store
-from wirework.store.base import ClusterStore
+from wirework.store import ClusterStore, Store, StoreConfig, open_cluster_store, open_stores
 
 OVS_DB_ENV = "WIREWORK_OVS_DB"  # an ovsdb-server socket other than the system's
 #: What recovery sweeps after undoing dead journals (policy packages' own leftovers).
@@ -43,19 +41,29 @@ class Wirework(NetworksAPI, UplinksAPI, ClusterAPI):
         netns: str | None = None,
         *,
         state_dir: str | None = None,
-        store: Store | None = None,
+        store: str | StoreConfig | Store | None = None,
         docker_socket: str | None = None,
         ovs_db: str | None = None,
         fault: FaultHook | None = None,
         cluster_store: ClusterStore | None = None,
     ) -> None:
+        """`store`: the shared store's URL or StoreConfig (`--store`; None: WIREWORK_STORE*, else
+        `sqlite:`), or a store object (tests: a MemoryClusterStore serves as both stores).
+        `self.store` is this host's own (journals, attachments: SQLite in the state dir);
+        `self.cluster_store` the one the hosts share (etcd), opened on first use.
+        `cluster_store`: a shared store object for this host's cluster operations while its own
+        records stay in its SQLite store (tests with several hosts on one in-memory store).
+        """
         self.netns = netns
-        self._cluster_store = cluster_store
+        self.store_config, local, shared = open_stores(store, state_dir_path=state_dir)
+        if cluster_store is not None:
+            self.store_config, shared = StoreConfig(url="memory:"), cluster_store
         self.host = KernelHost(netns, ovs_db=ovs_db or os.environ.get(OVS_DB_ENV) or None)
         docker = DockerClient(docker_socket)
         self.context = HostContext(
-            self.host, records.host_id(netns), store or open_store(state_dir_path=state_dir), docker,
+            self.host, records.host_id(netns), local, docker,
             lambda guest: resolve(guest, docker), fault=fault or env_fault_hook(), sweeps=RECOVERY_SWEEPS,
+            cluster_store=shared, open_cluster_store=lambda: open_cluster_store(self.store_config),
         )
 
     @property
@@ -67,18 +75,17 @@ class Wirework(NetworksAPI, UplinksAPI, ClusterAPI):
         return self.context.store
 
     @property
+    def cluster_store(self) -> ClusterStore:
+        """The store shared by every host (leases, watches); an error naming `--store` if none is set."""
+        return self.context.cluster_store
+
+    @property
     def docker(self) -> DockerClient:
         return self.context.docker
 
-    @property
-    def cluster_store(self) -> ClusterStore:
-        """The store every host shares (etcd); provisional until the etcd branch's selection lands."""
-        if self._cluster_store is None:
-            raise InvalidInput(what="shared store", value="", why="cluster networks need --store etcd://HOST:PORT")
-        return self._cluster_store
-
     def cluster_configured(self) -> bool:
-        return self._cluster_store is not None
+        """Whether a shared store was named (`--store etcd://...`, WIREWORK_STORE, or an object)."""
+        return self.store_config.scheme in ("etcd", "etcds", "memory")
 
     def refresh_environment(self) -> None:
         """Re-read per-request settings from the environment (the service's requests differ)."""
@@ -86,7 +93,7 @@ class Wirework(NetworksAPI, UplinksAPI, ClusterAPI):
 
     def close(self) -> None:
         self.host.close()
-        self.store.close()
+        self.context.close_stores()
 
     def __enter__(self) -> Wirework:
         return self

@@ -18,7 +18,7 @@ from wirework.cluster import leases
 from wirework.cluster.converge import Desired, plan_host, underlay_link
 from wirework.cluster.local import leave_locally, materialised, record_op
 from wirework.cluster.model import ACTIVE, ClusterNetwork, HostSubnet
-from wirework.errors import StoreUnavailable, Unsupported
+from wirework.errors import LeaseExpired, StoreUnavailable, Unsupported
 from wirework.networks import network as nets
 from wirework.networks.network import Network
 from wirework.uplink.state import uplink
@@ -56,6 +56,10 @@ class Converger:
             try:
                 self.converge(name)
                 self.retry.pop(name, None)
+            except LeaseExpired:
+                self.agent.log(f"network {name}: the lease ran out under a claim; taking a new one")
+                self.agent._regrant()
+                self.dirty.add(name)
             except StoreUnavailable as exc:
                 self.agent._lost_store(exc)
                 self.dirty.add(name)

@@ -18,8 +18,8 @@ from wirework.drivers.links import CreateBridge, LinkUp, SetMaster, SetMtu
 from wirework.drivers.routes import AddAddress, AddRoute
 from wirework.drivers.switch import OvsAddBridge
 from wirework.errors import Conflict, InvalidInput, Unsupported
-from wirework.lab.kind import Kind, Session, Undo, as_list, run_steps, undo_steps
 from wirework.lab.cluster.connect import CONNECT
+from wirework.lab.kind import Kind, Session, Undo, as_list, run_steps, undo_steps
 from wirework.lab.kind_vxlan import VXLAN
 from wirework.lab.model import Item
 from wirework.model.host import RouteSpec

@@ -95,6 +95,15 @@ class Expect:
 
 
 @dataclass(frozen=True)
+class EtcdDef:
+    """The lab's etcd: 1 or 3 members, inside a lab host's namespace or on this machine's loopback."""
+
+    members: int
+    host: str | None
+    line: int
+
+
+@dataclass(frozen=True)
 class Topology:
     name: str
     path: str
@@ -104,6 +113,7 @@ class Topology:
     expects: tuple[Expect, ...] = ()
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    etcd: EtcdDef | None = None
     #: cluster networks defined in the lab's etcd: name -> definition (+ "line")
     networks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
