@@ -19,11 +19,11 @@ def memory_store() -> tuple[MemoryClusterStore, ManualClock]:
     return MemoryClusterStore(clock), clock
 
 
-def own_client(url: str, prefix: str) -> Any:
+def own_client(url: str, prefix: str, **options: Any) -> Any:
     """A host's own connection to the shared etcd (as separate machines have)."""
     from wirework.store import open_store, store_config
 
-    return open_store(store_config(url, prefix=prefix, env={}))
+    return open_store(store_config(url, prefix=prefix, env={}, **options))
 
 UNDERLAY = "10.97.0"
 #: Segments of the underlay: bridges in the switch namespace, which also routes between them.

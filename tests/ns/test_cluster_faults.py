@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.cluster.topo import Hosts, guest_ip, own_client, wait_for
-from tests.conftest import Namespaces, sh, snapshot
+from tests.conftest import Namespaces, ping, sh, snapshot
 from wirework.cluster import registry
 from wirework.cluster.model import validate_cluster_network
 from wirework.errors import Conflict, StoreUnavailable
@@ -134,3 +134,27 @@ def _connector(hosts: Hosts, label: str, guest: str) -> Any:
             ww.connect("crowd", f"/run/netns/{guest}")
 
     return connect
+
+
+def test_one_of_three_etcd_members_killed_changes_nothing(hosts: Hosts, netns: Namespaces,
+                                                          etcd_cluster3: Any) -> None:
+    cluster = etcd_cluster3
+    client = {label: own_client(cluster.url, "/wwc3/", timeout="2") for label in ("admin", "h1", "h2", "h3")}
+    registry.define(client["admin"], validate_cluster_network("blue", driver="vxlan", subnet="10.244.0.0/16"))
+    for label in ("h1", "h2"):
+        hosts.add(label)
+        hosts.agent(label, client[label]).start()
+    hosts.settle(["h1", "h2"])
+    cluster.kill(0)  # the member every client talks to first
+    hosts.add("h3")
+    hosts.agent("h3", client["h3"]).start()  # a host joins through the other two members
+    s3 = hosts.agents["h3"].mine["blue"].subnet
+    h1 = hosts.names["h1"]
+    wait_for("h3's route on h1", lambda: s3 in sh("ip", "route", "show", "proto", "87", ns=h1), step=hosts.settle)
+    g1, g3 = netns("g1"), netns("g3")
+    hosts.sessions["h1"].connect("blue", f"/run/netns/{g1}")
+    hosts.sessions["h3"].connect("blue", f"/run/netns/{g3}")
+    assert any(ping(g1, guest_ip(g3)) for _ in range(5))
+    assert {r.host for r, _ in registry.host_subnets(client["admin"], "blue")} == set(hosts.names.values())
+    for store in client.values():
+        store.close()
