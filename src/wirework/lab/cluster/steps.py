@@ -28,12 +28,15 @@ from typing import Any
 
 from wirework.errors import Conflict, InvalidInput
 from wirework.lab.model import Topology
+from wirework.lab.resolve import LabNames
 from wirework.lab.steps import StopProgram, lab_ops
 from wirework.model.host import Host
 from wirework.plan.steps import Step, register
 
 Problems = list[tuple[int, str]]
 JOIN_TIMEOUT = 60.0
+#: nsenter into this path enters its own namespace: the lab's (for an etcd on its loopback).
+OWN_NAMESPACE = "/proc/self/ns/net"
 _OPTIONS = {"host_subnet_len": "--host-subnet-len", "vni": "--vni", "mtu": "--mtu"}
 
 
@@ -48,7 +51,7 @@ def problems(topo: Topology) -> Problems:
         except InvalidInput as exc:
             out.append((int(body.get("line", 0)), f"network {name}: {exc}"))
     agents = {h.name for h in topo.hosts.values() if h.agent is not None}
-    if (topo.networks or agents) and getattr(topo, "etcd", None) is None:
+    if (topo.networks or agents) and topo.etcd is None:
         out.append((min([h.line for h in topo.hosts.values() if h.agent is not None] or [1]),
                     "cluster networks and agents need the lab's etcd: add 'etcd: {}'"))
     for guest in topo.guests.values():
@@ -96,7 +99,7 @@ class DefineClusterNetworks(Step):
     definition is found, not made twice); they go with the lab's etcd at `down`."""
 
     kind = "lab_define_cluster_networks"
-    ns: str | None  # where the etcd answers (None: this machine's namespace)
+    ns: str  # where the etcd answers: its lab host, or OWN_NAMESPACE
     argvs: tuple[tuple[str, ...], ...]
 
     def apply(self, host: Host) -> Sequence[Step]:
@@ -171,23 +174,37 @@ def agent_argv(topo: Topology, host: str, netns: str, state_dir: str, url: str, 
                          ovs_db=ovs_db)
 
 
-def where_etcd_answers(ns_path_of_etcd_host: str | None) -> str:
-    """Programs that talk to the lab's etcd run next to it: in its host, else in our namespace."""
-    return ns_path_of_etcd_host or f"/proc/{os.getpid()}/ns/net"
+def plan_cluster(topo: Topology, names: LabNames, etcd_url: str) -> list[Step]:
+    """Define the lab's cluster networks, then start every agent (each waits until it joined).
+
+    Who talks to the etcd runs where it answers: inside each host when the etcd lives in a lab
+    host (over the lab's segments), else in this machine's namespace (its loopback)."""
+    if not etcd_url or not (topo.networks or any(h.agent is not None for h in topo.hosts.values())):
+        return []
+    in_host = topo.etcd.host if topo.etcd is not None else None
+    steps: list[Step] = []
+    if topo.networks:
+        argvs = tuple(tuple(define_argv(etcd_url, name, body)) for name, body in definitions(topo).items())
+        steps.append(DefineClusterNetworks(names.ns_path(in_host) if in_host else OWN_NAMESPACE, argvs))
+    for host in (h for h in topo.hosts.values() if h.agent is not None):
+        ovs_db = names.ovs_socket(host.name) if host.ovs else None
+        argv = agent_argv(topo, host.name, names.ns(host.name), names.host_state(host.name), etcd_url, ovs_db)
+        run_ns = names.ns_path(host.name) if in_host else OWN_NAMESPACE
+        steps.append(StartAgent(host.name, run_ns, tuple(argv), os.path.join(names.run_dir, f"agent-{host.name}.pid"),
+                                os.path.join(names.run_dir, f"agent-{host.name}.log")))
+    return steps
 
 
-def connect_items(topo: Topology, guest_name: str, guest_ref: str) -> list[dict[str, Any]]:
-    guest = topo.guests[guest_name]
-    first = len(guest.attach)
-    return [{"guest": guest_ref, "guest_name": guest_name, "network": net, "ifname": f"eth{first + i}"}
-            for i, net in enumerate(guest.connect)]
+def connect_steps_args(topo: Topology, names: LabNames, guest: str) -> list[dict[str, Any]]:
+    """The `connect` setup items of a guest, after its attachments (interface names follow them)."""
+    g = topo.guests[guest]
+    return [{"guest": f"netns:{names.ns(guest)}", "guest_name": guest, "network": net,
+             "ifname": f"eth{len(g.attach) + i}"} for i, net in enumerate(g.connect)]
 
 
 def definitions(topo: Topology) -> dict[str, dict[str, Any]]:
     return {name: {k: v for k, v in body.items() if k != "line"} for name, body in topo.networks.items()}
 
 
-def describe_networks(topo: Topology) -> list[str]:
-    return [f"cluster network {name}: {body['driver']} {body['subnet']}" for name, body in definitions(topo).items()]
 
 
