@@ -20,11 +20,12 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from bench.cluster_lab import ClusterLab, answers, guest_ip
-from tests.cluster.etcd_stub import EtcdMember, StubEtcdStore  # the etcd branch's store replaces this
 
 from wirework.api import Wirework
 from wirework.cluster import registry
 from wirework.cluster.model import validate_cluster_network
+from wirework.store import open_store, store_config
+from wirework.store.etcd_members import start_cluster
 
 TTL = 2.0
 
@@ -50,9 +51,9 @@ def main() -> int:
     parser.add_argument("--joins", type=int, default=10)
     parser.add_argument("--deaths", type=int, default=5)
     args = parser.parse_args()
-    member = EtcdMember().start()
+    member = start_cluster(f"bench-conv-{os.getpid()}", members=1, owner_pid=os.getpid())
     lab = ClusterLab("cv")
-    store = lambda: StubEtcdStore(member.port, "/bench/")  # noqa: E731 - one client per host
+    store = lambda: open_store(store_config(member.url, prefix="/bench/", env={}))  # noqa: E731 - a client per host
     try:
         registry.define(store(), validate_cluster_network("conv", driver="vxlan", subnet="10.252.0.0/16"))
         for label in ("a", "b"):
@@ -85,13 +86,19 @@ def main() -> int:
             t0 = time.monotonic()
             join.append(lab.run_in_thread(label))
             routes.append(wait_route(probe, agent.mine["conv"].subnet, True) - t0)
+            lab.halt(label)  # one joining host at a time beside A and B (the agents share this process)
+            agent.stop(leave=True)
         death = []
-        for i in range(min(args.deaths, args.joins)):
-            label = f"j{i}"
-            agent = lab.agents[label]
+        for i in range(args.deaths):
+            label = f"d{i}"
+            lab.host(label)
+            agent = lab.agent(label, store(), TTL)
+            lab.run_in_thread(label)
+            subnet = agent.mine["conv"].subnet
+            wait_route(probe, subnet, True)
             lab.halt(label)  # the agent stops renewing, as a host that lost power
             expires = agent.renewed_at + TTL
-            death.append(wait_route(probe, agent.mine["conv"].subnet, False) - expires)
+            death.append(wait_route(probe, subnet, False) - expires)
         probe.close()
         for session in user.values():
             session.close()

@@ -19,10 +19,10 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from bench.cluster_lab import ClusterLab, answers, guest_ip, sh
-from tests.cluster.memstore import MemStore  # the etcd branch's in-memory store replaces this
 
 from wirework.cluster import registry
 from wirework.cluster.model import validate_cluster_network
+from wirework.testing import MemoryClusterStore
 
 
 def iperf(client: str, server: str, addr: str, seconds: int) -> tuple[float, int]:
@@ -38,7 +38,7 @@ def iperf(client: str, server: str, addr: str, seconds: int) -> tuple[float, int
 
 def cluster_run(driver: str, seconds: int) -> tuple[float, int, int]:
     lab = ClusterLab(driver[:3] + driver[-1])
-    store = MemStore()
+    store = MemoryClusterStore()
     try:
         registry.define(store, validate_cluster_network("bench", driver=driver, subnet="10.250.0.0/16"))
         guests = []

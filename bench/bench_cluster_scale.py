@@ -24,10 +24,10 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from bench.cluster_lab import ClusterLab, sh
-from wirework.store.etcd_members import plan_cluster
 
 from wirework.api import Wirework
 from wirework.store import open_cluster_store
+from wirework.store.etcd_members import start_cluster
 
 JOINED = re.compile(r"joined in (\d+) ms")
 COUNTED = ("Range", "Txn", "Put", "DeleteRange", "LeaseGrant", "LeaseRevoke")
@@ -91,8 +91,7 @@ def main() -> int:
     parser.add_argument("--hosts", type=int, default=50)
     parser.add_argument("--guests", type=int, default=10)
     args = parser.parse_args()
-    etcd = plan_cluster("bench-scale", members=1)
-    etcd.start()
+    etcd = start_cluster(f"bench-scale-{os.getpid()}", members=1, owner_pid=os.getpid())
     url, metrics = etcd.url, f"http://{etcd.members[0].host}:{etcd.members[0].client_port}/metrics"
     lab = ClusterLab("sc")
     procs: dict[str, subprocess.Popen[bytes]] = {}
