@@ -99,3 +99,21 @@ def test_names_and_mtus() -> None:
     assert mtu_for(NET, 1500, 50) == 1450
     with pytest.raises(Conflict, match="carries only 1450 inside vxlan"):
         mtu_for(validate_cluster_network("big", driver="vxlan", subnet="10.9.0.0/16", mtu=1500), 1500, 50)
+
+
+def test_after_a_plan_ran_what_is_expected_plans_nothing() -> None:
+    """`expect` is the host once the plan ran: planning from it again finds nothing to do, so the
+    agent can plan the next change without probing the kernel."""
+    after = vxlan.expect(LOCAL, [P2, P3], existing([P2]))
+    assert after is not None and vxlan.plan(LOCAL, [P2, P3], after).steps == []
+    assert texts(vxlan.plan(LOCAL, [P3], after).steps)[0] == "remove route 10.244.2.0/24 via 10.244.2.0 dev wwx-blue onlink proto 87"
+    assert vxlan.expect(LOCAL, [P2], vxlan.VxlanFacts(None, None, (), (), (), ())) is None  # a new device: probe it
+    gw = Local(validate_cluster_network("blue", driver="host-gw", subnet="10.244.0.0/16"), ME, "ww-blue", 1500, "eth0")
+    facts = hostgw.HostGwFacts((RouteInfo("192.168.0.0/24", dev="eth0", scope=253),))
+    assert hostgw.plan(gw, [P2, P3], hostgw.expect(gw, [P2, P3], facts)).steps == []
+    net = validate_cluster_network("blue", driver="ovs-vxlan", subnet="10.244.0.0/16")
+    local = Local(net, ME, "ww-blue", 1450, "ul-eth0")
+    link = LinkInfo(5, "wwo-blue", "openvswitch", 1500, "", False, "", master=0)
+    have = ovs.OvsFacts(True, "netdev", True, link, "", (("x", ""),), ())
+    after_ovs = ovs.expect(local, [P2, P3], have)
+    assert after_ovs is not None and ovs.plan(local, [P2, P3], after_ovs).steps == []

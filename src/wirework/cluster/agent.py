@@ -25,6 +25,8 @@ from wirework.errors import StoreCompacted, StoreUnavailable, WireworkError
 from wirework.store.base import ClusterStore, Event, Watch
 
 Log = Callable[[str], None]
+#: How often the agent probes the kernel afresh instead of planning from what it knows it made.
+REPROBE_EVERY = 60.0
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,8 @@ class Agent:
                 self._apply(event)
         except (StoreCompacted, StoreUnavailable) as exc:
             self._lost_store(exc)
+        if time.monotonic() - self.sync.probed_at >= REPROBE_EVERY:
+            self.sync.reprobe()
         if self.clock() >= self.next_renew:
             try:
                 self._renew()
@@ -183,7 +187,8 @@ class Agent:
         if not self.store_ok:
             self.log("the cluster store answers again: re-read everything")
         self.store_ok = True
-        self.sync.mark(set(self.nets) | set(self.mine) | set(self.sync.materialised()))
+        self.sync.reprobe()
+        self.sync.mark(set(self.sync.materialised()))
         return True
 
     def _lost_store(self, exc: Exception) -> None:

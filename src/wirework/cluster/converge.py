@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from typing import Any
 
 from wirework.cluster import dataplane
 from wirework.cluster.dataplane.base import Local, mtu_for
@@ -33,11 +34,28 @@ class Desired:
 
 
 @dataclass(frozen=True)
+class Known:
+    """What this host's kernel holds for a network once a plan ran: the next change is planned
+    from it instead of probing the kernel again (the agent probes afresh now and then)."""
+
+    key: tuple[object, ...]  # what settled it: the definition and this host's record
+    local: Local
+    record: Network
+    facts: Any  # the data plane's facts after the plan
+
+
+@dataclass(frozen=True)
 class Converged:
     plan: Plan
     network: Network  # the materialised network's record (written when the plan commits)
     local: Local
     problems: tuple[str, ...] = field(default=())
+    known: Known | None = None  # the host once this plan has run (None: probe next time)
+
+
+def _key(desired: Desired) -> tuple[object, ...]:
+    me = desired.me
+    return (desired.net.definition(), me.subnet, me.public_ip, me.vtep_mac)
 
 
 def underlay_link(host: Host, public_ip: str) -> LinkInfo:
@@ -63,17 +81,25 @@ def settle(host: Host, desired: Desired, local_host: str) -> tuple[Local, Networ
     return local, record
 
 
-def plan_host(host: Host, desired: Desired, local_host: str) -> Converged:
-    local, record = settle(host, desired, local_host)
-    # The firewall steps make no change when the network's rules are in place: leave them out
-    # then, so that a host in line with the cluster plans nothing at all.
-    rules_missing = registry(host).get(record.bridge) != fingerprint(rules_of(record))
-    base = plan_network(record, probe_network(host, record), firewall=rules_missing)
+def plan_host(host: Host, desired: Desired, local_host: str, known: Known | None = None) -> Converged:
+    """Probe (or take what is known), then plan the bridge network and the data plane's diff."""
     plane = dataplane.get(desired.net.driver)
-    planned = plane.plan(local, list(desired.peers), plane.probe(host, local))
+    key = _key(desired)
+    if known is not None and known.key == key:
+        local, record, base, facts = known.local, known.record, Plan("cluster-converge", "", ()), known.facts
+    else:
+        local, record = settle(host, desired, local_host)
+        # The firewall steps make no change when the network's rules are in place: leave them
+        # out then, so that a host in line with the cluster plans nothing at all.
+        rules_missing = registry(host).get(record.bridge) != fingerprint(rules_of(record))
+        base = plan_network(record, probe_network(host, record), firewall=rules_missing)
+        facts = plane.probe(host, local)
+    peers = list(desired.peers)
+    planned = plane.plan(local, peers, facts)
     steps: tuple[Step, ...] = base.steps + tuple(planned.steps)
     plan = Plan("cluster-converge", local.owner, steps, base.notes, base.lasting)
-    return Converged(plan, record, local, tuple(planned.problems))
+    after = plane.expect(local, peers, facts)
+    return Converged(plan, record, local, tuple(planned.problems), Known(key, local, record, after) if after else None)
 
 
 def plan_leave(host: Host, desired: Desired, local_host: str) -> list[Step]:

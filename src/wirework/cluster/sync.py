@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING
 
 from wirework.cluster import leases
-from wirework.cluster.converge import Desired, plan_host, underlay_link
+from wirework.cluster.converge import Desired, Known, plan_host, underlay_link
 from wirework.cluster.local import leave_locally, materialised, record_op
 from wirework.cluster.model import ACTIVE, ClusterNetwork, HostSubnet
 from wirework.errors import LeaseExpired, StoreUnavailable, Unsupported
@@ -35,7 +35,9 @@ class Converger:
         self.dirty: set[str] = set()
         self.retry: dict[str, float] = {}
         self.problems: dict[str, list[str]] = {}
-        self.known: dict[str, ClusterNetwork] = {}
+        self.definitions: dict[str, ClusterNetwork] = {}  # the last seen, to tear down after it went
+        self.kernel: dict[str, Known] = {}  # what the host holds per network (no probe needed)
+        self.probed_at = time.monotonic()
         self.converged = 0  # plans run (for tests and benchmarks)
 
     def mark(self, names: set[str]) -> None:
@@ -47,6 +49,13 @@ class Converger:
 
     def materialised(self) -> dict[str, Network]:
         return materialised(self.agent.ctx)
+
+    def reprobe(self) -> None:
+        """Forget what the host is known to hold: the next convergence of each network probes the
+        kernel again (a hand-made change gets repaired)."""
+        self.kernel.clear()
+        self.probed_at = time.monotonic()
+        self.mark(set(self.agent.nets) | set(self.agent.mine))
 
     def converge_dirty(self) -> None:
         now = time.monotonic()
@@ -64,6 +73,7 @@ class Converger:
                 self.agent._lost_store(exc)
                 self.dirty.add(name)
             except Exception as exc:
+                self.kernel.pop(name, None)
                 self.problems[name] = [str(exc)]
                 self.agent.log(f"network {name}: {exc} (trying again in {RETRY_AFTER:g} s)")
                 self.retry[name] = now + RETRY_AFTER
@@ -73,8 +83,9 @@ class Converger:
         agent = self.agent
         net = agent.nets.get(name)
         if net is not None:
-            self.known[name] = net
+            self.definitions[name] = net
         if net is None or net.state != ACTIVE or not agent._wanted([name]):
+            self.kernel.pop(name, None)
             if name in agent.mine or name in self.materialised():
                 self.leave(name)
             return
@@ -86,16 +97,19 @@ class Converger:
             agent.log(f"network {name}: this host's subnet moved from {here.subnet} to {mine.subnet}; "
                       f"its guests there are disconnected")
             leave_locally(agent.ctx, name, self._desired_of(name, here))
-        if net.uses_ovs:
+            self.kernel.pop(name, None)
+        if net.uses_ovs and name not in self.kernel:
             self._ovs_underlay(mine.public_ip)
         peers = tuple(r for r in agent.records.get(name, {}).values() if r.host != agent.config.host_id)
-        result = plan_host(agent.ctx.host, Desired(net, mine, peers), agent.ctx.host_id)
+        result = plan_host(agent.ctx.host, Desired(net, mine, peers), agent.ctx.host_id, self.kernel.pop(name, None))
         stored = nets.load(agent.ctx.store, agent.ctx.host_id, name)
         if result.plan.steps:
             agent.ctx.executor().run(result.plan, lambda undo: [record_op(result.network)])
             self.converged += 1
         elif stored is None or not nets.same_definition(stored, result.network):
             agent.ctx.store.txn([], [record_op(result.network)])
+        if result.known is not None:
+            self.kernel[name] = result.known
         self.problems[name] = list(result.problems)
         for text in result.problems:
             agent.log(f"network {name}: {text}")
@@ -138,6 +152,7 @@ class Converger:
 
     def leave(self, name: str) -> None:
         agent = self.agent
+        self.kernel.pop(name, None)
         here = self.materialised().get(name)
         errors = leave_locally(agent.ctx, name, self._desired_of(name, here))
         rec = agent.mine.pop(name, None)
@@ -166,7 +181,7 @@ class Converger:
     def _desired_of(self, name: str, here: Network | None) -> Desired | None:
         """What this host had of a network, for tearing it down (even after its definition went)."""
         agent = self.agent
-        net = self.known.get(name) or agent.nets.get(name)
+        net = self.definitions.get(name) or agent.nets.get(name)
         if net is None and here is not None:
             length = ipaddress.IPv4Network(here.subnet).prefixlen
             net = ClusterNetwork(name, here.driver, here.cluster_cidr, length)

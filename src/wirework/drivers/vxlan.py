@@ -227,11 +227,11 @@ class AddFdb(Step):
     dst: str
     mac: str = ZERO_MAC
     fresh: bool = False  # on a device this plan created: the entry goes with the device
+    probed: bool = False  # the planner saw it absent: add it without looking again
 
     def apply(self, host: Host) -> Sequence[Step]:
-        if host.net.fdb_append(self.dev, self.mac, self.dst) and not self.fresh:
-            return [DelFdb(self.dev, self.dst, self.mac)]
-        return ()
+        added = host.net.fdb_append(self.dev, self.mac, self.dst, check=not (self.fresh or self.probed))
+        return [DelFdb(self.dev, self.dst, self.mac)] if added and not self.fresh else ()
 
     def describe(self) -> str:
         what = "flood (broadcast, unknown unicast)" if self.mac == ZERO_MAC else f"frames for {self.mac}"
@@ -266,9 +266,12 @@ class AddNeighbour(Step):
     dev: str
     ip: str
     mac: str
+    fresh: bool = False  # on a device this plan created: the entry goes with the device
+    probed: bool = False  # the planner saw it absent (or different): set it without looking again
 
     def apply(self, host: Host) -> Sequence[Step]:
-        return [DelNeighbour(self.dev, self.ip)] if host.net.neigh_add(self.dev, self.ip, self.mac) else ()
+        added = host.net.neigh_add(self.dev, self.ip, self.mac, check=not (self.fresh or self.probed))
+        return [DelNeighbour(self.dev, self.ip)] if added and not self.fresh else ()
 
     def describe(self) -> str:
         return f"add permanent neighbour {self.ip} at {self.mac} on {self.dev}"

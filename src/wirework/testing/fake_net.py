@@ -234,7 +234,7 @@ class FakeNet:
     def fdb(self, dev: str) -> list[FdbEntry]:
         return sorted((e for d, e in self.s.fdb if d == dev), key=lambda e: (e.mac, e.dst))
 
-    def fdb_append(self, dev: str, mac: str, dst: str) -> bool:
+    def fdb_append(self, dev: str, mac: str, dst: str, *, check: bool = True) -> bool:
         self._check("fdb_append")
         self._need(dev)
         if (dev, FdbEntry(mac, dst)) in self.s.fdb:
@@ -251,7 +251,7 @@ class FakeNet:
     def neighbours(self, dev: str) -> list[NeighInfo]:
         return [NeighInfo(ip, mac, d) for d, ip, mac in sorted(self.s.neigh) if d == dev]
 
-    def neigh_add(self, dev: str, ip: str, mac: str) -> bool:
+    def neigh_add(self, dev: str, ip: str, mac: str, *, check: bool = True) -> bool:
         self._check("neigh_add")
         self._need(dev)
         if (dev, ip, mac) in self.s.neigh:

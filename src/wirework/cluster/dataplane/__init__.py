@@ -1,7 +1,8 @@
 """Data planes of cluster networks, looked up by driver name (an unknown name lists the known).
 
 Each is a module-like `Dataplane`: `overhead(net)` for the MTU, `probe(host, local)` (read-only),
-`plan(local, peers, facts)` (pure, diffing) and `teardown(local, facts)`.
+`plan(local, peers, facts)` (pure, diffing), `expect(local, peers, facts)` (pure: the facts once
+that plan ran, so the next change needs no probe) and `teardown(local, facts)`.
 """
 
 from __future__ import annotations
@@ -25,12 +26,15 @@ class Dataplane:
     probe: Callable[[Host, Local], Any]
     plan: Callable[[Local, list[HostSubnet], Any], Planned]
     teardown: Callable[[Local, Any], list[Step]]
+    #: the facts once the plan has run (None: the plan made something new, probe next time)
+    expect: Callable[[Local, list[HostSubnet], Any], Any]
 
 
 DATAPLANES = {
-    "vxlan": Dataplane("vxlan", lambda net: vxlan.OVERHEAD, vxlan.probe, vxlan.plan, vxlan.teardown),
-    "host-gw": Dataplane("host-gw", lambda net: hostgw.OVERHEAD, hostgw.probe, hostgw.plan, hostgw.teardown),
-    **{d: Dataplane(d, lambda net: ovs.overhead(net.driver, net.vni), ovs.probe, ovs.plan, ovs.teardown)
+    "vxlan": Dataplane("vxlan", lambda net: vxlan.OVERHEAD, vxlan.probe, vxlan.plan, vxlan.teardown, vxlan.expect),
+    "host-gw": Dataplane("host-gw", lambda net: hostgw.OVERHEAD, hostgw.probe, hostgw.plan, hostgw.teardown,
+                         hostgw.expect),
+    **{d: Dataplane(d, lambda net: ovs.overhead(net.driver, net.vni), ovs.probe, ovs.plan, ovs.teardown, ovs.expect)
        for d in ("ovs-vxlan", "ovs-gre")},
 }
 

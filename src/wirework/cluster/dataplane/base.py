@@ -98,6 +98,15 @@ def route_steps(wanted: dict[str, RouteSpec], have: dict[str, RouteInfo], *,
     return drop, add
 
 
+def routes_after(facts_routes: tuple[RouteInfo, ...], net: ClusterNetwork, wanted: dict[str, RouteSpec]
+                 ) -> tuple[RouteInfo, ...]:
+    """The routing table once `route_steps` ran: the others' routes, and exactly the wanted ones."""
+    mine = our_routes(list(facts_routes), net)
+    others = tuple(r for r in facts_routes if r.dst not in mine or mine[r.dst] is not r)
+    return others + tuple(RouteInfo(dst, spec.gateway, spec.dev, proto=ROUTE_PROTO, onlink=spec.onlink)
+                          for dst, spec in sorted(wanted.items()))
+
+
 def usable_peers(local: Local, peers: list[HostSubnet]) -> tuple[list[HostSubnet], list[str]]:
     """Peers other than this host, with a public IP unlike ours (else a problem to report)."""
     ok, problems = [], []

@@ -10,7 +10,16 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from wirework.cluster.dataplane.base import ROUTE_PROTO, Local, Planned, our_routes, probe_routes, route_steps, usable_peers
+from wirework.cluster.dataplane.base import (
+    ROUTE_PROTO,
+    Local,
+    Planned,
+    our_routes,
+    probe_routes,
+    route_steps,
+    routes_after,
+    usable_peers,
+)
 from wirework.cluster.model import HostSubnet
 from wirework.drivers.routes import DelRoute
 from wirework.model.host import Host, RouteInfo, RouteSpec
@@ -48,6 +57,16 @@ def on_link(routes: list[RouteInfo], ip: str) -> str | None:
 
 
 def plan(local: Local, peers: list[HostSubnet], facts: HostGwFacts) -> Planned:
+    wanted, problems = _wanted(local, peers, facts)
+    drop, add = route_steps(wanted, our_routes(list(facts.routes), local.net))
+    return Planned(drop + add, problems)
+
+
+def expect(local: Local, peers: list[HostSubnet], facts: HostGwFacts) -> HostGwFacts:
+    return HostGwFacts(routes_after(facts.routes, local.net, _wanted(local, peers, facts)[0]))
+
+
+def _wanted(local: Local, peers: list[HostSubnet], facts: HostGwFacts) -> tuple[dict[str, RouteSpec], list[str]]:
     ok, problems = usable_peers(local, peers)
     wanted: dict[str, RouteSpec] = {}
     for peer in ok:
@@ -57,8 +76,7 @@ def plan(local: Local, peers: list[HostSubnet], facts: HostGwFacts) -> Planned:
                             f"one L2 segment (use --driver vxlan across routers)")
             continue
         wanted[peer.subnet] = RouteSpec(peer.subnet, gateway=peer.public_ip, proto=ROUTE_PROTO)
-    drop, add = route_steps(wanted, our_routes(list(facts.routes), local.net))
-    return Planned(drop + add, problems)
+    return wanted, problems
 
 
 def teardown(local: Local, facts: HostGwFacts) -> list[Step]:

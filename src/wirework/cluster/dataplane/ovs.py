@@ -11,7 +11,7 @@ bridge answers ARP for its own gateway.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from wirework.cluster.dataplane.base import (
     ROUTE_PROTO,
@@ -21,6 +21,7 @@ from wirework.cluster.dataplane.base import (
     our_routes,
     probe_routes,
     route_steps,
+    routes_after,
     usable_peers,
 )
 from wirework.cluster.model import HostSubnet
@@ -91,15 +92,32 @@ def plan(local: Local, peers: list[HostSubnet], facts: OvsFacts) -> Planned:
     if facts.port_link is None or not facts.port_link.up:
         steps.append(LinkUp(name))
     ok, problems = usable_peers(local, peers)
-    want = {tunnel_port(net.driver, net.name, p.public_ip): p for p in ok}
+    want, wanted = _wanted(local, ok)
     have = {port for port, owner in facts.ports if owner == local.owner}
     steps += [OvsDelPort(name, port, local.owner) for port in sorted(have - set(want))]
     steps += [OvsAddTunnelPort(name, port, TUNNEL_TYPE[net.driver], p.public_ip, local.owner, net.vni, protected=True)
               for port, p in sorted(want.items()) if port not in have]
-    wanted = {p.subnet: RouteSpec(p.subnet, gateway=p.gateway, dev=local.bridge, onlink=True, proto=ROUTE_PROTO)
-              for p in ok}
     drop, add = route_steps(wanted, our_routes(list(facts.routes), local.net))
     return Planned(drop + steps + add, problems)
+
+
+def _wanted(local: Local, ok: list[HostSubnet]) -> tuple[dict[str, HostSubnet], dict[str, RouteSpec]]:
+    net = local.net
+    ports = {tunnel_port(net.driver, net.name, p.public_ip): p for p in ok}
+    routes = {p.subnet: RouteSpec(p.subnet, gateway=p.gateway, dev=local.bridge, onlink=True, proto=ROUTE_PROTO)
+              for p in ok}
+    return ports, routes
+
+
+def expect(local: Local, peers: list[HostSubnet], facts: OvsFacts) -> OvsFacts | None:
+    """The switch and routes once `plan` ran; None when it makes the bridge (probe it next time)."""
+    if not facts.available or not facts.bridge_exists or facts.port_link is None:
+        return None
+    ports, routes = _wanted(local, usable_peers(local, peers)[0])
+    others = tuple(p for p in facts.ports if p[1] != local.owner)
+    return replace(facts, port_link=replace(facts.port_link, mtu=local.mtu, up=True), master=local.bridge,
+                   ports=others + tuple((port, local.owner) for port in sorted(ports)),
+                   routes=routes_after(facts.routes, local.net, routes))
 
 
 def teardown(local: Local, facts: OvsFacts) -> list[Step]:

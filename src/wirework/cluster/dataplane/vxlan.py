@@ -11,7 +11,7 @@ remote guests leave with it, and no guest address is spent.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from wirework.cluster.dataplane.base import (
     ROUTE_PROTO,
@@ -21,6 +21,7 @@ from wirework.cluster.dataplane.base import (
     our_routes,
     probe_routes,
     route_steps,
+    routes_after,
     usable_peers,
 )
 from wirework.cluster.model import ClusterNetwork, HostSubnet
@@ -65,24 +66,54 @@ def probe(host: Host, local: Local) -> VxlanFacts:
                       tuple(host.net.fdb(dev)), tuple(host.net.neighbours(dev)), probe_routes(host))
 
 
-def plan(local: Local, peers: list[HostSubnet], facts: VxlanFacts) -> Planned:
+@dataclass(frozen=True)
+class _Wanted:
+    peers: list[HostSubnet]
+    problems: list[str]
+    fdb: set[tuple[str, str]]  # (VTEP MAC, public IP)
+    neigh: dict[str, str]  # VTEP address -> VTEP MAC
+    routes: dict[str, RouteSpec]
+
+
+def _wanted(local: Local, peers: list[HostSubnet]) -> _Wanted:
     dev = vxlan_device(local.net.name)
-    steps, fresh = _device_steps(local, dev, facts)
     ok, problems = usable_peers(local, peers)
     problems += [f"peer {p.host} ({p.subnet}) published no VTEP MAC; left out" for p in ok if not p.vtep_mac]
     ok = [p for p in ok if p.vtep_mac]
+    return _Wanted(ok, problems, {(p.vtep_mac, p.public_ip) for p in ok}, {p.vtep_ip: p.vtep_mac for p in ok},
+                   {p.subnet: RouteSpec(p.subnet, gateway=p.vtep_ip, dev=dev, onlink=True, proto=ROUTE_PROTO) for p in ok})
+
+
+def plan(local: Local, peers: list[HostSubnet], facts: VxlanFacts) -> Planned:
+    dev = vxlan_device(local.net.name)
+    steps, fresh = _device_steps(local, dev, facts)
+    want = _wanted(local, peers)
     fdb = set() if fresh else {(e.mac, e.dst) for e in facts.fdb if e.mac != ZERO_MAC}
     neigh = {} if fresh else {n.ip: n.mac for n in facts.neigh if n.mac}
-    want_fdb = {(p.vtep_mac, p.public_ip) for p in ok}
-    want_neigh = {p.vtep_ip: p.vtep_mac for p in ok}
-    wanted = {p.subnet: RouteSpec(p.subnet, gateway=p.vtep_ip, dev=dev, onlink=True, proto=ROUTE_PROTO) for p in ok}
-    drop_routes, add_routes = route_steps(wanted, {} if fresh else our_routes(list(facts.routes), local.net), fresh=fresh)
+    drop_routes, add_routes = route_steps(want.routes, {} if fresh else our_routes(list(facts.routes), local.net),
+                                          fresh=fresh)
     steps += drop_routes
-    steps += [DelNeighbour(dev, ip) for ip in sorted(neigh) if ip not in want_neigh and _in_network(local.net, ip)]
-    steps += [DelFdb(dev, dst, mac) for mac, dst in sorted(fdb - want_fdb)]
-    steps += [AddNeighbour(dev, ip, mac) for ip, mac in sorted(want_neigh.items()) if neigh.get(ip) != mac]
-    steps += [AddFdb(dev, dst, mac, fresh) for mac, dst in sorted(want_fdb - fdb)]
-    return Planned(steps + add_routes, problems)
+    steps += [DelNeighbour(dev, ip) for ip in sorted(neigh) if ip not in want.neigh and _in_network(local.net, ip)]
+    steps += [DelFdb(dev, dst, mac) for mac, dst in sorted(fdb - want.fdb)]
+    # Planned from what was probed (or is known to be there): no step looks again.
+    steps += [AddNeighbour(dev, ip, mac, fresh, probed=True) for ip, mac in sorted(want.neigh.items())
+              if neigh.get(ip) != mac]
+    steps += [AddFdb(dev, dst, mac, fresh, probed=True) for mac, dst in sorted(want.fdb - fdb)]
+    return Planned(steps + add_routes, want.problems)
+
+
+def expect(local: Local, peers: list[HostSubnet], facts: VxlanFacts) -> VxlanFacts | None:
+    """The device's tables once `plan` ran; None when it makes the device (probe it next time)."""
+    dev = vxlan_device(local.net.name)
+    if facts.link is None or _device_steps(local, dev, facts)[1]:
+        return None
+    want = _wanted(local, peers)
+    others = tuple(n for n in facts.neigh if not n.mac or not _in_network(local.net, n.ip))
+    return VxlanFacts(replace(facts.link, mtu=local.mtu, up=True), facts.info,
+                      tuple(sorted(set(facts.addrs) | {f"{local.me.vtep_ip}/32"})),
+                      tuple(e for e in facts.fdb if e.mac == ZERO_MAC) + tuple(FdbEntry(m, d) for m, d in sorted(want.fdb)),
+                      others + tuple(NeighInfo(ip, mac, dev) for ip, mac in sorted(want.neigh.items())),
+                      routes_after(facts.routes, local.net, want.routes))
 
 
 def _in_network(net: ClusterNetwork, ip: str) -> bool:
