@@ -119,7 +119,11 @@ def main() -> int:
         for proc in procs.values():
             proc.terminate()
         for proc in procs.values():
-            proc.wait(10)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
         lab.close()
         etcd.stop()
     print(f"{args.hosts} hosts x {args.guests} guests, one VXLAN network, one etcd member on loopback; "
