@@ -60,7 +60,8 @@ class Agent:
         """Join: lease, host record, a subnet per network, first convergence, then the watch.
 
         A fresh start that fails anywhere revokes its lease: the store holds nothing of it and
-        the host was not touched (convergence comes after every claim succeeded)."""
+        the host was not touched (convergence comes after every claim succeeded) — except that
+        guests on a subnet another host holds by now are disconnected, whatever happens."""
         began = time.monotonic()
         self.lease, resumed = self._resume_or_grant()
         try:

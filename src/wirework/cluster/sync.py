@@ -110,9 +110,10 @@ class Converger:
             agent.ctx.store.txn([], [record_op(result.network)])
         if result.known is not None:
             self.kernel[name] = result.known
-        self.problems[name] = list(result.problems)
         for text in result.problems:
-            agent.log(f"network {name}: {text}")
+            if text not in self.problems.get(name, []):  # said once, not on every change
+                agent.log(f"network {name}: {text}")
+        self.problems[name] = list(result.problems)
         self._publish(name, mine)
 
     def _ovs_underlay(self, public_ip: str) -> None:
