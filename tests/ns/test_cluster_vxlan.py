@@ -62,6 +62,10 @@ def test_three_hosts_join_converge_and_a_dead_host_is_dropped(hosts: Hosts, netn
     stats = sh("ip", "-s", "link", "show", "wwx-blue", ns=h1)
     assert int(stats.split("TX:")[1].splitlines()[1].split()[1]) > 0
 
+    # disconnect releases the guest's address (its host's IPAM, in its own store).
+    assert hosts.sessions["h3"].network_inspect("blue")["leases"] != []
+    hosts.sessions["h3"].disconnect("blue", f"/run/netns/{guests['h3']}")
+    assert hosts.sessions["h3"].network_inspect("blue")["leases"] == []
     # h3 dies (its agent stops renewing): once its lease expires, the others drop its entries.
     hosts.agents.pop("h3").stop()
     clock.advance(11)
