@@ -31,14 +31,21 @@ def ls(ctx: HostContext) -> list[AttachmentStatus]:
 
 
 def gc(ctx: HostContext) -> list[Attachment]:
-    """Tear down what is left of attachments whose guest is gone (OVS ports, records)."""
-    gone = [s.attachment for s in ls(ctx) if s.state != "ok"]
-    for att in gone:
+    """Tear down what is left of attachments whose guest is gone (OVS ports, records).
+
+    Returns what was cleaned up; when a teardown fails, the others still go, then StepFailed
+    names what is left (its record is kept, so the next gc tries again)."""
+    cleaned, errors = [], []
+    for att in (s.attachment for s in ls(ctx) if s.state != "ok"):
         try:
             teardown(ctx, att, ns_id_now(att))
-        except StepFailed:
-            pass  # reported by doctor; the record is gone and the rest was removed
-    return gone
+            cleaned.append(att)
+        except StepFailed as exc:
+            errors.append(str(exc))
+    if errors:
+        done = f" (cleaned up {len(cleaned)} other(s))" if cleaned else ""
+        raise StepFailed("; ".join(errors) + done)
+    return cleaned
 
 
 def inspect(ctx: HostContext, guest: str) -> GuestReport:

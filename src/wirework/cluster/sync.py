@@ -98,6 +98,7 @@ class Converger:
                       f"its guests there are disconnected")
             leave_locally(agent.ctx, name, self._desired_of(name, here))
             self.kernel.pop(name, None)
+        agent.ctx.before_change()  # plan against the host as recovery leaves it, not as a crash did
         if net.uses_ovs and name not in self.kernel:
             self._ovs_underlay(mine.public_ip)
         peers = tuple(r for r in agent.records.get(name, {}).values() if r.host != agent.config.host_id)

@@ -41,6 +41,7 @@ def pools_from(pools: str | None) -> str:
 
 def create(ctx: HostContext, spec: NetworkSpec, *, force: bool = False, dry_run: bool = False,
            no_sysctl: bool = False, pools: str | None = None, root: str = "/") -> CreateResult:
+    ctx.before_change(dry_run)
     existing = nets.load(ctx.store, ctx.host_id, spec.name)
     if existing is not None:
         return _converge(ctx, existing, spec, dry_run=dry_run, no_sysctl=no_sysctl)
@@ -90,6 +91,7 @@ def remove(ctx: HostContext, name: str, *, force: bool = False, detach: Any = No
     """Remove a network; refused while guests are attached unless `force` (then they are
     disconnected first through `detach(endpoint)`). A cluster network's local part is its
     agent's (`cluster=True`): the user removes the network cluster-wide instead."""
+    ctx.before_change()
     net = nets.require(ctx.store, ctx.host_id, name)
     if net.driver and not cluster:
         raise Conflict(f"network {name} is a cluster network ({net.driver}, {net.cluster_cidr}) that this host's agent "
@@ -121,6 +123,7 @@ def _linked(ctx: HostContext, name: str) -> list[Network]:
 def link(ctx: HostContext, a: str, b: str, *, unlink: bool = False, dry_run: bool = False) -> Plan:
     if a == b:
         raise InvalidInput(what="network link", value=f"{a} {b}", why="name two different networks")
+    ctx.before_change(dry_run)
     na, nb = nets.require(ctx.store, ctx.host_id, a), nets.require(ctx.store, ctx.host_id, b)
     key = nets.link_key(ctx.host_id, a, b)
     present = ctx.store.get(key) is not None

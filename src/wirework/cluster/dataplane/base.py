@@ -94,7 +94,7 @@ def route_steps(wanted: dict[str, RouteSpec], have: dict[str, RouteInfo], *,
     for dst, spec in sorted(wanted.items()):
         found = have.get(dst)
         if found is None or (spec.gateway, spec.dev or found.dev) != (found.gateway, found.dev):
-            add.append(AddRoute(spec, fresh=fresh))
+            add.append(AddRoute(spec, fresh=fresh, probed=True))  # the table was just read
     return drop, add
 
 

@@ -96,8 +96,8 @@ def plan(local: Local, peers: list[HostSubnet], facts: VxlanFacts) -> Planned:
     steps += [DelNeighbour(dev, ip) for ip in sorted(neigh) if ip not in want.neigh and _in_network(local.net, ip)]
     steps += [DelFdb(dev, dst, mac) for mac, dst in sorted(fdb - want.fdb)]
     # Planned from what was probed (or is known to be there): no step looks again.
-    steps += [AddNeighbour(dev, ip, mac, fresh, probed=True) for ip, mac in sorted(want.neigh.items())
-              if neigh.get(ip) != mac]
+    steps += [AddNeighbour(dev, ip, mac, fresh, probed=True, old_mac=neigh.get(ip, ""))
+              for ip, mac in sorted(want.neigh.items()) if neigh.get(ip) != mac]
     steps += [AddFdb(dev, dst, mac, fresh, probed=True) for mac, dst in sorted(want.fdb - fdb)]
     return Planned(steps + add_routes, want.problems)
 

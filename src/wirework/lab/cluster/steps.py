@@ -107,6 +107,9 @@ class DefineClusterNetworks(Step):
             host.proc.run_in(self.ns, list(argv), timeout=60)
         return ()
 
+    def changes_existing(self) -> bool:
+        return False  # it only adds definitions (an identical one is found); they go with the etcd
+
     def describe(self) -> str:
         names = [a[a.index("create") + 1] for a in self.argvs]
         return f"define cluster network{'s' if len(names) > 1 else ''} {', '.join(names)} in the lab's etcd"
@@ -146,6 +149,9 @@ class StartAgent(Step):
 
     def crash_undo(self) -> Sequence[Step]:
         return [StopProgram(self.pidfile)]
+
+    def changes_existing(self) -> bool:
+        return False  # a program of its own, stopped by its pidfile whether or not it started
 
     def describe(self) -> str:
         return f"start the cluster agent of {self.host_name} and wait until it joined (log {self.log})"
