@@ -4,6 +4,7 @@ errors of a bad definition and of an unreachable store."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -65,6 +66,9 @@ def test_a_user_runs_a_cluster_from_the_command_line(hosts: Hosts, netns: Namesp
     bad = cli(url, prefix, "network", "create", "blue", "--driver", "vxlan", "--subnet", "10.244.0.0/16",
               "--host-subnet-len", "12", check=False)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "does not fit network 10.244.0.0/16" in bad.stderr
+    dry = cli(url, prefix, "network", "create", "blue", "--driver", "vxlan", "--subnet", "10.244.0.0/16", "--dry-run")
+    assert "would define cluster network blue (vxlan, 10.244.0.0/16, a /24 per host)" in dry.stdout
+    assert cli(url, prefix, "network", "ls", "--json").stdout.count('"driver"') == 0  # the dry run wrote nothing
     made = cli(url, prefix, "network", "create", "blue", "--driver", "vxlan", "--subnet", "10.244.0.0/16").stdout
     assert "created cluster network blue (vxlan, 10.244.0.0/16, a /24 per host: room for 256 hosts, VNI 1)" in made
     again = cli(url, prefix, "network", "create", "blue", "--driver", "vxlan", "--subnet", "10.244.0.0/16").stdout
@@ -75,6 +79,9 @@ def test_a_user_runs_a_cluster_from_the_command_line(hosts: Hosts, netns: Namesp
     agents = {}
     for label in ("h1", "h2"):
         hosts.add(label)
+        preview = cli(url, prefix, "agent", "--netns", hosts.names[label], "--state-dir", f"{hosts.state_dir}/{label}",
+                      "--public-ip", hosts.ips[label], "--dry-run", "--json").stdout
+        assert json.loads(preview)["networks"][0]["network"] == "blue"
         agents[label] = AgentProcess(hosts, label, url, prefix)
     for agent in agents.values():
         agent.joined()
@@ -102,6 +109,7 @@ def test_a_user_runs_a_cluster_from_the_command_line(hosts: Hosts, netns: Namesp
     assert agents["h2"].subnets() == [held, held]
     assert ping(g1, target)
 
+    assert "would refuse: cluster network blue is used by" in cli(url, prefix, "network", "rm", "blue", "--dry-run").stdout
     refused = cli(url, prefix, "network", "rm", "blue", check=False)
     assert refused.returncode == 4 and "used by 2 host(s)" in refused.stderr
     assert "removed cluster network blue" in cli(url, prefix, "network", "rm", "blue", "--force").stdout

@@ -47,6 +47,15 @@ class ClusterAPI:
                                        mtu=mtu, port=port)
         return registry.define(self.cluster_store, net)
 
+    def plan_cluster_network_create(self, name: str, *, driver: str, subnet: str | None,
+                                    host_subnet_len: int | str = 24, vni: int | str | None = None,
+                                    mtu: int | str | None = None, port: int | str | None = None
+                                    ) -> tuple[ClusterNetwork, bool]:
+        """What `cluster_network_create` would define, and whether it exists already (no write)."""
+        net = validate_cluster_network(name, driver=driver, subnet=subnet, host_subnet_len=host_subnet_len, vni=vni,
+                                       mtu=mtu, port=port)
+        return registry.preview(self.cluster_store, net)
+
     def cluster_networks(self) -> list[dict[str, Any]]:
         out = []
         for defined in registry.all_networks(self.cluster_store):

@@ -1,14 +1,14 @@
-"""ls, gc and inspect: what the attachment records say, checked against the machine."""
+"""ls and inspect: what the attachment records say, checked against the machine (gc, which
+also cleans up networks' endpoints, is `networks.gc`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from wirework.attachments.ops import host_records, ns_id_now, state_of, teardown
+from wirework.attachments.ops import host_records, state_of
 from wirework.attachments.records import Attachment
 from wirework.context import HostContext
-from wirework.errors import StepFailed
 from wirework.model.guest import Guest
 
 
@@ -24,28 +24,12 @@ class GuestReport:
     links: list[dict[str, Any]]
     routes: list[dict[str, Any]]
     attachments: list[Attachment] = field(default_factory=list)
+    mode: str = ""  # its network mode as `ps` shows it (filled in above attachments: networks, runs)
+    networks: list[dict[str, Any]] = field(default_factory=list)  # its connections to networks
 
 
 def ls(ctx: HostContext) -> list[AttachmentStatus]:
     return [AttachmentStatus(att, state_of(ctx, att)) for att in host_records(ctx)]
-
-
-def gc(ctx: HostContext) -> list[Attachment]:
-    """Tear down what is left of attachments whose guest is gone (OVS ports, records).
-
-    Returns what was cleaned up; when a teardown fails, the others still go, then StepFailed
-    names what is left (its record is kept, so the next gc tries again)."""
-    cleaned, errors = [], []
-    for att in (s.attachment for s in ls(ctx) if s.state != "ok"):
-        try:
-            teardown(ctx, att, ns_id_now(att))
-            cleaned.append(att)
-        except StepFailed as exc:
-            errors.append(str(exc))
-    if errors:
-        done = f" (cleaned up {len(cleaned)} other(s))" if cleaned else ""
-        raise StepFailed("; ".join(errors) + done)
-    return cleaned
 
 
 def inspect(ctx: HostContext, guest: str) -> GuestReport:
@@ -57,4 +41,4 @@ def inspect(ctx: HostContext, guest: str) -> GuestReport:
                       "up": link.up, "addresses": addrs, "alias": link.alias})
     routes = [r.__dict__ for r in ctx.host.net.routes(g.netns_path, table=254)]
     atts = [a for a in host_records(ctx) if a.guest.key == g.key]
-    return GuestReport(g, links, routes, atts)
+    return GuestReport(g, links, routes, atts, g.mode or "-")

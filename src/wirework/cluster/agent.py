@@ -123,6 +123,21 @@ class Agent:
             self._revoke_quietly()
             self.memory.forget_agent()
 
+    def preview(self) -> dict[str, object]:
+        """What `start` would do, read-only (--dry-run): this host, and per network the subnet it
+        holds, or the one it would ask for (another host may take it first)."""
+        self._read_all()
+        rows = []
+        for name in self._wanted(self.nets):
+            held = next((r.subnet for r in self.records.get(name, {}).values() if r.host == self.config.host_id), None)
+            taken = set(self.records.get(name, {}))
+            remembered = (self.memory.subnet(name) or {}).get("subnet")
+            rows.append({"network": name, "subnet": held or leases.next_free(self.nets[name], taken,
+                                                                              self.config.host_id, remembered),
+                         "held": held is not None})
+        return {"host": self.config.host_id, "public_ip": self.config.public_ip, "lease_ttl": self.config.lease_ttl,
+                "networks": rows}
+
     # -- the lease ---------------------------------------------------------------------------
     def _resume_or_grant(self) -> tuple[int, bool]:
         remembered = self.memory.agent()

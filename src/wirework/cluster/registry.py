@@ -66,6 +66,17 @@ def define(store: ClusterStore, net: ClusterNetwork) -> Defined:
     raise Conflict(f"cluster network {net.name}: the definitions kept changing under concurrent creates; retry")
 
 
+def preview(store: ClusterStore, net: ClusterNetwork) -> tuple[ClusterNetwork, bool]:
+    """What `define` would store (its VNI chosen), and whether an identical one exists: the same
+    checks, no write (--dry-run)."""
+    others = all_networks(store)
+    same = next((d for d in others if d.network.name == net.name), None)
+    if same is not None:
+        return _identical(same, net).network, True
+    _check_overlap(net, [d.network for d in others])
+    return _with_vni(net, [d.network for d in others]), False
+
+
 def _identical(found: Defined, wanted: ClusterNetwork) -> Defined:
     have, want = found.network.definition(), wanted.definition()
     if want["vni"] is None:

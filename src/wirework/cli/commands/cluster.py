@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import re
 import signal
-import sys
 import time
 from typing import Any
 
-from wirework.cli.app import add_common, session
+from wirework.cli.app import add_common, add_dry_run, add_json, session
 from wirework.cli.render import dumps, table
 from wirework.errors import InvalidInput
 
@@ -26,13 +25,16 @@ def register(sub: Any) -> None:
     p.add_argument("--network", action="append", default=[], help="join only this cluster network (repeatable)")
     p.add_argument("--leave", action="store_true", help="leave every cluster network now (guests are disconnected), "
                                                         "give the subnets back, and exit")
+    add_dry_run(p, plan=False)
+    add_json(p)
     add_common(p)
     p.set_defaults(func=cmd_agent)
     host = sub.add_parser("host", help="the hosts of a cluster network")
+    add_common(host)
     hsub = host.add_subparsers(dest="host_command", metavar="SUBCOMMAND", required=True)
     p = hsub.add_parser("ls", help="every host of a cluster network: public IP, subnet, lease age, health")
     p.add_argument("network")
-    p.add_argument("--json", action="store_true")
+    add_json(p)
     add_common(p)
     p.set_defaults(func=cmd_host_ls)
 
@@ -47,14 +49,35 @@ def parse_duration(text: str) -> float:
     return value
 
 
-def _log(text: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} {text}", flush=True)
+def _logger(as_json: bool) -> Any:
+    def log(text: str) -> None:
+        if as_json:  # one JSON object a line
+            print(dumps_line({"time": time.time(), "message": text}), flush=True)
+        else:
+            print(f"{time.strftime('%H:%M:%S')} {text}", flush=True)
+
+    return log
+
+
+def dumps_line(data: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(data, sort_keys=True)
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
     ww = session(args)
+    _log = _logger(args.json)
     agent = ww.agent(public_ip=args.public_ip, lease_ttl=parse_duration(args.lease_ttl), host_id=args.host_id,
                      networks=args.network, log=_log)
+    if args.dry_run:
+        view = agent.preview()
+        if args.json:
+            print(dumps({"dry_run": True, **view}))
+        else:
+            joins = ", ".join(f"{n['network']} ({n['subnet']})" for n in view["networks"]) or "no cluster network"
+            print(f"would run agent {view['host']} ({view['public_ip']}, lease TTL {view['lease_ttl']:g} s): {joins}")
+        return 0
     agent.start()
     if args.leave:
         agent.stop(leave=True)
@@ -104,11 +127,19 @@ def cmd_create(args: argparse.Namespace) -> int:
         if value is not None:
             raise InvalidInput(what=flag, value=str(value), why=f"a cluster network ({args.driver}) hands each host "
                                "its own subnet, gateway and bridge; leave it out")
+    ww = session(args)
+    options = {"driver": args.driver, "subnet": args.subnet, "host_subnet_len": args.host_subnet_len, "vni": args.vni,
+               "mtu": args.mtu}
     if args.dry_run:
-        raise InvalidInput(what="--dry-run", value="", why="a cluster network is one record in the shared store; "
-                           "hosts build it when their agents see it")
-    defined = session(args).cluster_network_create(args.name, driver=args.driver, subnet=args.subnet,
-                                                   host_subnet_len=args.host_subnet_len, vni=args.vni, mtu=args.mtu)
+        net, exists = ww.plan_cluster_network_create(args.name, **options)
+        if args.json:
+            print(dumps({"dry_run": True, "network": net.to_dict(), "exists": exists}))
+        else:
+            print(f"cluster network {net.name} exists as asked; nothing to do" if exists else
+                  f"would define cluster network {net.name} ({net.driver}, {net.subnet}, a /{net.host_subnet_len} per "
+                  f"host) in the shared store; hosts build it when their agents see it")
+        return 0
+    defined = ww.cluster_network_create(args.name, **options)
     net = defined.network
     if args.json:
         print(dumps({"network": net.to_dict(), "changed": defined.changed}))
@@ -143,10 +174,22 @@ def print_inspect(info: dict[str, Any], here: dict[str, Any] | None) -> None:
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
-    net = session(args).cluster_network_rm(args.name, force=args.force)
-    print(f"removed cluster network {net.name} ({net.subnet})")
+    ww = session(args)
+    if args.dry_run:
+        hosts = ww.cluster_hosts(args.name)
+        held = ", ".join(f"{h['host']} ({h['subnet']})" for h in hosts)
+        if args.json:
+            print(dumps({"dry_run": True, "network": args.name, "hosts": hosts, "force": args.force}))
+        elif not hosts:
+            print(f"would remove cluster network {args.name} (no host uses it)")
+        elif args.force:
+            print(f"would drain cluster network {args.name}: {held} disconnect their guests and leave; then remove it")
+        else:
+            print(f"would refuse: cluster network {args.name} is used by {held} (add --force to drain it)")
+        return 0
+    net = ww.cluster_network_rm(args.name, force=args.force)
+    if args.json:
+        print(dumps({"removed": net.to_dict()}))
+    else:
+        print(f"removed cluster network {net.name} ({net.subnet})")
     return 0
-
-
-def warn(text: str) -> None:
-    print(f"wirework: {text}", file=sys.stderr)
