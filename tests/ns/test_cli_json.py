@@ -84,6 +84,10 @@ def cases(h: str, g1: str, g2: str, lab: str, lab_file: str,
         (("lab", "graph"), ["lab", "graph", lab], ok),
         (("lab", "down"), ["lab", "down", lab], ok),
         (("cni", "install"), ["cni", "install", "--dir", os.path.join(tmp, "cni")], ok),
+        # Cluster commands on a shared store of their own process (memory:): what the agent would
+        # join, and the hosts of a network that store does not hold (3: not found).
+        (("agent",), ["agent", "--store", "memory:", "--public-ip", "10.96.5.1", "--dry-run"], ok),
+        (("host", "ls"), ["host", "ls", "blue", "--store", "memory:"], {3}),
         (("cni", "plugin"), ["cni", "plugin"], ok),
     ]
 

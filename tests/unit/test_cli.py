@@ -96,7 +96,7 @@ def test_options_stand_before_or_after_the_action(tmp_path: object) -> None:
 def test_every_command_that_changes_something_takes_dry_run() -> None:
     readers = {("ls",), ("inspect",), ("ps",), ("port",), ("check",), ("doctor",), ("network", "ls"),
                ("network", "inspect"), ("lab", "status"), ("lab", "check"), ("lab", "graph"), ("tunnel", "ls"),
-               ("bridges",)}
+               ("bridges",), ("host", "ls")}
     parser = build_parser()
     for path in leaves(parser):
         sub = parser

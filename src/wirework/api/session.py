@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from wirework.api.cluster import ClusterAPI
 from wirework.api.networks import NetworksAPI
 from wirework.api.uplinks import UplinksAPI
 from wirework.attachments import claims, listing, ops, records
@@ -40,7 +41,7 @@ OVS_DB_ENV = "WIREWORK_OVS_DB"  # an ovsdb-server socket other than the system's
 RECOVERY_SWEEPS: tuple[Sweep, ...] = (claims.release_stale_claims, ops.sweep_forward_rules)
 
 
-class Wirework(NetworksAPI, UplinksAPI):
+class Wirework(NetworksAPI, UplinksAPI, ClusterAPI):
     """A session: adapters for one host namespace plus the state store, kept open."""
 
     def __init__(
@@ -53,6 +54,7 @@ class Wirework(NetworksAPI, UplinksAPI):
         ovs_db: str | None = None,
         fault: FaultHook | None = None,
         env: Mapping[str, str] | None = None,
+        cluster_store: ClusterStore | None = None,
     ) -> None:
         """`store`: the shared store's URL or StoreConfig (`--store`; None: WIREWORK_STORE*, else
         `sqlite:`), or a store object (tests: a MemoryClusterStore serves as both stores).
@@ -61,6 +63,8 @@ class Wirework(NetworksAPI, UplinksAPI):
         `env`: where settings not given here are read (WIREWORK_STATE_DIR, WIREWORK_STORE*,
         WIREWORK_OVS_DB, WIREWORK_ADDRESS_POOLS, DOCKER_HOST, WIREWORK_FAIL_AT); None: this
         process's environment. The service passes each request's (`refresh_environment`).
+        `cluster_store`: a shared store object for this host's cluster operations while its own
+        records stay in its SQLite store (tests with several hosts on one in-memory store).
         """
         self.env: Mapping[str, str] = os.environ if env is None else env
         self._docker_socket = docker_socket
@@ -68,6 +72,9 @@ class Wirework(NetworksAPI, UplinksAPI):
         if store is None:
             store = store_config(env=self.env)
         self.store_config, local, shared = open_stores(store, state_dir_path=state_dir_of(state_dir, env=self.env))
+        self.netns = netns
+        if cluster_store is not None:
+            self.store_config, shared = StoreConfig(url="memory:"), cluster_store
         self.host = KernelHost(netns, ovs_db=ovs_db or self.env.get(OVS_DB_ENV) or None)
         self.context = HostContext(
             self.host, records.host_id(netns), local, DockerClient(docker_socket, env=self.env),
@@ -114,6 +121,10 @@ class Wirework(NetworksAPI, UplinksAPI):
     def refresh_caches(self) -> None:
         """Read again what the host's adapters cache (the service does it while the host is in use)."""
         self.host.refresh_caches()
+
+    def cluster_configured(self) -> bool:
+        """Whether a shared store was named (`--store etcd://...`, WIREWORK_STORE, or an object)."""
+        return self.store_config.scheme in ("etcd", "etcds", "memory")
 
     def close(self) -> None:
         self.host.close()

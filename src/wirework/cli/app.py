@@ -32,6 +32,7 @@ _OPTIONAL_MODULES = (
     "wirework.cli.commands.uplink",
     "wirework.cli.commands.tunnel",
     "wirework.cli.commands.bridges",
+    "wirework.cli.commands.cluster",
     "wirework.cli.commands.cni",
 )
 #: Which module registers a command, so a one-shot run builds only that command's parser

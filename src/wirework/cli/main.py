@@ -26,7 +26,7 @@ IDLE_ENV = "WIREWORK_SERVICE_IDLE"
 LOW_PRIORITY_START = "--low-priority-start"
 DEFAULT_IDLE = 600
 # Commands the service must not run: they take over the terminal, run for long, or manage it.
-LOCAL_ONLY = {"service", "run", "lab", "help", "--help", "-h", "--version", "uplink"}
+LOCAL_ONLY = {"service", "run", "lab", "help", "--help", "-h", "--version", "uplink", "agent"}
 FORWARDED_ENV_PREFIXES = ("WIREWORK_", "DOCKER_HOST", "DOCKER_TLS_VERIFY", "CNI_")
 #: Variables a started service must not inherit from the command that started it: every
 #: per-request WIREWORK_* setting (each request brings its own; test-only fault injection must

@@ -26,7 +26,9 @@ from wirework.cni import versions
 from wirework.errors import DecodingFailure, InvalidConfig, UnsupportedField
 
 #: Network drivers a configuration may name, with what each needs (a registry by name).
-DRIVERS = {"bridge": "a wirework bridge network on this host: NAT, published ports, isolation"}
+DRIVERS = {"bridge": "a wirework bridge network on this host: NAT, published ports, isolation",
+           "cluster": "a cluster network (wirework.cluster) that this host's agent has built: an address from "
+                      "this host's subnet of it"}
 #: Configuration key -> the option of `networks.network.validate_network` it sets.
 NETWORK_KEYS = {"subnet": "subnet", "gateway": "gateway", "ipRange": "ip_range", "bridge": "bridge",
                 "internal": "internal", "ipMasq": "masquerade", "icc": "icc", "mtu": "mtu"}
@@ -92,6 +94,8 @@ def parse_config(data: dict[str, Any], command: str) -> NetConf:
     driver = data.get("driver", "bridge")
     if driver not in DRIVERS:
         raise UnsupportedField(field="driver", value=driver, why=f"known drivers: {', '.join(DRIVERS)}")
+    if driver == "cluster":
+        _check_cluster(data)
     runtime = data.get("runtimeConfig") or {}
     return NetConf(
         version=version, name=name, network=data.get("network", name), driver=driver,
@@ -100,6 +104,15 @@ def parse_config(data: dict[str, Any], command: str) -> NetConf:
         ports=tuple(_port(p) for p in _list(runtime, "portMappings")),
         ips=_ips(runtime, data.get("args")), mac=_mac(runtime), prev_result=data.get("prevResult"),
         valid_attachments=_valid(data.get("cni.dev/valid-attachments")), raw=data)
+
+
+def _check_cluster(data: Mapping[str, Any]) -> None:
+    """A cluster network is defined once for every host (`network create --driver`): its subnet,
+    gateway and MTU come from that definition and this host's lease, never from one runtime."""
+    for key in (*NETWORK_KEYS, "ipam"):
+        if key in data:
+            raise UnsupportedField(field=key, value=data[key], why="a cluster network's addresses, gateway and MTU "
+                                   "come from its definition and this host's subnet; leave it out")
 
 
 def _check_keys(data: Mapping[str, Any]) -> None:

@@ -135,7 +135,8 @@ def _add(ww: Any, cenv: CniEnv, conf: NetConf, env: Mapping[str, str], stdin: st
     try:
         att = ww.cni.add(conf.network, options, cenv.container_id, cenv.ifname, cenv.netns, ip=ip,
                          mac=conf.mac or cenv.args.get("MAC") or None,
-                         publish=tuple(p.publish_text() for p in conf.ports), default_route=default_route)
+                         publish=tuple(p.publish_text() for p in conf.ports), default_route=default_route,
+                         cluster=conf.driver == "cluster")
     except BaseException:
         _undo_ipam(ww, conf, env, stdin)
         raise

@@ -128,6 +128,7 @@ class AddRoute(Step):
     route: RouteSpec
     ns: str | None = None
     fresh: bool = False  # through a link this plan created: the route goes with the link
+    probed: bool = False  # the planner read the table just before and saw it absent: no dump
 
     def apply(self, host: Host) -> Sequence[Step]:
         added = host.net.add_route(self.route, self.ns)
@@ -143,6 +144,8 @@ class AddRoute(Step):
         return not self.fresh
 
     def prepare(self, host: Host) -> Sequence[Step]:
+        if self.probed:
+            return [DelRoute(self.route, self.ns)]
         return () if has_route(host, self.route, self.ns) else [DelRoute(self.route, self.ns)]
 
     def describe(self) -> str:

@@ -22,6 +22,8 @@ class OvsAddTunnelPort(Step):
     owner: str
     key: int | None = None
     local_ip: str | None = None
+    #: No forwarding between two protected ports: a full mesh of tunnels without loops.
+    protected: bool = False
 
     def options(self) -> dict[str, str]:
         opts = {"type": self.type_, "options:remote_ip": self.remote_ip}
@@ -34,7 +36,8 @@ class OvsAddTunnelPort(Step):
     def apply(self, host: Host) -> Sequence[Step]:
         if self.port in host.ovs.ports(self.bridge):
             return ()  # already there (same name: same remote and key, by construction)
-        host.ovs.add_port(self.bridge, self.port, tag=None, owner=self.owner, extra=self.options())
+        host.ovs.add_port(self.bridge, self.port, tag=None, owner=self.owner, extra=self.options(),
+                          port_extra={"protected": "true"} if self.protected else None)
         return [OvsDelPort(self.bridge, self.port, self.owner)]
 
     def crash_undo(self) -> Sequence[Step]:
@@ -49,5 +52,6 @@ class OvsAddTunnelPort(Step):
 
     def commands(self) -> list[str]:
         opts = " ".join(f"{k}={v}" for k, v in self.options().items())
+        protected = " protected=true" if self.protected else ""
         return [f"ovs-vsctl add-port {self.bridge} {self.port} -- set interface {self.port} {opts} "
-                f"-- set port {self.port} external_ids:{OVS_OWNER_KEY}={self.owner}"]
+                f"-- set port {self.port} external_ids:{OVS_OWNER_KEY}={self.owner}{protected}"]

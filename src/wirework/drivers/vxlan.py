@@ -184,10 +184,11 @@ class CreateVxlan(Step):
     port: int = VXLAN_PORT
     underlay: str | None = None
     mtu: int | None = None
+    mac: str | None = None  # None: the kernel picks one
 
     def apply(self, host: Host) -> Sequence[Step]:
         host.net.create_vxlan(self.name, vni=self.vni, local=self.local, port=self.port, learning=False,
-                              underlay=self.underlay, mtu=self.mtu)
+                              underlay=self.underlay, mtu=self.mtu, mac=self.mac)
         try:
             host.net.set_alias(self.name, tag(self.owner))
         except Exception:
@@ -207,6 +208,7 @@ class CreateVxlan(Step):
 
     def commands(self) -> list[str]:
         mtu = f" mtu {self.mtu}" if self.mtu else ""
+        mtu += f" address {self.mac}" if self.mac else ""
         dev = f" dev {self.underlay}" if self.underlay else ""
         return [f"ip link add {self.name}{mtu} type vxlan id {self.vni} local {self.local} dstport {self.port}"
                 f" nolearning{dev}", f"ip link set {self.name} alias {tag(self.owner)}"]
@@ -228,16 +230,20 @@ class AddFdb(Step):
     dst: str
     mac: str = ZERO_MAC
     fresh: bool = False  # on a device this plan created: the entry goes with the device
+    probed: bool = False  # the planner saw it absent: add it without looking again
 
     def apply(self, host: Host) -> Sequence[Step]:
-        if host.net.fdb_append(self.dev, self.mac, self.dst) and not self.fresh:
-            return [DelFdb(self.dev, self.dst, self.mac)]
-        return ()
+        added = host.net.fdb_append(self.dev, self.mac, self.dst, check=not (self.fresh or self.probed))
+        return [DelFdb(self.dev, self.dst, self.mac)] if added and not self.fresh else ()
 
     def changes_existing(self) -> bool:
         return not self.fresh
 
     def prepare(self, host: Host) -> Sequence[Step]:
+        if self.fresh:
+            return ()
+        if self.probed:  # the planner saw it absent just before: no dump
+            return [DelFdb(self.dev, self.dst, self.mac)]
         return () if _has_fdb(host, self.dev, self.mac, self.dst) else [DelFdb(self.dev, self.dst, self.mac)]
 
     def describe(self) -> str:
@@ -290,13 +296,23 @@ class AddNeighbour(Step):
     dev: str
     ip: str
     mac: str
+    fresh: bool = False  # on a device this plan created: the entry goes with the device
+    probed: bool = False  # the planner read the table: `old_mac` is what it held ("": nothing)
+    old_mac: str = ""
 
     def apply(self, host: Host) -> Sequence[Step]:
+        if self.fresh:
+            host.net.neigh_add(self.dev, self.ip, self.mac, check=False)
+            return ()
         undo = self.prepare(host)  # an entry it replaces comes back with its own MAC
-        return undo if host.net.neigh_add(self.dev, self.ip, self.mac) else ()
+        return undo if host.net.neigh_add(self.dev, self.ip, self.mac, check=not self.probed) else ()
+
+    def changes_existing(self) -> bool:
+        return not self.fresh
 
     def prepare(self, host: Host) -> Sequence[Step]:
-        old = _neighbour(host, self.dev, self.ip)
+        # Probed: the planner read the table just before (`old_mac`, "" for no entry): no dump.
+        old = (self.old_mac or None) if self.probed else _neighbour(host, self.dev, self.ip)
         if old is None:
             return [DelNeighbour(self.dev, self.ip)]
         return [AddNeighbour(self.dev, self.ip, old)] if old and old.lower() != self.mac.lower() else ()

@@ -25,6 +25,9 @@ class NetworkRules:
     internal: bool = False  # no traffic to/from outside the network
     masquerade: bool = True  # SNAT egress to outside
     icc: bool = True  # guests of the same network may talk to each other
+    #: A cluster network's whole subnet (this host's subnet is a part of it): traffic from
+    #: there enters the bridge, and traffic to there is never masqueraded.
+    cluster_cidr: str = ""
 
     @property
     def owner(self) -> str:

@@ -113,8 +113,12 @@ def net_chains(net: NetworkRules) -> tuple[str, str, str]:
 
 
 def fingerprint(net: NetworkRules) -> str:
-    """The comment on the network's registry element: owner plus a digest of its options."""
-    return f"{tag(net.owner)} #{short_hash(repr(net), length=8)}"
+    """The comment on the network's registry element: owner plus a digest of its options.
+
+    A field added later enters the digest only when set, so networks made before it keep theirs.
+    """
+    text = repr(net) if net.cluster_cidr else repr(net).replace(", cluster_cidr=''", "")
+    return f"{tag(net.owner)} #{short_hash(text, length=8)}"
 
 
 def _network_rules(net: NetworkRules) -> list[Json]:
@@ -136,11 +140,14 @@ def _network_rules(net: NetworkRules) -> list[Json]:
     rules += [
         j.rule(dst, [dnat, j.verdict("accept")], c),
         j.rule(dst, [j.match(in_br, "@" + BRIDGES), j.verdict("drop")], c),
+        *([j.rule(dst, [j.match(j.payload("ip", "saddr"), j.prefix(net.cluster_cidr)), j.verdict("accept")], c)]
+          if net.cluster_cidr and not net.internal else []),
         # A NATed network is reached from outside only through published ports.
         j.rule(dst, [j.verdict("drop" if net.masquerade else "accept")], c),
     ]
     if net.masquerade and not net.internal:
-        rules.append(j.rule(post, [j.match(out_br, "@" + BRIDGES, "!="),
+        to_cluster = [j.match(j.payload("ip", "daddr"), j.prefix(net.cluster_cidr), "!=")] if net.cluster_cidr else []
+        rules.append(j.rule(post, [j.match(out_br, "@" + BRIDGES, "!="), *to_cluster,
                                    j.match(j.payload("ip", "saddr"), j.prefix(net.subnet)), {"masquerade": None}], c))
     return rules
 

@@ -54,10 +54,13 @@ def network(net: NetworkRules) -> list[str]:
              (src, "oifname @bridges drop"), (src, "accept")]
     if net.internal:
         body.append((dst, "drop"))
-    body += [(dst, "ct status dnat accept"), (dst, "iifname @bridges drop"),
-             (dst, "drop" if net.masquerade else "accept")]
+    body += [(dst, "ct status dnat accept"), (dst, "iifname @bridges drop")]
+    if net.cluster_cidr and not net.internal:
+        body.append((dst, f"ip saddr {net.cluster_cidr} accept"))
+    body.append((dst, "drop" if net.masquerade else "accept"))
     if net.masquerade and not net.internal:
-        body.append((post, f"oifname != @bridges ip saddr {net.subnet} masquerade"))
+        to_cluster = f" ip daddr != {net.cluster_cidr}" if net.cluster_cidr else ""
+        body.append((post, f"oifname != @bridges{to_cluster} ip saddr {net.subnet} masquerade"))
     lines += [nft(f"add rule {T} {chain} {rule} {c}") for chain, rule in body]
     lines += [
         nft(f"add element {T} bridges {{ {br} {c} }}"),

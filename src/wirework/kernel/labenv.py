@@ -155,6 +155,13 @@ def ping(ns_path: str, ip: str, *, size: int | None = None, dont_fragment: bool 
     return done.returncode == 0
 
 
+def addresses(ns_path: str, ifname: str) -> list[str]:
+    """The IPv4 addresses (no prefix) of an interface inside a namespace; [] when it has none."""
+    argv = ["nsenter", f"--net={ns_path}", "--", *resolve_program(["ip", "-o", "-4", "addr", "show", "dev", ifname])]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=10)
+    return [line.split()[3].split("/")[0] for line in done.stdout.splitlines() if len(line.split()) > 3]
+
+
 def run_interactive(ns_path: str, argv: list[str], env: dict[str, str] | None = None) -> int:
     """Run a command inside a namespace on this terminal (lab exec); returns its exit status.
     `env` adds variables (a lab host's OVS_RUNDIR, so that ovs-vsctl finds its own switch)."""

@@ -15,7 +15,8 @@ _NUD_PERMANENT = 0x80
 
 class VxlanOps(LinkCore):
     def create_vxlan(
-        self, name: str, *, vni: int, local: str, port: int, learning: bool, underlay: str | None, mtu: int | None
+        self, name: str, *, vni: int, local: str, port: int, learning: bool, underlay: str | None, mtu: int | None,
+        mac: str | None = None,
     ) -> None:
         key = "vxlan_local6" if ":" in local else "vxlan_local"
         extra: dict[str, Any] = {"vxlan_id": vni, key: local, "vxlan_port": port, "vxlan_learning": int(learning)}
@@ -23,6 +24,8 @@ class VxlanOps(LinkCore):
             extra["vxlan_link"] = self._index(underlay)
         if mtu:
             extra["mtu"] = mtu
+        if mac:
+            extra["address"] = mac
         self._create(name, kind="vxlan", **extra)
 
     def vxlan(self, name: str) -> VxlanInfo | None:
@@ -50,9 +53,10 @@ class VxlanOps(LinkCore):
         return [FdbEntry(str(m.get_attr("NDA_LLADDR")), str(m.get_attr("NDA_DST"))) for m in msgs
                 if m["ifindex"] == info.index and m.get_attr("NDA_DST")]
 
-    def fdb_append(self, dev: str, mac: str, dst: str) -> bool:
-        """`bridge fdb append MAC dev DEV dst DST` (static, NTF_SELF); False if it was there."""
-        if FdbEntry(mac, dst) in self.fdb(dev):
+    def fdb_append(self, dev: str, mac: str, dst: str, *, check: bool = True) -> bool:
+        """`bridge fdb append MAC dev DEV dst DST` (static, NTF_SELF); False if it was there.
+        `check=False`: the caller knows it is not (a fresh device, a probed table): no dump."""
+        if check and FdbEntry(mac, dst) in self.fdb(dev):
             return False
         self._by_index(dev, None, lambda index: self.sock().fdb("append", ifindex=index, lladdr=mac, dst=dst))
         return True
@@ -76,9 +80,10 @@ class VxlanOps(LinkCore):
         return [NeighInfo(str(m.get_attr("NDA_DST")), str(m.get_attr("NDA_LLADDR") or ""), dev)
                 for m in self.sock().get_neighbours(ifindex=info.index) if m["ifindex"] == info.index]
 
-    def neigh_add(self, dev: str, ip: str, mac: str) -> bool:
-        """A permanent neighbour entry (`ip neigh add IP lladdr MAC dev DEV nud permanent`)."""
-        if any(n.ip == ip and n.mac == mac for n in self.neighbours(dev)):
+    def neigh_add(self, dev: str, ip: str, mac: str, *, check: bool = True) -> bool:
+        """A permanent neighbour entry (`ip neigh replace IP lladdr MAC dev DEV nud permanent`);
+        False if it was there. `check=False`: the caller knows it is not: no dump."""
+        if check and any(n.ip == ip and n.mac == mac for n in self.neighbours(dev)):
             return False
         family = socket.AF_INET6 if ":" in ip else socket.AF_INET
         self._by_index(dev, None, lambda index: self.sock().neigh(

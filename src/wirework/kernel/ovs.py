@@ -82,11 +82,14 @@ class Ovs:
         self.vsctl("--if-exists", "del-br", name)
         return True
 
-    def add_port(self, bridge: str, port: str, *, tag: int | None, owner: str, extra: dict[str, str] | None = None) -> None:
+    def add_port(self, bridge: str, port: str, *, tag: int | None, owner: str, extra: dict[str, str] | None = None,
+                 port_extra: dict[str, str] | None = None) -> None:
+        """`extra`: columns of the Interface row (type, options); `port_extra`: of the Port row."""
         args = ["--may-exist", "add-port", bridge, port]
         if tag is not None:
             args.append(f"tag={tag}")
-        args += ["--", "set", "port", port, f"external_ids:{OVS_OWNER_KEY}={owner}"]
+        args += ["--", "set", "port", port, f"external_ids:{OVS_OWNER_KEY}={owner}",
+                 *[f"{k}={v}" for k, v in (port_extra or {}).items()]]
         if extra:
             args += ["--", "set", "interface", port, *[f"{k}={v}" for k, v in extra.items()]]
         self.vsctl(*args)

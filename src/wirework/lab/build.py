@@ -18,6 +18,7 @@ from wirework.drivers.routes import AddAddress, AddRoute
 from wirework.drivers.switch import RunProgram, SetSysctl
 from wirework.lab import etcd as lab_etcd
 from wirework.lab import kinds
+from wirework.lab.cluster.steps import connect_steps_args, plan_cluster
 from wirework.lab.etcd import StartEtcd, StopEtcd
 from wirework.lab.model import GuestDef, Item, Segment, Topology
 from wirework.lab.resolve import LabNames
@@ -68,6 +69,7 @@ def plan_up(topo: Topology, names: LabNames, facts: LabFacts) -> Plan:
     for host in topo.hosts.values():
         steps += [_setup(names, topo, host.name, item.kind, lab_etcd.with_store_url(_args(topo, item), facts.etcd_layout))
                   for item in host.setup]
+    steps += plan_cluster(topo, names, lab_etcd.url_of(facts.etcd_layout) if facts.etcd_layout else "")
     for guest in topo.guests.values():
         steps += _guest_steps(names, topo, guest, facts)
     return Plan("lab-up", names.owner, tuple(steps), (f"lab {topo.name} from {topo.path}",))
@@ -118,6 +120,7 @@ def _guest_steps(names: LabNames, topo: Topology, guest: GuestDef, facts: LabFac
                 "ifname": a.ifname, "ip": a.ip, "gateway": a.gateway, "mac": a.mac, "vlan": a.vlan, "mtu": a.mtu,
                 "dhcp": a.dhcp or None}
         steps.append(_setup(names, topo, guest.host, "attach", {k: v for k, v in args.items() if v is not None}))
+    steps += [_setup(names, topo, guest.host, "connect", args) for args in connect_steps_args(topo, names, guest.name)]
     for i, command in enumerate(guest.run):
         if names.pidfile(guest.name, i) in facts.running:
             continue

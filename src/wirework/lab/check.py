@@ -37,9 +37,11 @@ class Outcome:
 
 
 Runner = Callable[[str, Probe], bool]  # (source ns path, probe) -> reachable
+#: A guest's live address on its first cluster network (handed out when the lab came up).
+Live = Callable[[str], list[str]]
 
 
-def expand(topo: Topology) -> list[Probe]:
+def expand(topo: Topology, live: Live | None = None) -> list[Probe]:
     addrs = addresses_of(topo)
     out: list[Probe] = []
     for e in topo.expects:
@@ -47,6 +49,8 @@ def expand(topo: Topology) -> list[Probe]:
             for dst in e.targets:
                 if src == dst:
                     continue
+                if dst not in addrs and dst in topo.guests and topo.guests[dst].connect and live is not None:
+                    addrs[dst] = live(dst) or ["?"]
                 address = dst if dst not in addrs and is_ip(dst) else addrs.get(dst, ["?"])[0]
                 out += [Probe(src, dst, address, test, e.result, e.line) for test in _tests(e)]
     return out
@@ -75,8 +79,18 @@ def run_probe(ns_path: str, probe: Probe) -> bool:
     return labenv.ping(ns_path, probe.address)
 
 
+def live_addresses(topo: Topology, names: LabNames) -> Live:
+    """Read a connected guest's address on its first cluster network from its namespace."""
+    from wirework.kernel import labenv
+
+    def live(guest: str) -> list[str]:
+        return labenv.addresses(names.ns_path(guest), f"eth{len(topo.guests[guest].attach)}")
+
+    return live
+
+
 def run_matrix(topo: Topology, names: LabNames, runner: Runner = run_probe, workers: int = 8) -> list[Outcome]:
-    probes = expand(topo)
+    probes = expand(topo, live_addresses(topo, names))
 
     def one(p: Probe) -> Outcome:
         # A failing ping may just be the first ARP round: one retry before calling it failed.

@@ -55,6 +55,7 @@ def text(topo: Topology) -> str:
     moved = underlays(topo)
     for host in topo.hosts.values():
         extras = ["forwarding" if host.forwarding else "no forwarding"] + (["private OVS"] if host.ovs else [])
+        extras += ["cluster agent"] if host.agent is not None else []
         lines.append(f"host {host.name}  [{', '.join(extras)}]")
         for seg, m in topo.members_of(host.name):
             ul = moved.get((host.name, m.ifname))
@@ -73,6 +74,12 @@ def text(topo: Topology) -> str:
             for a in g.attach:
                 gw = f" via {a.gateway}" if a.gateway else ""
                 lines.append(f"    {a.ifname:<6} {a.ip or 'dhcp'}{gw} -> {a.bridge}")
+            for i, net in enumerate(g.connect):
+                lines.append(f"    eth{len(g.attach) + i:<3}  (from {host.name}'s subnet) -> cluster network {net}")
+    for name, body in topo.networks.items():
+        agents = ", ".join(h.name for h in topo.hosts.values() if h.agent is not None)
+        per_host = f"/{body.get('host_subnet_len', 24)} per host"
+        lines.append(f"cluster network {name}: {body['driver']} {body['subnet']} ({per_host}; agents on {agents})")
     for seg in topo.segments:
         extras = [f"mtu {seg.mtu}"] if seg.mtu else []
         extras += [f"{k} {v}" for k, v in (("rate", seg.rate), ("delay", seg.delay), ("loss", seg.loss)) if v]
@@ -95,7 +102,7 @@ def dot(topo: Topology) -> str:
                    f"label={_q(seg.name + chr(10) + seg.subnet + (f' mtu {seg.mtu}' if seg.mtu else ''))}];")
         for m in seg.members:
             out.append(f"  {_q(m.host + ':' + m.ifname)} -- {_q('seg:' + seg.name)};")
-    out += _tunnel_edges(topo)
+    out += _tunnel_edges(topo) + _cluster_nodes(topo)
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -127,6 +134,8 @@ def _host_cluster(topo: Topology, host: str) -> list[str]:
         label = g.name + "".join(f"\n{a.ifname} {a.ip or 'dhcp'}" for a in g.attach)
         out.append(f"    {_q('guest:' + g.name)} [shape=component style=filled fillcolor=palegreen label={_q(label)}];")
         out += [f"    {_q('guest:' + g.name)} -- {_q(host + ':' + a.bridge)};" for a in g.attach]
+    if h.agent is not None:
+        out.append(f"    {_q(host + ':agent')} [shape=cds style=filled fillcolor=khaki label=\"agent\"];")
     out.append("  }")
     return out
 
@@ -146,6 +155,19 @@ def _tunnel_edges(topo: Topology) -> list[str]:
                    f"{_q('vxlan:' + str(item.arg('vni')))} [style=dashed color=firebrick];")
     if topo.items("vxlan"):
         out.append(f"  {_q('vxlan:' + str(topo.items('vxlan')[0].arg('vni')))} [shape=doublecircle label=\"VXLAN\"];")
+    return out
+
+
+def _cluster_nodes(topo: Topology) -> list[str]:
+    """Each cluster network spans the hosts whose agents joined it; guests connect to it."""
+    out = []
+    for name, body in topo.networks.items():
+        label = f"cluster network {name}\n{body['driver']} {body['subnet']}\n/{body.get('host_subnet_len', 24)} per host"
+        out.append(f"  {_q('cnet:' + name)} [shape=doubleoctagon style=filled fillcolor=lightsalmon label={_q(label)}];")
+        out += [f"  {_q(h.name + ':agent')} -- {_q('cnet:' + name)} [style=dashed color=firebrick];"
+                for h in topo.hosts.values() if h.agent is not None]
+    for g in topo.guests.values():
+        out += [f"  {_q('guest:' + g.name)} -- {_q('cnet:' + net)};" for net in g.connect]
     return out
 
 

@@ -18,6 +18,7 @@ from wirework.drivers.links import CreateBridge, LinkUp, SetMaster, SetMtu
 from wirework.drivers.routes import AddAddress, AddRoute
 from wirework.drivers.switch import OvsAddBridge
 from wirework.errors import Conflict, InvalidInput, Unsupported
+from wirework.lab.cluster.connect import CONNECT
 from wirework.lab.kind import Kind, Session, Undo, as_list, cli_line, run_steps, step_commands, undo_steps
 from wirework.lab.kind_vxlan import VXLAN
 from wirework.lab.model import Item
@@ -211,3 +212,4 @@ register(Kind("network", describe=lambda i: f"network {i.arg('name')} {i.arg('su
 
 
 register(VXLAN)
+register(CONNECT)

@@ -44,6 +44,7 @@ class GuestDef:
     run: tuple[str, ...]
     attach: tuple[Attach, ...]
     line: int
+    connect: tuple[str, ...] = ()  # cluster networks (wirework.lab.cluster), after the attachments
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class HostDef:
     setup: tuple[Item, ...]
     guests: tuple[str, ...]
     line: int
+    agent: dict[str, Any] | None = None  # runs `wirework agent` (lease_ttl, public_ip); None: no agent
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,8 @@ class Topology:
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     etcd: EtcdDef | None = None
+    #: cluster networks defined in the lab's etcd: name -> definition (+ "line")
+    networks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def items(self, kind: str | None = None) -> list[Item]:
         return [i for h in self.hosts.values() for i in h.setup if kind is None or i.kind == kind]

@@ -16,6 +16,7 @@ from wirework.errors import InvalidInput
 from wirework.lab import etcd as lab_etcd
 from wirework.lab import kinds
 from wirework.lab.checks import semantic_problems
+from wirework.lab.cluster.steps import problems as cluster_problems
 from wirework.lab.loader import LabDocument, LabFileError, LineList, LineMap, line_of
 from wirework.lab.model import Attach, Expect, GuestDef, HostDef, Item, Member, Segment, Topology
 from wirework.model.addr import parse_ifname
@@ -31,8 +32,9 @@ def build(doc: LabDocument, session_type: type | None = None) -> Topology:
     segments = _segments(data, problems)
     expects = tuple(_expect(e, line_of(data.get("expect"), i)) for i, e in enumerate(data.get("expect") or []))
     etcd = lab_etcd.parse(data.get("etcd"), line_of(data, "etcd")) if "etcd" in data else None
-    topo = Topology(name, doc.path, hosts, guests, segments, expects, str(data.get("description") or ""), etcd=etcd)
-    problems += semantic_problems(topo) + lab_etcd.problems(topo)
+    topo = Topology(name, doc.path, hosts, guests, segments, expects, str(data.get("description") or ""), etcd=etcd,
+                    networks=_networks(data))
+    problems += semantic_problems(topo) + lab_etcd.problems(topo) + cluster_problems(topo)
     if session_type is not None:
         problems += _missing_kinds(topo, session_type)
     if problems:
@@ -61,8 +63,9 @@ def _hosts(raw: LineMap, problems: Problems) -> tuple[dict[str, HostDef], dict[s
                 continue
             guests[gname] = _guest(gname, hname, gbody or LineMap(), gline)
         uses_ovs = any(kinds.KINDS[i.kind].needs_ovs for i in items if i.kind in kinds.KINDS)
+        agent = _plain(body.get("agent") or {}) if "agent" in body else None
         hosts[hname] = HostDef(hname, bool(body.get("forwarding", True)), bool(body.get("ovs", uses_ovs)),
-                               items, tuple(graw), line)
+                               items, tuple(graw), line, agent)
     return hosts, guests
 
 
@@ -91,7 +94,14 @@ def _guest(name: str, host: str, body: LineMap, line: int) -> GuestDef:
         aline = line_of(raw, i) if isinstance(raw, LineList) else line_of(body, "attach")
         atts.append(Attach(str(a["bridge"]), a.get("ip"), a.get("gateway"), str(a.get("ifname", f"eth{i}")),
                            a.get("mac"), a.get("vlan"), a.get("mtu"), bool(a.get("dhcp", False)), aline))
-    return GuestDef(name, host, runs, tuple(atts), line)
+    connect = body.get("connect")
+    nets = tuple(str(n) for n in ([connect] if isinstance(connect, str) else (connect or [])))
+    return GuestDef(name, host, runs, tuple(atts), line, nets)
+
+
+def _networks(data: LineMap) -> dict[str, dict[str, Any]]:
+    raw = data.get("networks") or LineMap()
+    return {str(name): {**_plain(body), "line": line_of(raw, name)} for name, body in raw.items()}
 
 
 def _segments(data: LineMap, problems: Problems) -> tuple[Segment, ...]:

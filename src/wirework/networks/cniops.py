@@ -128,12 +128,16 @@ class CniAttachments:
     # -- ADD -----------------------------------------------------------------------------
     def add(self, network: str, options: Mapping[str, Any], container_id: str, ifname: str, netns: str, *,
             ip: str | None = None, mac: str | None = None, publish: Sequence[str] = (),
-            default_route: bool | None = None) -> CniAttachment:
-        """Connect the container's namespace to the network (ensured first) as `ifname`."""
+            default_route: bool | None = None, cluster: bool = False) -> CniAttachment:
+        """Connect the container's namespace to the network (ensured first) as `ifname`. A cluster
+        network is never made here: this host's agent builds it (until then: try again later)."""
         req = CniAdd(network, dict(options), container_id, ifname, netns, ip, mac, tuple(publish), default_route)
         spec = validate_connect(req.network, cni_ref(container_id, ifname, netns), ip=_address(ip), publish=req.publish,
                                 ifname=ifname, default_route=default_route, mac=mac)
         stored = nets.load(self.ctx.store, self.ctx.host_id, req.network)
+        if cluster and (stored is None or not stored.driver):
+            raise Conflict(f"cluster network {req.network} has not reached this host yet (its agent, 'wirework agent', "
+                           f"builds it once the host has joined); try again")
         self._precheck(req, stored)
         net = self.ensure_network(req.network, req.options, stored)
         try:

@@ -18,7 +18,7 @@ from wirework.plan.steps import Step
 
 def rules_of(net: Network) -> NetworkRules:
     return NetworkRules(net.name, net.bridge, net.subnet, net.gateway, internal=net.internal,
-                        masquerade=net.masquerade, icc=net.icc)
+                        masquerade=net.masquerade, icc=net.icc, cluster_cidr=net.cluster_cidr)
 
 
 def network_steps(net: Network) -> list[Step]:

@@ -87,8 +87,12 @@ def ensure_default(ctx: HostContext, *, no_sysctl: bool = False) -> Network:
     return create(ctx, nets.validate_network(nets.DEFAULT_NETWORK), no_sysctl=no_sysctl).network
 
 
-def _removable(ctx: HostContext, name: str, force: bool) -> tuple[Network, list[endpoints.Endpoint]]:
+def _removable(ctx: HostContext, name: str, force: bool, cluster: bool = False
+               ) -> tuple[Network, list[endpoints.Endpoint]]:
     net = nets.require(ctx.store, ctx.host_id, name)
+    if net.driver and not cluster:
+        raise Conflict(f"network {name} is a cluster network ({net.driver}, {net.cluster_cidr}) that this host's agent "
+                       f"manages; remove it for the whole cluster with 'wirework network rm {name} --store URL'")
     eps = endpoints.on_network(ctx.store, ctx.host_id, name)
     if eps and not force:
         names = ", ".join(sorted(ep.guest.name for ep in eps)[:5])
@@ -106,11 +110,12 @@ def plan_remove(ctx: HostContext, name: str, *, force: bool = False, detach_plan
     return Plan(plan.operation, plan.owner, (*before, *plan.steps))
 
 
-def remove(ctx: HostContext, name: str, *, force: bool = False, detach: Any = None) -> Network:
+def remove(ctx: HostContext, name: str, *, force: bool = False, detach: Any = None, cluster: bool = False) -> Network:
     """Remove a network; refused while guests are attached unless `force` (then they are
-    disconnected first through `detach(endpoint)`)."""
+    disconnected first through `detach(endpoint)`). A cluster network's local part is its
+    agent's (`cluster=True`): the user removes the network cluster-wide instead."""
     ctx.before_change()
-    net, eps = _removable(ctx, name, force)
+    net, eps = _removable(ctx, name, force, cluster)
     for ep in eps:
         detach(ep)
     linked = _linked(ctx, name)

@@ -58,6 +58,10 @@ class Network:
     icc: bool = True
     mtu: int | None = None
     created: float = field(default_factory=time.time)
+    #: A cluster network materialised on this host by its agent (`wirework.cluster`): the
+    #: driver, and the whole network's subnet (`subnet` above is this host's share of it).
+    driver: str = ""
+    cluster_cidr: str = ""
 
     @property
     def owner(self) -> str:

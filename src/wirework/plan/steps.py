@@ -111,6 +111,7 @@ STEP_MODULES = (
     "wirework.networks.up",
     "wirework.lab.steps",
     "wirework.lab.etcd",
+    "wirework.lab.cluster.steps",
 )
 
 

@@ -39,7 +39,8 @@ class FakeOvs:
         del self.s.ovs_bridges[name]
         return True
 
-    def add_port(self, bridge: str, port: str, *, tag: int | None, owner: str, extra: dict[str, str] | None = None) -> None:
+    def add_port(self, bridge: str, port: str, *, tag: int | None, owner: str, extra: dict[str, str] | None = None,
+                 port_extra: dict[str, str] | None = None) -> None:
         self.s.ovs_ports[port] = (bridge, owner)
 
     def del_port(self, bridge: str, port: str, *, owner: str | None = None) -> bool:

@@ -220,11 +220,11 @@ class FakeNet:
 
     # VXLAN devices, their FDB and neighbour entries (host namespace only)
     def create_vxlan(self, name: str, *, vni: int, local: str, port: int, learning: bool, underlay: str | None,
-                     mtu: int | None) -> None:
+                     mtu: int | None, mac: str | None = None) -> None:
         self._check("create_vxlan")
         if any(v.vni == vni and v.port == port and v.local == local for v in self.s.vxlans.values()):
             raise Conflict(f"a VXLAN device with VNI {vni} already exists")
-        self._add(None, name, "vxlan", mtu)
+        self._add(None, name, "vxlan", mtu, mac)
         index = self.s.links[(None, underlay)].index if underlay else 0
         self.s.vxlans[name] = VxlanInfo(vni, local, port, learning, index)
 
@@ -238,7 +238,7 @@ class FakeNet:
     def fdb(self, dev: str) -> list[FdbEntry]:
         return sorted((e for d, e in self.s.fdb if d == dev), key=lambda e: (e.mac, e.dst))
 
-    def fdb_append(self, dev: str, mac: str, dst: str) -> bool:
+    def fdb_append(self, dev: str, mac: str, dst: str, *, check: bool = True) -> bool:
         self._check("fdb_append")
         self._need(dev)
         if (dev, FdbEntry(mac, dst)) in self.s.fdb:
@@ -255,7 +255,7 @@ class FakeNet:
     def neighbours(self, dev: str) -> list[NeighInfo]:
         return [NeighInfo(ip, mac, d) for d, ip, mac in sorted(self.s.neigh) if d == dev]
 
-    def neigh_add(self, dev: str, ip: str, mac: str) -> bool:
+    def neigh_add(self, dev: str, ip: str, mac: str, *, check: bool = True) -> bool:
         self._check("neigh_add")
         self._need(dev)
         if (dev, ip, mac) in self.s.neigh:

@@ -22,8 +22,16 @@ def register(sub: Any) -> None:
 
 
 def _register_network(nsub: Any) -> None:
-    p = nsub.add_parser("create", help="create a network (bridge, subnet, gateway, NAT, isolation)")
+    p = nsub.add_parser("create", help="create a network (bridge, subnet, gateway, NAT, isolation), or with --driver "
+                                       "a cluster network across hosts")
     p.add_argument("name")
+    p.add_argument("--driver", choices=("bridge", "vxlan", "host-gw", "ovs-vxlan", "ovs-gre"),
+                   help="bridge (default): this host only; the others: one network across every host of the "
+                        "cluster (needs --store)")
+    p.add_argument("--host-subnet-len", default=24, help="cluster networks: prefix length of each host's subnet "
+                                                         "(default 24)")
+    p.add_argument("--vni", help="cluster networks: VXLAN network identifier (default: the lowest free), "
+                                 "GRE key for ovs-gre (default: none)")
     p.add_argument("--subnet", help="CIDR; default: the first free range of the address pools")
     p.add_argument("--gateway", help="the bridge's address (default: the first host of the subnet)")
     p.add_argument("--ip-range", help="where dynamic addresses come from (static --ip stay outside it)")
@@ -100,6 +108,10 @@ def _plan_options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
+    from wirework.cli.commands import cluster
+
+    if cluster.is_cluster_create(args):
+        return cluster.cmd_create(args)
     ww = session(args)
     res = ww.network_create(args.name, subnet=args.subnet, gateway=args.gateway, ip_range=args.ip_range,
                             bridge=args.bridge, internal=args.internal, masquerade=not args.no_masquerade,
@@ -129,22 +141,43 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    rows = session(args).network_ls()
+    from wirework.cli.commands.cluster import cluster_listing
+
+    ww = session(args)
+    rows = ww.network_ls()
+    clustered = ww.cluster_configured()
     if args.json:
-        print(dumps(rows))
+        print(dumps({"local": rows, "cluster": ww.cluster_networks()} if clustered else rows))
         return 0
     print(table([[r["name"], r["subnet"], r["gateway"], r["bridge"], str(r["guests"]), r["state"], _opts(r)] for r in rows],
                 ["NAME", "SUBNET", "GATEWAY", "BRIDGE", "GUESTS", "STATE", "OPTIONS"]))
+    if clustered:
+        print("\ncluster networks:\n" + cluster_listing(ww, False))
     return 0
 
 
 def _opts(r: dict[str, Any]) -> str:
-    flags = (("internal", r["internal"]), ("no-masquerade", not r["masquerade"]), ("no-icc", not r["icc"]))
+    flags = (("internal", r["internal"]), ("no-masquerade", not r["masquerade"]), ("no-icc", not r["icc"]),
+             (f"cluster:{r.get('driver')}", bool(r.get("driver"))))
     return ",".join(o for o, on in flags if on) or "-"
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    info = session(args).network_inspect(args.name)
+    from wirework.cli.commands.cluster import print_inspect
+
+    ww = session(args)
+    if ww.cluster_configured() and ww.cluster_defines(args.name):
+        try:
+            here = ww.network_inspect(args.name)
+        except NotFound:
+            here = None
+        cluster_info = ww.cluster_network_inspect(args.name)
+        if args.json:
+            print(dumps({"cluster": cluster_info, "here": here}))
+        else:
+            print_inspect(cluster_info, here)
+        return 0
+    info = ww.network_inspect(args.name)
     if args.json:
         print(dumps(info))
         return 0
@@ -159,7 +192,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
+    from wirework.cli.commands import cluster
+
     ww = session(args)
+    if ww.cluster_configured() and ww.cluster_defines(args.name):
+        return cluster.cmd_rm(args)
     if args.dry_run:
         plan = ww.plan_network_rm(args.name, force=args.force)
         return show_plan(args, plan, ww.commands(plan))
@@ -185,8 +222,15 @@ def cmd_link(args: argparse.Namespace) -> int:
 
 def cmd_connect(args: argparse.Namespace) -> int:
     ww = session(args)
-    res = ww.connect(args.network, args.guest, ip=args.ip, aliases=args.alias, default_route=args.default_route,
-                     publish=args.publish, ifname=args.ifname, no_sysctl=args.no_sysctl, dry_run=args.dry_run)
+    try:
+        res = ww.connect(args.network, args.guest, ip=args.ip, aliases=args.alias, default_route=args.default_route,
+                         publish=args.publish, ifname=args.ifname, no_sysctl=args.no_sysctl, dry_run=args.dry_run)
+    except NotFound as exc:
+        if exc.fields.get("what") == "network" and ww.cluster_configured() and ww.cluster_defines(args.network):
+            raise NotFound(what="network", name=args.network, fix=(
+                "it is a cluster network this host has not joined yet: run 'wirework agent' on this host "
+                "(or wait until it has joined)")) from exc
+        raise
     ep = res.endpoint
     if args.dry_run:
         return show_plan(args, res.plan, ww.commands(res.plan), {"endpoint": ep.to_dict()})
