@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -54,6 +55,10 @@ class Service:
 
     def stop(self) -> None:
         self.cli("service", "stop", "--socket", self.socket, check=False)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.rundir, ignore_errors=True)
 
     def kill(self) -> None:
         """SIGKILL, as a crash would: no clean-up of its own."""

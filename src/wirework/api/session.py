@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from wirework.api.docker import DockerAPI
 from wirework.api.networks import NetworksAPI
 from wirework.api.uplinks import UplinksAPI
 from wirework.attachments import claims, listing, ops, records
@@ -32,7 +33,7 @@ OVS_DB_ENV = "WIREWORK_OVS_DB"  # an ovsdb-server socket other than the system's
 RECOVERY_SWEEPS: tuple[Sweep, ...] = (claims.release_stale_claims, ops.sweep_forward_rules)
 
 
-class Wirework(NetworksAPI, UplinksAPI):
+class Wirework(NetworksAPI, UplinksAPI, DockerAPI):
     """A session: adapters for one host namespace plus the state store, kept open."""
 
     def __init__(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from wirework.attachments import persist
 from wirework.attachments.ops import host_records, ns_id_now, teardown
 from wirework.attachments.records import Attachment
 from wirework.context import HostContext
@@ -15,7 +16,7 @@ from wirework.model.guest import Guest
 @dataclass(frozen=True)
 class AttachmentStatus:
     attachment: Attachment
-    state: str  # "ok", "guest-gone", "link-missing"
+    state: str  # "ok", "link-missing", "guest-gone"; Docker containers: "stopped", "restarted", ...
 
 
 @dataclass(frozen=True)
@@ -27,22 +28,26 @@ class GuestReport:
 
 
 def ls(ctx: HostContext) -> list[AttachmentStatus]:
-    out = []
-    for att in host_records(ctx):
-        if ns_id_now(att) != att.guest.netns_id:
-            state = "guest-gone"
-        elif att.host_ifname and ctx.host.net.link(att.host_ifname) is None:
-            state = "link-missing"
-        else:
-            state = "ok"
-        out.append(AttachmentStatus(att, state))
-    return out
+    return [AttachmentStatus(att, persist.state_of(ctx, att)) for att in host_records(ctx)]
 
 
 def gc(ctx: HostContext) -> list[Attachment]:
-    """Tear down what is left of attachments whose guest is gone (OVS ports, records)."""
-    gone = [s.attachment for s in ls(ctx) if s.state != "ok"]
-    for att in gone:
+    """Tear down what is left of attachments whose guest is gone (OVS ports, records).
+
+    A stopped Docker container keeps its attachments (suspended: host side removed, record and
+    address kept) unless they were made `--once`; Docker's own endpoints are left to Docker.
+    """
+    gone = []
+    for status in ls(ctx):
+        att, state = status.attachment, status.state
+        if att.made_by != "wirework":
+            continue
+        if state in persist.WAITING and not att.spec.once:
+            persist.suspend(ctx, att)
+            continue
+        if state in ("ok", "docker-unreachable"):
+            continue
+        gone.append(att)
         try:
             teardown(ctx, att, ns_id_now(att))
         except StepFailed:

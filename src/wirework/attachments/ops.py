@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from wirework.attachments import claims, records
+from wirework.attachments import claims, persist, records
 from wirework.attachments.attach import (
     bridge_prunable,
     check_attach,
@@ -143,16 +143,19 @@ def detach(ctx: HostContext, guest: str, ifname: str | None = None, *, dry_run: 
     try:
         g = ctx.resolve(guest)
         current_ns = g.netns_id
-        matches = [a for a in host_records(ctx) if a.guest.key == g.key]
+        matches = [a for a in own_records(ctx) if a.guest.key == g.key]
     except (GuestNotFound, GuestNotRunning, ServiceError):
         current_ns = None  # the guest is gone: only host-side leftovers remain
-        matches = [a for a in host_records(ctx) if guest in (a.guest.ref, a.guest.name, a.guest.key)]
+        matches = [a for a in own_records(ctx) if guest in (a.guest.ref, a.guest.name, a.guest.key)]
     if ifname:
         matches = [a for a in matches if a.cont_ifname == ifname]
     if dry_run:
         return matches
     for att in matches:
         teardown(ctx, att, current_ns)
+    for key in {a.guest.key for a in matches}:
+        if not any(a.guest.key == key for a in host_records(ctx)):
+            persist.forget_guest_commands(ctx, key)  # nothing left for its routes to use
     return matches
 
 def plan_detach_guest(ctx: HostContext, guest: str, ifname: str | None = None) -> Plan:
@@ -188,6 +191,10 @@ def _others_on(ctx: HostContext, att: Attachment) -> int:
 def host_records(ctx: HostContext) -> list[Attachment]:
     return records.all_for_host(ctx.store, ctx.host_id)
 
+def own_records(ctx: HostContext) -> list[Attachment]:
+    """The attachments wirework was asked for (Docker's endpoints are Docker's to remove)."""
+    return [a for a in host_records(ctx) if a.made_by == "wirework"]
+
 def ns_id_now(att: Attachment) -> str | None:
     try:
         return netns_id(att.guest.netns_path)
@@ -197,11 +204,15 @@ def ns_id_now(att: Attachment) -> str | None:
 # -- routes, rules and tc inside a guest (pipework route/rule/tc)
 
 
-def guest_command(ctx: HostContext, what: str, guest: str, args: list[str], *, dry_run: bool = False) -> Plan:
+def guest_command(ctx: HostContext, what: str, guest: str, args: list[str], *, dry_run: bool = False,
+                  remember: bool = True) -> Plan:
+    """Routes, rules, qdiscs inside a guest; a Docker container's are replayed after a restart."""
     if not dry_run:
         ctx.ensure_recovered()
     g = ctx.resolve(guest)
     plan = plan_guest_command(what, g, args)
     if not dry_run:
         ctx.executor().run(plan)
+        if remember and g.kind == "docker":
+            persist.remember_guest_command(ctx, g.key, what, args)
     return plan

@@ -7,6 +7,7 @@ dockerd 20.10 has been seen to hang under mass concurrent create/remove.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -82,16 +83,51 @@ class DockerClient:
 
     def events(self, types: tuple[str, ...] = ("container",)) -> Iterator[dict[str, Any]]:
         """Stream Docker events (blocks); used by the resident service."""
-        filters = urllib.parse.quote(json.dumps({"type": list(types)}))
-        conn = _UnixConnection(self.path, timeout=None)  # type: ignore[arg-type]
-        conn.request("GET", f"/events?filters={filters}")
-        resp = conn.getresponse()
+        stream = self.event_stream(types)
         try:
-            while True:
-                line = resp.readline()
-                if not line:
-                    return
-                if line.strip():
-                    yield json.loads(line)
+            yield from stream
         finally:
-            conn.close()
+            stream.close()
+
+    def event_stream(self, types: tuple[str, ...] = ("container",), since: float | None = None) -> EventStream:
+        """Docker's events from `since` (a Unix time; events before now are replayed) on."""
+        query = {"filters": json.dumps({"type": list(types)})}
+        if since is not None:
+            query["since"] = f"{since:.9f}"
+        return EventStream(self.path, "/events?" + urllib.parse.urlencode(query))
+
+
+class EventStream:
+    """An open `/events` request: iterate for events; `close()` from any thread ends the iteration."""
+
+    def __init__(self, path: str, url: str) -> None:
+        self._conn = _UnixConnection(path, timeout=10.0)
+        try:
+            self._conn.request("GET", url)
+            self._resp = self._conn.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            self._conn.close()
+            raise ServiceError(f"Docker API at {path} did not answer GET /events: {exc}; is dockerd running?") from None
+        if self._resp.status != 200:
+            self._conn.close()
+            raise ServiceError(f"Docker API: GET /events answered {self._resp.status}")
+        if self._conn.sock is not None:
+            self._conn.sock.settimeout(None)  # events come when they come
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        while True:
+            try:
+                line = self._resp.readline()
+            except (OSError, ValueError, AttributeError, http.client.HTTPException):
+                return  # closed (by close(), from another thread), or dockerd went away
+            if not line:
+                return
+            if line.strip():
+                yield json.loads(line)
+
+    def close(self) -> None:
+        sock = self._conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self._conn.close()

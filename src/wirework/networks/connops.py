@@ -171,16 +171,19 @@ def drop_endpoint(ctx: HostContext, ep: Endpoint, *, release: bool = True) -> li
             errors.append(str(exc))
     ctx.store.txn([], [endpoints.delete_op(ep)])
     if release:
-        Ipam(ctx.store, ctx.host_id).release(ep.network, ep.guest.key)
+        Ipam(ctx.store, ctx.host_id).release(ep.network, ep.owner_of_lease)
     return errors
 
 
 def disconnect(ctx: HostContext, network: str, guest: str) -> Endpoint | None:
     """Disconnect a guest (running or gone) from a network; disconnecting twice is fine."""
-    nets.require(ctx.store, ctx.host_id, network)
-    ep = find_endpoint(ctx, network, guest)
+    net = nets.require(ctx.store, ctx.host_id, network)
+    ep = find_endpoint(ctx, net.name, guest)
     if ep is None:
         return None
+    if ep.made_by == "docker":
+        raise Conflict(f"{ep.guest.name} was connected to {net.display_name} by Docker; "
+                       f"run 'docker network disconnect {net.display_name} {ep.guest.name}' instead")
     drop_endpoint(ctx, ep)
     return ep
 

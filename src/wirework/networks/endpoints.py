@@ -32,6 +32,13 @@ class Endpoint:
     ports: tuple[dict[str, Any], ...] = ()  # published ports (firewall PortMapping fields)
     mode: str = ""  # how the guest joined: bridge, the network's name, or the guest's own mode
     created: float = field(default_factory=time.time)
+    made_by: str = "wirework"  # or "docker": an endpoint Docker made through the plugin
+    lease_owner: str = ""  # who holds the IPAM lease, when not the guest (Docker: the MAC)
+    mac: str = ""
+
+    @property
+    def owner_of_lease(self) -> str:
+        return self.lease_owner or self.guest.key
 
     @property
     def key(self) -> str:

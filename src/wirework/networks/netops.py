@@ -86,10 +86,14 @@ def ensure_default(ctx: HostContext, *, no_sysctl: bool = False) -> Network:
     return create(ctx, nets.validate_network(nets.DEFAULT_NETWORK), no_sysctl=no_sysctl).network
 
 
-def remove(ctx: HostContext, name: str, *, force: bool = False, detach: Any = None) -> Network:
+def remove(ctx: HostContext, name: str, *, force: bool = False, detach: Any = None, docker: bool = False) -> Network:
     """Remove a network; refused while guests are attached unless `force` (then they are
     disconnected first through `detach(endpoint)`)."""
     net = nets.require(ctx.store, ctx.host_id, name)
+    if net.made_by == "docker" and not docker:
+        raise Conflict(f"network {net.display_name} was made by Docker; remove it with "
+                       f"'docker network rm {net.display_name}'")
+    name = net.name
     eps = endpoints.on_network(ctx.store, ctx.host_id, name)
     if eps and not force:
         names = ", ".join(sorted(ep.guest.name for ep in eps)[:5])
@@ -118,6 +122,7 @@ def link(ctx: HostContext, a: str, b: str, *, unlink: bool = False, dry_run: boo
     if a == b:
         raise InvalidInput(what="network link", value=f"{a} {b}", why="name two different networks")
     na, nb = nets.require(ctx.store, ctx.host_id, a), nets.require(ctx.store, ctx.host_id, b)
+    a, b = na.name, nb.name  # a Docker-made network may be named as Docker knows it
     key = nets.link_key(ctx.host_id, a, b)
     present = ctx.store.get(key) is not None
     if present != unlink:
@@ -147,6 +152,7 @@ def listing(ctx: HostContext) -> list[dict[str, Any]]:
 
 def inspect(ctx: HostContext, name: str) -> dict[str, Any]:
     net = nets.require(ctx.store, ctx.host_id, name)
+    name = net.name
     guests = [_endpoint_view(ep) for ep in endpoints.on_network(ctx.store, ctx.host_id, name)]
     linked = [n.name for n in _linked(ctx, name)]
     leases = Ipam(ctx.store, ctx.host_id).leases(name)
@@ -159,7 +165,7 @@ def _endpoint_view(ep: endpoints.Endpoint) -> dict[str, Any]:
 
     return {"guest": ep.guest.name, "key": ep.guest.key, "mode": ep.mode or ep.guest.mode, "ifname": ep.ifname,
             "ip": ep.ip, "default_route": ep.default_route, "static": ep.static, "aliases": list(ep.aliases),
-            "ports": [PortMapping(**p).text() for p in ep.ports]}
+            "ports": [PortMapping(**p).text() for p in ep.ports], "made_by": ep.made_by}
 
 
 def guests_of(ctx: HostContext, names: Sequence[str]) -> list[endpoints.Endpoint]:

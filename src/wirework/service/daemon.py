@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import queue
 import signal
 import socket
 import struct
@@ -110,15 +109,12 @@ def serve(path: str, *, watch_docker: bool = True) -> int:
     server = _listen(path)
     with open(_pidfile(path), "w", encoding="ascii") as f:
         f.write(str(os.getpid()))
-    events: queue.Queue[dict[str, Any]] = queue.Queue()
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    if watch_docker:
-        threading.Thread(target=_follow_docker, args=(events, stopping), daemon=True).start()
+    docker = _start_docker_side(watch_docker, path)
     try:
         while not stopping.is_set():
-            _handle_events(events)
             try:
                 conn, _ = server.accept()
             except TimeoutError:
@@ -127,6 +123,7 @@ def serve(path: str, *, watch_docker: bool = True) -> int:
                 _serve_one(conn)
     finally:
         server.close()
+        docker.stop()
         for leftover in (path, _pidfile(path)):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(leftover)
@@ -205,28 +202,17 @@ def _set_env(values: dict[str, str]) -> None:
             os.environ[key] = str(value)
 
 
-def _follow_docker(events: queue.Queue[dict[str, Any]], stopping: threading.Event) -> None:
-    from wirework.guests.docker import DockerClient
+def _start_docker_side(watch_docker: bool, path: str) -> Any:
+    """Docker's events (containers keep their wiring across restarts) and the Docker plugin."""
+    from wirework.cli.main import DEFAULT_SOCKET
+    from wirework.service.docker_side import DockerSide
 
-    client = DockerClient()
-    while not stopping.is_set():
-        try:
-            for event in client.events():
-                if event.get("Action") in ("die", "destroy", "stop", "kill"):
-                    events.put(event)
-        except Exception:
-            pass
-        stopping.wait(2.0)
+    side = DockerSide.from_environment(watch_docker=watch_docker, log=_log, default_socket=path == DEFAULT_SOCKET)
+    side.start()
+    return side
 
 
-def _handle_events(events: queue.Queue[dict[str, Any]]) -> None:
-    if events.empty():
-        return
-    while not events.empty():
-        events.get_nowait()
-    from wirework.cli import sessions
-    from wirework.errors import WireworkError
-
-    for session in sessions.live_sessions():
-        with contextlib.suppress(WireworkError, OSError):
-            session.gc()
+def _log(message: str) -> None:
+    line = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} wireworkd[{os.getpid()}]: {message}\n"
+    with contextlib.suppress(OSError, ValueError):
+        os.write(2, line.encode(errors="replace"))

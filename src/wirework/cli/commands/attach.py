@@ -25,6 +25,9 @@ def register(sub: Any) -> None:
     p.add_argument("--mac", help="MAC address, or U:<text> for one derived from text")
     p.add_argument("--vlan", type=str, help="VLAN id (OVS tag, or VLAN-filtering Linux bridge)")
     p.add_argument("--mtu", type=str, help="MTU of the new interfaces")
+    p.add_argument("--once", action="store_true",
+                   help="pipework's one-shot behaviour: forget it when the container stops "
+                        "(default: a Docker container is wired again each time it starts)")
     add_plan_options(p)
     add_common(p)
     p.set_defaults(func=cmd_attach)
@@ -72,6 +75,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
     result = session(args).attach(
         args.guest, host_if, dry_run=args.dry_run, ip=args.ip, gateway=args.gateway, ifname=args.ifname,
         host_ifname=args.host_ifname, mac=args.mac, vlan=args.vlan, mtu=args.mtu, dhcp=args.dhcp, create=mode,
+        once=args.once,
     )
     return print_attach(result, args)
 

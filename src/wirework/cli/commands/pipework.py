@@ -62,6 +62,7 @@ def cmd_pipework(args: argparse.Namespace) -> int:
             print(render_plan(plan, args.format))
         return 0
     options = dict(cmd.attach)
+    options["once"] = "--once" in own  # pipework's one-shot behaviour: not wired again after a restart
     host_if = options.pop("host_if")
     result = session(args).attach(cmd.guest, host_if, dry_run=args.dry_run, **options)
     args.json = False

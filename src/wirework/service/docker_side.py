@@ -1,0 +1,80 @@
+"""The service's Docker side: the event follower and the Docker plugin, started and stopped together.
+
+Configuration is read once, when the service starts (requests may carry other environments):
+`DOCKER_HOST` (which dockerd), `WIREWORK_STATE_DIR`, `WIREWORK_OVS_DB`, and
+`WIREWORK_DOCKER_PLUGIN` — the plugin's name (its socket is `/run/docker/plugins/NAME.sock`, and
+Docker users say `-d NAME --ipam-driver NAME`), or `off`. Unset, the service on the default
+socket serves the plugin as `wirework`; a service on another socket (a test's, say) serves none,
+so that two services never fight over one plugin name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+PLUGIN_ENV = "WIREWORK_DOCKER_PLUGIN"
+DEFAULT_PLUGIN = "wirework"
+
+
+@dataclass(frozen=True)
+class Settings:
+    docker_host: str | None
+    state_dir: str | None
+    ovs_db: str | None
+    plugin: str  # "" for none
+
+    @classmethod
+    def from_environment(cls, *, default_socket: bool) -> Settings:
+        wanted = os.environ.get(PLUGIN_ENV)
+        if wanted is None:
+            plugin = DEFAULT_PLUGIN if default_socket else ""
+        else:
+            plugin = "" if wanted.strip().lower() in ("", "off", "no", "0") else wanted.strip()
+        return cls(os.environ.get("DOCKER_HOST") or None, os.environ.get("WIREWORK_STATE_DIR") or None,
+                   os.environ.get("WIREWORK_OVS_DB") or None, plugin)
+
+
+class DockerSide:
+    def __init__(self, settings: Settings, *, watch_docker: bool, log: Callable[[str], None]) -> None:
+        from wirework.service.docker_watch import DockerWatcher
+
+        self.settings = settings
+        self.log = log
+        self.watcher = DockerWatcher(settings.docker_host, self.session, log) if watch_docker else None
+        self.plugin: Any = None
+        if settings.plugin:
+            from wirework.dockerplugin import PluginServer
+
+            self.plugin = PluginServer(settings.plugin, self.session, log=log)
+
+    @classmethod
+    def from_environment(cls, *, watch_docker: bool, log: Callable[[str], None], default_socket: bool) -> DockerSide:
+        return cls(Settings.from_environment(default_socket=default_socket), watch_docker=watch_docker, log=log)
+
+    def session(self, netns: str | None = None) -> Any:
+        """A new session with the service's settings, for the thread that will use it alone."""
+        from wirework.api import Wirework
+        from wirework.service.docker_watch import socket_of
+
+        ww = Wirework(netns, state_dir=self.settings.state_dir, docker_socket=socket_of(self.settings.docker_host),
+                      ovs_db=self.settings.ovs_db)
+        ww.context.fault = None  # a request's fault injection is not the plugin's
+        return ww
+
+    def start(self) -> None:
+        if self.plugin is not None:
+            self.plugin.start()
+            if self.watcher is not None:
+                self.watcher.listeners.append(self.plugin.docker_event)
+            self.log(f"Docker plugin {self.settings.plugin} at {self.plugin.socket_path}")
+        if self.watcher is not None:
+            self.watcher.start()
+
+    def stop(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+        if self.plugin is not None:
+            self.plugin.stop()
