@@ -68,14 +68,19 @@ class Ipam:
         lease = self.store.get(self._ip_key(network, entry.value["ip"]))
         return Lease(**lease.value) if lease is not None and lease.value["owner"] == owner else None
 
+    def lease_at(self, network: str, ip: str) -> Lease | None:
+        entry = self.store.get(self._ip_key(network, ip))
+        return Lease(**entry.value) if entry is not None else None
+
     def leases(self, network: str) -> list[Lease]:
         return [Lease(**e.value) for e in self.store.scan(self._base(network) + "ip/")]
 
     # -- allocation ------------------------------------------------------------------------
-    def allocate(self, rng: AddressRange, owner: str, requested: str | None = None) -> Lease:
+    def allocate(self, rng: AddressRange, owner: str, requested: str | None = None, *,
+                 in_range_ok: bool = False) -> Lease:
         """The owner's lease: the one it holds, the requested address, or the next free one."""
         if requested is not None:
-            requested = rng.check_static(requested)
+            requested = rng.check_static(requested, in_range_ok=in_range_ok)
         held = self.lease_of(rng.network, owner)
         if held is not None and (requested is None or held.ip == requested):
             return held

@@ -121,7 +121,7 @@ def _endpoint(spec: ConnectSpec, net: Network, g: Guest, prep: _Prepared, ip: st
     cidr = f"{ip}/{net.addresses().prefixlen}"
     ep = Endpoint(network=net.name, host=net.host, guest=g, att_id=prep.facts.att_id, ifname=prep.ifname, ip=cidr,
                   default_route=spec.default_route, static=spec.ip is not None, aliases=spec.aliases,
-                  ports=tuple(_port_dict(m) for m in ports), mode=spec.mode or g.mode)
+                  ports=tuple(port_dict(m) for m in ports), mode=spec.mode or g.mode)
     return ep, cidr
 
 
@@ -137,7 +137,7 @@ def _run(ctx: HostContext, spec: ConnectSpec, net: Network, g: Guest, prep: _Pre
     return ConnectResult(ep, plan, True)
 
 
-def _port_dict(m: PortMapping) -> dict[str, Any]:
+def port_dict(m: PortMapping) -> dict[str, Any]:
     return {"network": m.network, "guest_ip": m.guest_ip, "proto": m.proto, "host_port": m.host_port,
             "guest_port": m.guest_port, "host_ip": m.host_ip, "owner": m.owner}
 
@@ -201,8 +201,11 @@ def find_endpoint(ctx: HostContext, network: str, guest: str) -> Endpoint | None
 
 def ports_of(ctx: HostContext, guest: str) -> list[PortMapping]:
     try:
-        key = ctx.resolve(guest).key
-        eps = endpoints.of_guest(ctx.store, ctx.host_id, key)
+        g = ctx.resolve(guest)
+        eps = endpoints.of_guest(ctx.store, ctx.host_id, g.key)
+        if g.kind == "docker":  # and the endpoints Docker made for it through the plugin
+            cid = g.key.split(":", 1)[1]
+            eps += [e for e in endpoints.all_endpoints(ctx.store, ctx.host_id) if e.made_by == "docker" and e.guest.ref == cid]
     except (GuestNotFound, GuestNotRunning):
         eps = [e for e in endpoints.all_endpoints(ctx.store, ctx.host_id) if guest in (e.guest.name, e.guest.ref)]
     return [m for ep in eps for m in mappings(ep)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from wirework.context import HostContext
@@ -40,12 +40,15 @@ def pools_from(pools: str | None) -> str:
 
 
 def create(ctx: HostContext, spec: NetworkSpec, *, force: bool = False, dry_run: bool = False,
-           no_sysctl: bool = False, pools: str | None = None, root: str = "/") -> CreateResult:
+           no_sysctl: bool = False, pools: str | None = None, root: str = "/",
+           origin: dict[str, Any] | None = None) -> CreateResult:
+    """Create a network; `origin` sets who made it (`made_by`, `docker_id`) on its record."""
     existing = nets.load(ctx.store, ctx.host_id, spec.name)
     if existing is not None:
         return _converge(ctx, existing, spec, dry_run=dry_run, no_sysctl=no_sysctl)
     _check_bridge_unused(ctx, spec)
-    occupied = probe_occupied(ctx.host, ctx.store, ctx.host_id, ctx.docker, root=root, exclude_bridge=spec.bridge)
+    occupied = probe_occupied(ctx.host, ctx.store, ctx.host_id, ctx.docker, root=root, exclude_bridge=spec.bridge,
+                              exclude_net=spec.name)
     skipped: tuple[tuple[str, str], ...] = ()
     notes: list[str] = []
     if spec.subnet is not None:
@@ -54,7 +57,7 @@ def create(ctx: HostContext, spec: NetworkSpec, *, force: bool = False, dry_run:
     else:
         choice = pick_subnet(parse_pools(pools_from(pools)), occupied)
         subnet, skipped = choice.subnet, choice.skipped
-    net = nets.settle(spec, ctx.host_id, subnet)
+    net = replace(nets.settle(spec, ctx.host_id, subnet), **(origin or {}))
     plan = plan_network(net, probe_network(ctx.host, net), no_sysctl=no_sysctl)
     if not dry_run:
         ctx.executor().run(plan, lambda undo: [nets.put_op(net)])

@@ -153,7 +153,7 @@ def _sweep(ctx: HostContext, networks: list[Network]) -> list[str]:
     out = []
     ipam = Ipam(ctx.store, ctx.host_id)
     for net in networks:
-        connected = {ep.owner_of_lease for ep in endpoints.on_network(ctx.store, ctx.host_id, net.name)}
-        for lease in ipam.sweep(net.name, lambda owner, c=connected: owner in c):  # type: ignore[misc]
+        holders = endpoints.lease_holders(ctx.store, ctx.host_id, net.name)
+        for lease in ipam.sweep(net.name, lambda owner, h=holders: endpoints.held(owner, h)):  # type: ignore[misc]
             out.append(f"lease {lease.ip} on {net.name} of {lease.owner}: left by a killed process, released")
     return out

@@ -5,7 +5,9 @@ Configuration is read once, when the service starts (requests may carry other en
 `WIREWORK_DOCKER_PLUGIN` — the plugin's name (its socket is `/run/docker/plugins/NAME.sock`, and
 Docker users say `-d NAME --ipam-driver NAME`), or `off`. Unset, the service on the default
 socket serves the plugin as `wirework`; a service on another socket (a test's, say) serves none,
-so that two services never fight over one plugin name.
+so that two services never fight over one plugin name. `WIREWORK_DOCKER_RESYNC_EVERY` and
+`WIREWORK_DOCKER_RESYNC_GRACE` (seconds) tune how often the plugin reconciles with Docker and
+how old a record must be before a resync may remove it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ class Settings:
     state_dir: str | None
     ovs_db: str | None
     plugin: str  # "" for none
+    resync_every: float = 60.0
+    resync_grace: float = 30.0
+    address_pools: str | None = None
 
     @classmethod
     def from_environment(cls, *, default_socket: bool) -> Settings:
@@ -34,7 +39,16 @@ class Settings:
         else:
             plugin = "" if wanted.strip().lower() in ("", "off", "no", "0") else wanted.strip()
         return cls(os.environ.get("DOCKER_HOST") or None, os.environ.get("WIREWORK_STATE_DIR") or None,
-                   os.environ.get("WIREWORK_OVS_DB") or None, plugin)
+                   os.environ.get("WIREWORK_OVS_DB") or None, plugin,
+                   max(1.0, _seconds("WIREWORK_DOCKER_RESYNC_EVERY", 60.0)), _seconds("WIREWORK_DOCKER_RESYNC_GRACE", 30.0),
+                   os.environ.get("WIREWORK_ADDRESS_POOLS") or None)
+
+
+def _seconds(name: str, default: float) -> float:
+    try:
+        return max(0.0, float(os.environ.get(name) or default))
+    except ValueError:
+        return default
 
 
 class DockerSide:
@@ -48,7 +62,8 @@ class DockerSide:
         if settings.plugin:
             from wirework.dockerplugin import PluginServer
 
-            self.plugin = PluginServer(settings.plugin, self.session, log=log)
+            self.plugin = PluginServer(settings.plugin, self.session, log=log, resync_every=settings.resync_every,
+                                       grace=settings.resync_grace, trace=bool(os.environ.get("WIREWORK_DOCKER_TRACE")))
 
     @classmethod
     def from_environment(cls, *, watch_docker: bool, log: Callable[[str], None], default_socket: bool) -> DockerSide:
@@ -62,6 +77,7 @@ class DockerSide:
         ww = Wirework(netns, state_dir=self.settings.state_dir, docker_socket=socket_of(self.settings.docker_host),
                       ovs_db=self.settings.ovs_db)
         ww.context.fault = None  # a request's fault injection is not the plugin's
+        ww.address_pools = self.settings.address_pools
         return ww
 
     def start(self) -> None:

@@ -20,6 +20,7 @@ from wirework.guests.docker import DockerClient
 from wirework.model.host import Host
 from wirework.networks.network import all_networks
 from wirework.networks.subnets.pools import Occupied
+from wirework.networks.subnets.reservations import all_reservations
 from wirework.store.base import Store
 
 LIBVIRT_DIRS = ("etc/libvirt/qemu/networks", "run/libvirt/network")
@@ -32,8 +33,11 @@ def probe_occupied(host: Host, store: Store, host_id: str, docker: DockerClient 
                    root: str = "/", exclude_bridge: str | None = None, exclude_net: str | None = None) -> list[Occupied]:
     """Every range in use, except what belongs to `exclude_bridge`/`exclude_net` (re-checks)."""
     out = list(_kernel(host, exclude_bridge))
-    out += [Occupied(n.subnet, f"wirework network {n.name} ({n.subnet})")
+    out += [Occupied(n.subnet, f"wirework network {n.display_name} ({n.subnet})")
             for n in all_networks(store, host_id) if n.name != exclude_net]
+    # "wirework network ..." reasons are hard conflicts (see pools.check_subnet): so are these.
+    out += [Occupied(r.subnet, f"wirework network pool {r.subnet} reserved by {r.holder}")
+            for r in all_reservations(store, host_id) if r.network != exclude_net]
     if docker is not None:
         out += _docker(docker)
     out += _libvirt(root) + _cni(root) + _dns(root)
