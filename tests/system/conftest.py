@@ -32,14 +32,15 @@ class Service:
 
     count = 0
 
-    def __init__(self, state_dir: str, docker_host: str, plugin: bool) -> None:
+    def __init__(self, state_dir: str, docker_host: str, plugin: bool, **extra_env: str) -> None:
         Service.count += 1
         self.rundir = tempfile.mkdtemp(prefix="wwsvc", dir="/tmp")
         self.socket = os.path.join(self.rundir, "s.sock")
         self.plugin = f"wirework-{RUN_ID}{Service.count}" if plugin else ""
         self.env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
                     "WIREWORK_STATE_DIR": state_dir, "WIREWORK_SOCKET": self.socket, "DOCKER_HOST": docker_host,
-                    "WIREWORK_DOCKER_PLUGIN": self.plugin or "off"}
+                    "WIREWORK_DOCKER_PLUGIN": self.plugin or "off", **extra_env}
+        self.state_dir = state_dir
 
     def cli(self, *argv: str, check: bool = True, local: bool = False) -> subprocess.CompletedProcess[str]:
         """The real `wirework` command, answered by this service (or in-process with local=True)."""
@@ -75,3 +76,36 @@ class Service:
                 return f.read()
         except OSError:
             return ""
+
+
+def plugin_call(plugin: str, method: str, body: dict[str, object] | None = None) -> tuple[int, dict[str, object]]:
+    """One call to a Docker plugin's socket, as dockerd makes it (POST, JSON)."""
+    import http.client
+    import json
+    import socket
+
+    class Conn(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(30)
+            self.sock.connect(f"/run/docker/plugins/{plugin}.sock")
+
+    conn = Conn("localhost", timeout=30)
+    try:
+        conn.request("POST", f"/{method}", body=json.dumps(body or {}),
+                     headers={"Content-Type": "application/vnd.docker.plugins.v1.2+json"})
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"{}")
+    finally:
+        conn.close()
+
+
+def store_dump(state_dir: str, prefixes: tuple[str, ...] = ("",)) -> dict[str, object]:
+    """The records of a state dir (journals aside), for "nothing changed" and "nothing leaked"."""
+    from wirework.store.sqlite import SqliteStore
+
+    store = SqliteStore(os.path.join(state_dir, "state.db"))
+    try:
+        return {e.key: e.value for p in prefixes for e in store.scan(p) if not e.key.startswith("ops/")}
+    finally:
+        store.close()

@@ -71,7 +71,7 @@ def unknown(kind: str, name: str, known: dict[str, str]) -> InvalidInput:
 def parse_network_options(options: dict[str, Any]) -> NetworkOptions:
     """CreateNetwork's Options: the generic (-o) map and the flags Docker adds."""
     if options.get(ENABLE_IPV6) in (True, "true"):
-        raise Unsupported(feature="IPv6 on wirework networks", why="they are IPv4 only for now; drop --ipv6")
+        raise Unsupported(feature="IPv6", why="wirework networks are IPv4 only for now; drop --ipv6")
     generic = options.get(GENERIC) or {}
     if not isinstance(generic, dict):
         raise InvalidInput(what="network options", value=str(generic), why="expected KEY=VALUE pairs")

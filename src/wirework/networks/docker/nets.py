@@ -53,13 +53,13 @@ def create_network(ctx: HostContext, network_id: str, options: dict[str, Any], i
                    ipv6: list[dict[str, Any]], *, no_sysctl: bool = False) -> Network:
     opts = model.parse_network_options(options)
     if ipv6:
-        raise Unsupported(feature="IPv6 on wirework networks", why="they are IPv4 only for now; drop --ipv6")
+        raise Unsupported(feature="IPv6", why="wirework networks are IPv4 only for now; drop --ipv6")
     if len(ipv4) != 1:
         raise InvalidInput(what="subnets", value=str(len(ipv4)), why="a wirework network has exactly one IPv4 subnet")
     if opts.driver != model.LOCAL_DRIVER:
-        raise Unsupported(feature=f"cluster driver {opts.driver}", why=(
-            "cluster networks (etcd) are not available to Docker in this version of wirework; "
-            "use -o wirework.driver=bridge (the default) for a network on this host"))
+        raise Unsupported(feature=f"-o wirework.driver={opts.driver}", why=(
+            "cluster networks (etcd) cannot be made through Docker in this version of wirework yet; "
+            "leave the option out (a bridge network on this host)"))
     existing = by_docker_id(ctx, network_id)
     if existing is not None:
         plan = plan_network(existing, probe_network(ctx.host, existing), no_sysctl=no_sysctl)

@@ -55,7 +55,7 @@ def request_pool(ctx: HostContext, pool: str, sub_pool: str, options: dict[str, 
                  *, pools: str | None = None) -> str:
     """Reserve `pool` (checked) or a free subnet; the pool id. Idempotent for a pending pool."""
     if v6:
-        raise Unsupported(feature="IPv6 pools", why="wirework networks are IPv4 only for now; drop --ipv6")
+        raise Unsupported(feature="IPv6", why="wirework networks are IPv4 only for now; drop --ipv6")
     force = model.parse_ipam_options(options)
     subnet, rng = model.parse_pool(pool, sub_pool)
     if subnet is not None:
@@ -63,7 +63,7 @@ def request_pool(ctx: HostContext, pool: str, sub_pool: str, options: dict[str, 
         if found is not None and not found[0].network and found[0].data.get("sub_pool") == rng:
             return pool_id(subnet)  # Docker asking again (a retry): the same pool
         occupied = probe_occupied(ctx.host, ctx.store, ctx.host_id, ctx.docker)
-        check_subnet(ipaddress.ip_network(subnet), occupied, force)
+        check_subnet(ipaddress.ip_network(subnet), occupied, force, force_hint="add --ipam-opt wirework.force=true")
     else:
         subnet = pick_subnet(parse_pools(pools_from(pools)), probe_occupied(ctx.host, ctx.store, ctx.host_id,
                                                                            ctx.docker)).subnet
@@ -158,9 +158,9 @@ def bind(ctx: HostContext, subnet: str, network: str) -> Reservation:
     if taken is not None and taken.name != network:
         raise Conflict(f"subnet {subnet} is already taken by network {taken.display_name}; choose another --subnet")
     if found is None:
-        raise InvalidInput(what="IPAM driver", value=subnet, why=(
-            "the pool was not made by wirework's IPAM driver; create the network with the same name for "
-            "--driver and --ipam-driver (docker network create -d wirework --ipam-driver wirework ...)"))
+        raise InvalidInput(f"the addresses of this network ({subnet}) come from another IPAM driver; wirework "
+                           f"networks need wirework's: give --ipam-driver the plugin's name too "
+                           f"(docker network create -d wirework --ipam-driver wirework ...)")
     reservation, revision = found
     if reservation.network and reservation.network != network:
         raise Conflict(f"subnet {subnet} is already taken by network {reservation.network}; choose another --subnet")
