@@ -142,10 +142,18 @@ def error_answer(path: str, message: str) -> dict[str, Any]:
     return {key: f"wirework: {message}"}
 
 
+#: dockerd 20.10 encodes a call's body once: when it retries a call whose connection broke
+#: after sending (the plugin was killed while it worked), the retry arrives empty.
+EMPTY_RETRY = ("Docker sent an empty {method} request: dockerd resends calls without their body when the plugin "
+               "did not answer them (it was restarting); nothing was changed, run the docker command again")
+
+
 def handle(ww: Any, path: str, body: dict[str, Any]) -> dict[str, Any]:
     """One call against the session `ww`; wirework's errors become Docker-shaped answers."""
     if path in STATIC:
         return dict(STATIC[path])
+    if not body and path not in ("/NetworkDriver.DiscoverNew", "/NetworkDriver.DiscoverDelete"):
+        return error_answer(path, EMPTY_RETRY.format(method=path.lstrip("/")))
     try:
         return ROUTES[path](ww, body)
     except WireworkError as exc:

@@ -7,7 +7,9 @@ Docker users say `-d NAME --ipam-driver NAME`), or `off`. Unset, the service on 
 socket serves the plugin as `wirework`; a service on another socket (a test's, say) serves none,
 so that two services never fight over one plugin name. `WIREWORK_DOCKER_RESYNC_EVERY` and
 `WIREWORK_DOCKER_RESYNC_GRACE` (seconds) tune how often the plugin reconciles with Docker and
-how old a record must be before a resync may remove it.
+how old a record must be before a resync may remove it. For crash tests only,
+`WIREWORK_DOCKER_CRASH_AT=STEP_KIND:MARKER_FILE` kills the whole service (as SIGKILL would) when
+a plugin request reaches that step, once: the marker file says it happened.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ class DockerSide:
 
         ww = Wirework(netns, state_dir=self.settings.state_dir, docker_socket=socket_of(self.settings.docker_host),
                       ovs_db=self.settings.ovs_db)
-        ww.context.fault = None  # a request's fault injection is not the plugin's
+        ww.context.fault = _crash_hook()  # a request's fault injection is not the plugin's
         ww.address_pools = self.settings.address_pools
         return ww
 
@@ -94,3 +96,19 @@ class DockerSide:
             self.watcher.stop()
         if self.plugin is not None:
             self.plugin.stop()
+
+
+def _crash_hook() -> Any:
+    """WIREWORK_DOCKER_CRASH_AT=KIND:MARKER: die at the first step of that kind (tests), once."""
+    spec = os.environ.get("WIREWORK_DOCKER_CRASH_AT") or ""
+    kind, _, marker = spec.partition(":")
+    if not kind or not marker:
+        return None
+
+    def hook(index: int, step: Any) -> None:
+        if step.kind == kind and not os.path.exists(marker):
+            with open(marker, "w", encoding="ascii") as f:
+                f.write(f"{os.getpid()}\n")
+            os._exit(137)
+
+    return hook
