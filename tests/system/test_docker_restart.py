@@ -126,3 +126,18 @@ def test_a_stopped_service_catches_up_and_up_wires_again_without_one(dockerd: Pr
     report = service.cli("up", local=True).stdout
     assert "wired again with 10.191.5.5/24" in report
     assert "10.191.5.5/24" in dockerd.addresses(c)
+
+
+def test_network_connections_come_back_too_on_a_namespace_host(dockerd: PrivateDockerd, service: Service,
+                                                                netns: object) -> None:
+    host = netns("rh")  # type: ignore[operator]
+    service.cli("network", "create", "rnet", "--subnet", "10.191.6.0/24", "--netns", host)
+    c = dockerd.run(f"wwt{RUN_ID}rs9", "--net=none")
+    service.cli("connect", "rnet", c, "--ip", "10.191.6.20", "-p", "8080:80", "--default-route", "--netns", host)
+    dockerd.cli("restart", "-t", "0", c)
+    wait_until("the connection back after the restart", lambda: "10.191.6.20/24" in dockerd.addresses(c))
+    assert "default via 10.191.6.1" in dockerd.exec(c, "ip", "route").stdout
+    assert "80/tcp -> 0.0.0.0:8080" in service.cli("port", c, "--netns", host).stdout
+    dockerd.rm(c)
+    wait_until("the lease released after the removal",
+               lambda: not json.loads(service.cli("network", "inspect", "rnet", "--netns", host, "--json").stdout)["leases"])

@@ -51,11 +51,12 @@ def sweep_forward_rules(ctx: HostContext) -> list[str]:
     return out
 
 
-def attach_spec(ctx: HostContext, spec: AttachSpec, *, dry_run: bool = False) -> AttachResult:
+def attach_spec(ctx: HostContext, spec: AttachSpec, *, dry_run: bool = False, guest: Guest | None = None) -> AttachResult:
+    """`guest`: the spec's guest already resolved (a restarted container, looked up once)."""
     if not dry_run:
         ctx.ensure_recovered()  # first, so that probing sees the host as a crashed run left it
     spec = _resolve_host_mac(ctx, spec)
-    g = ctx.resolve(spec.guest)
+    g = guest or ctx.resolve(spec.guest)
     att_id = attachment_id(g.key, spec.cont_ifname)
     existing = records.load(ctx.store, ctx.host_id, att_id)
     stale = stale_or_noop(ctx, existing, g, spec)

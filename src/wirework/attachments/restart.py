@@ -19,23 +19,29 @@ from wirework.attachments.ops import attach_spec, guest_command, host_records, n
 from wirework.attachments.records import Attachment
 from wirework.context import HostContext
 from wirework.errors import WireworkError
+from wirework.model.guest import Guest
 
 
 def of_container(ctx: HostContext, cid: str, skip: Collection[str] = ()) -> list[Attachment]:
     return [a for a in host_records(ctx) if persist.container_id(a) == cid and a.id not in skip]
 
 
-def reapply_container(ctx: HostContext, cid: str, skip: Collection[str] = ()) -> list[str]:
-    """Wire the (running) container again with every attachment waiting for it; one line each."""
+def reapply_container(ctx: HostContext, cid: str, skip: Collection[str] = (), *, guest: Guest | None = None) -> list[str]:
+    """Wire the (running) container again with every attachment waiting for it; one line each.
+    `guest`: the container as just resolved (saves a Docker call per attachment)."""
     out: list[str] = []
-    waiting = [a for a in of_container(ctx, cid, skip) if persist.state_of(ctx, a) in persist.WAITING]
+    atts = of_container(ctx, cid, skip)
+    if guest is None:
+        waiting = [a for a in atts if persist.state_of(ctx, a) in persist.WAITING]
+    else:
+        waiting = [a for a in atts if not persist.same_run(a.guest.netns_id, a.guest.pid, guest.netns_id, guest.pid or 0)]
     for att in waiting:
         if att.spec.once:
             _forget(ctx, att)
             out.append(f"{att.guest.name} {att.cont_ifname}: restarted; attached --once, so forgotten")
             continue
         try:
-            attach_spec(ctx, replace(att.spec, guest=f"{persist.DOCKER_KEY}{cid}"))
+            attach_spec(ctx, replace(att.spec, guest=f"{persist.DOCKER_KEY}{cid}"), guest=guest)
             out.append(f"{att.guest.name} {att.cont_ifname}: wired again with {att.cidr or 'DHCP'} -> {att.host_if}")
         except WireworkError as exc:
             out.append(f"{att.guest.name} {att.cont_ifname}: could not be wired again: {exc}")
@@ -62,8 +68,8 @@ def settle_container(ctx: HostContext, cid: str, skip: Collection[str] = ()) -> 
             _forget(ctx, att)
             out.append(f"{att.guest.name} {att.cont_ifname}: {'removed' if state == 'guest-gone' else 'stopped'}, "
                        f"released {att.cidr or 'its interface'}")
-        elif state in persist.WAITING and not att.suspended:
-            persist.suspend(ctx, att)
+        elif state == "stopped" and not att.suspended:
+            persist.suspend(ctx, att)  # (running again already: its start is next, which rewires it)
     if persist.container_state(ctx, cid)[0] == "removed":
         persist.forget_guest_commands(ctx, f"{persist.DOCKER_KEY}{cid}")
     return out

@@ -13,7 +13,7 @@ from __future__ import annotations
 from wirework.attachments import persist, records
 from wirework.attachments import restart as att_restart
 from wirework.context import HostContext
-from wirework.errors import WireworkError
+from wirework.errors import GuestNotFound, GuestNotRunning, WireworkError
 from wirework.ipam import Ipam
 from wirework.networks import connops, endpoints
 from wirework.networks.connect import validate_connect
@@ -25,11 +25,17 @@ def container_started(ctx: HostContext, cid: str) -> list[str]:
     key = f"{persist.DOCKER_KEY}{cid}"
     eps = [ep for ep in endpoints.of_guest(ctx.store, ctx.host_id, key) if ep.made_by == "wirework"]
     skip = {ep.att_id for ep in endpoints.all_endpoints(ctx.store, ctx.host_id)}
+    if not eps and not att_restart.of_container(ctx, cid, skip):
+        return []  # nothing of ours: no Docker call for the containers wirework never wired
+    try:
+        guest = ctx.resolve(key)  # once, for every attachment and connection of the container
+    except (GuestNotFound, GuestNotRunning):
+        return []  # stopped again already: its next start is another event
     out: list[str] = []
     for ep in eps:
-        if endpoint_waits(ctx, ep, cid):
+        if not persist.same_run(ep.guest.netns_id, ep.guest.pid, guest.netns_id, guest.pid or 0):
             out.append(_rewire_line(ctx, ep))
-    out += att_restart.reapply_container(ctx, cid, skip)
+    out += att_restart.reapply_container(ctx, cid, skip, guest=guest)
     if any("wired again" in line for line in out):
         out += att_restart.replay_commands(ctx, key, out[0].split(" ", 1)[0])
     return out
