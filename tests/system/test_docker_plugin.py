@@ -81,6 +81,10 @@ def test_docker_network_with_containers_names_and_aliases(dockerd: PrivateDocker
                         json.loads(plugin.cli("network", "inspect", net, "--json").stdout)["guests"]} == {c1, c2})
     text = plugin.cli("inspect", c1).stdout
     assert "made by Docker (wirework network driver)" in text and f"{prefix}." in text
+    for argv, fix in ((("network", "rm", net), f"docker network rm {net}"),
+                      (("disconnect", net, c2), f"docker network disconnect {net} {c2}")):
+        refused = plugin.cli(*argv, check=False)
+        assert refused.returncode == 4 and fix in refused.stderr and len(refused.stderr.splitlines()) == 1
 
 
 def test_published_ports_connect_disconnect_restart_rm(dockerd: PrivateDockerd, plugin: Service) -> None:

@@ -191,7 +191,12 @@ def disconnect(ctx: HostContext, network: str, guest: str) -> Endpoint | None:
 def find_endpoint(ctx: HostContext, network: str, guest: str) -> Endpoint | None:
     try:
         g = ctx.resolve(guest)
-        return endpoints.load(ctx.store, ctx.host_id, network, g.key)
+        found = endpoints.load(ctx.store, ctx.host_id, network, g.key)
+        if found is None and g.kind == "docker":  # the endpoint Docker made for it, if any
+            cid = g.key.split(":", 1)[1]
+            found = next((e for e in endpoints.on_network(ctx.store, ctx.host_id, network)
+                          if e.made_by == "docker" and e.guest.ref == cid), None)
+        return found
     except (GuestNotFound, GuestNotRunning):
         for ep in endpoints.on_network(ctx.store, ctx.host_id, network):
             if guest in (ep.guest.ref, ep.guest.name, ep.guest.key):
