@@ -27,6 +27,12 @@ def owner_of(alias: str | None) -> str | None:
     return None
 
 
+def conf_sysctl(family: str, ifname: str, name: str) -> str:
+    """`net.<family>.conf.<ifname>.<name>` in sysctl(8)'s spelling: a dot inside the interface
+    name is written '/', since the dots of the key are its path separators."""
+    return f"net.{family}.conf.{ifname.replace('.', '/')}.{name}"
+
+
 def short_hash(*parts: str, length: int = 10) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:length]
 

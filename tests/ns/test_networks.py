@@ -23,11 +23,11 @@ def test_create_connect_inspect_rm_leaves_nothing(ww: Wirework, netns: Namespace
     assert (res.network.bridge, res.network.gateway) == ("ww-alpha", "10.77.0.1")
     assert "wirework:net:alpha" in sh("ip", "-d", "link", "show", "ww-alpha", ns=host)
     ep1 = ww.connect("alpha", g1, default_route=True, publish=["8080:80"]).endpoint
-    ep2 = ww.connect("alpha", g2, aliases=["web"]).endpoint
+    ep2 = ww.connect("alpha", g2, aliases=["web"], default_route=False).endpoint
     assert (ep1.ip, ep1.ifname, ep2.ip) == ("10.77.0.2/24", "eth0", "10.77.0.3/24")
     assert ping(g1, "10.77.0.3") and ping(g2, "10.77.0.1")
     assert "default via 10.77.0.1 dev eth0" in sh("ip", "route", ns=g1)
-    assert "default" not in sh("ip", "route", ns=g2)  # no --default-route: no default route
+    assert "default" not in sh("ip", "route", ns=g2)  # --no-default-route: none, although its first network
     info = ww.network_inspect("alpha")
     assert [(g["guest"], g["ip"], g["ports"]) for g in sorted(info["guests"], key=lambda g: g["ip"])] == [
         (g1, "10.77.0.2/24", ["0.0.0.0:8080->80/tcp"]), (g2, "10.77.0.3/24", [])]
@@ -213,3 +213,26 @@ def test_concurrent_connects_from_several_processes(ww: Wirework, netns: Namespa
     assert all(ping(g, "10.78.0.1") for g in guests)
     ports = sh("nft", "list", "map", "inet", "wirework", "port_port", ns=host)
     assert all(f"tcp . {9000 + i}" in ports for i in range(6))
+
+
+def test_a_network_name_with_a_dot_works(ww: Wirework, netns: Namespaces) -> None:
+    host = ww.host.netns
+    assert host is not None
+    g = netns("dot")
+    net = ww.network_create("web.x", subnet="10.63.0.0/24").network
+    assert "." not in net.bridge  # `IF.N` reads as a VLAN interface, and sysctl keys split on dots
+    assert sh("sysctl", "-n", f"net.ipv4.conf.{net.bridge}.route_localnet", ns=host).strip() == "1"
+    ww.connect("web.x", g)
+    assert ping(g, "10.63.0.1")
+    ww.network_rm("web.x", force=True)
+    assert net.bridge not in sh("ip", "-o", "link", ns=host)
+
+
+def test_sysctl_of_an_interface_with_a_dot_in_its_name(ww: Wirework) -> None:
+    host = ww.host.netns
+    assert host is not None
+    sh("ip", "link", "add", "br.x", "type", "bridge", ns=host)
+    key = "net.ipv4.conf.br/x.route_localnet"  # sysctl(8)'s spelling: '/' stands for a dot in a name
+    assert ww.host.sysctl.get(key) == "0"
+    ww.host.sysctl.set(key, "1")
+    assert sh("cat", "/proc/sys/net/ipv4/conf/br.x/route_localnet", ns=host).strip() == "1"

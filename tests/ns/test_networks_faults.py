@@ -4,6 +4,7 @@ repeat converges, and nothing leaks (no interface, address, lease or rule)."""
 from __future__ import annotations
 
 import difflib
+import subprocess
 
 import pytest
 
@@ -17,6 +18,14 @@ def _steps(host: str, state_dir: str, *args: str) -> int:
 
     out = cli(host, state_dir, *args, "--dry-run", "--json").stdout
     return len(json.loads(out)["plan"]["steps"])
+
+
+def _interrupted(done: subprocess.CompletedProcess[str], mode: str, index: int) -> None:
+    """The injected fault really hit step `index`: a crash kills (137), a failure names the step."""
+    if mode == "crash":
+        assert done.returncode == 137, f"no crash at step {index}: {done.returncode} {done.stderr}"
+    else:
+        assert done.returncode != 0 and f"injected failure at step {index}" in done.stderr, done.stderr
 
 
 def _same(before: str, after: str) -> None:
@@ -37,7 +46,7 @@ def test_network_create_interrupted_at_every_step(ww: Wirework, mode: str, state
         sh("sysctl", "-w", "net.ipv4.ip_forward=0", ns=host)
         fault = str(i) if mode == "fail" else f"crash:{i}"
         done = cli(host, state_dir, *args, env={"WIREWORK_FAIL_AT": fault}, check=False)
-        assert done.returncode != 0, i
+        _interrupted(done, mode, i)
         if mode == "crash":
             cli(host, state_dir, "up")
         _same(before, world(host, [], state_dir))
@@ -57,7 +66,7 @@ def test_connect_interrupted_at_every_step(ww: Wirework, netns: Namespaces, mode
     for i in range(n):
         fault = str(i) if mode == "fail" else f"crash:{i}"
         done = cli(host, state_dir, *args, env={"WIREWORK_FAIL_AT": fault}, check=False)
-        assert done.returncode != 0
+        _interrupted(done, mode, i)
         if mode == "crash" and i % 2:
             cli(host, state_dir, *args)  # a repeat converges ...
             cli(host, state_dir, "disconnect", "fnet", g)
@@ -69,15 +78,24 @@ def test_connect_interrupted_at_every_step(ww: Wirework, netns: Namespaces, mode
     assert "default via 10.72.0.1" in sh("ip", "route", ns=g)
 
 
-def test_run_interrupted_at_every_step(ww: Wirework, state_dir: str) -> None:
+def test_run_interrupted_at_every_step(ww: Wirework, netns: Namespaces, state_dir: str) -> None:
     host = ww.host.netns
     assert host is not None
     ww.network_create("rnet", subnet="10.73.0.0/24")
     before = world(host, [], state_dir)
-    for i in range(8):
+    # run executes two plans (the namespace, then the connect), each counting its steps from 0:
+    # crash:i hits step i of the first plan long enough; once no plan has a step i, run completes.
+    crashed = 0
+    for i in range(12):
         done = cli(host, state_dir, "run", "--net", "rnet", "--name", f"wwtcrash{i}", "--", "true",
                    env={"WIREWORK_FAIL_AT": f"crash:{i}"}, check=False)
+        if done.returncode == 0:
+            break
+        assert done.returncode == 137, f"no crash at step {i}: {done.returncode} {done.stderr}"
+        crashed += 1
         cli(host, state_dir, "up")
         after = world(host, [], state_dir)
         _same(before, "\n".join(ln for ln in after.splitlines() if "/last/" not in ln and "/cursor=" not in ln))  # hints, not leases
         assert f"wwtcrash{i}" not in sh("ip", "netns", "list"), done.stderr
+    steps = len(ww.connect("rnet", netns("probe"), dry_run=True).plan.steps)
+    assert crashed == max(2, steps) and done.returncode == 0, "a crash at every step of both plans, then a run"

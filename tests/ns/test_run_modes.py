@@ -33,6 +33,8 @@ def test_bridge_none_host_network_and_container_modes(ww: Wirework, netns: Names
     out = cli(host, state_dir, "run", "--net", "user1", "--name", "wwtmu", "--ip", "10.81.0.50", "--",
               "ip", "route").stdout
     assert "default via 10.81.0.1 dev eth0" in out and "src 10.81.0.50" in out
+    out = cli(host, state_dir, "run", "--net", "user1", "--no-default-route", "--", "ip", "route").stdout
+    assert "default" not in out and "10.81.0.0/24 dev eth0" in out  # as connect --no-default-route
 
     pod = netns("pod")
     ww.connect("user1", pod, ip="10.81.0.60")

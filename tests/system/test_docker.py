@@ -166,3 +166,47 @@ def test_recovery_sweeps_forward_rules_of_bridges_that_are_gone(env: dict[str, s
         assert subprocess.run(["iptables", "-C", "DOCKER-USER", *rule], capture_output=True).returncode != 0
     finally:
         subprocess.run(["iptables", "-D", "DOCKER-USER", *rule], capture_output=True, check=False)
+
+
+def test_docker_rm_then_run_again_gets_the_address_back_without_gc(containers: Containers,
+                                                                   env: dict[str, str]) -> None:
+    """pipework's everyday loop (issue 7.1): run, attach, rm -f, run under the same name, attach."""
+    x = containers.run("again")
+    wirework_cli("pipework", BRIDGE, "-i", "eth1", x, "10.199.8.5/24", env=env)
+    other = containers.run("other")
+    refused = wirework_cli("pipework", BRIDGE, "-i", "eth1", other, "10.199.8.5/24", env=env, check=False)
+    assert refused.returncode == 4
+    assert refused.stderr.strip() == f"wirework: address 10.199.8.5 is already used on {BRIDGE} by {x}; pick another"
+    docker("rm", "-f", x)
+    docker("run", "-d", "--name", x, "--net=none", IMAGE, "sleep", "600")
+    wirework_cli("pipework", BRIDGE, "-i", "eth1", x, "10.199.8.5/24", env=env)  # no gc in between
+    assert "10.199.8.5/24" in dexec(x, "ip", "addr").stdout
+    wirework_cli("pipework", BRIDGE, "-i", "eth1", other, "10.199.8.6/24", env=env)
+    assert dexec(other, "ping", "-c", "1", "-W", "2", "10.199.8.5").returncode == 0
+    docker("rm", "-f", x)  # and a different container asking for the address of a removed one
+    wirework_cli("pipework", BRIDGE, "-i", "eth2", other, "10.199.8.5/24", env=env)
+    assert "10.199.8.5/24" in dexec(other, "ip", "addr").stdout
+    rows = wirework_cli("ls", env=env).stdout
+    assert x not in rows and "guest-gone" not in rows
+    wirework_cli("detach", other, env=env)
+
+
+def test_bridges_names_dockers_bridges_and_the_guests_on_wireworks(containers: Containers,
+                                                                  env: dict[str, str]) -> None:
+    import json
+
+    c1 = containers.run("brs")
+    net, named = f"wwt{RUN_ID}brs", f"wwt{RUN_ID}brn"
+    net_id = docker("network", "create", net)  # its bridge is br-<id>
+    docker("network", "create", "-o", f"com.docker.network.bridge.name=wwd{RUN_ID}", named)  # named by option
+    try:
+        wirework_cli("pipework", BRIDGE, "-i", "eth1", c1, "10.199.9.5/24", env=env)
+        rows = {r["name"]: r for r in json.loads(wirework_cli("bridges", "--json", env=env).stdout)}
+        assert rows[f"br-{net_id[:12]}"]["made_by"] == f"Docker network {net}"
+        assert rows[f"wwd{RUN_ID}"]["made_by"] == f"Docker network {named}" and rows[f"wwd{RUN_ID}"]["kind"] == "linux"
+        ours = rows[BRIDGE]
+        assert ours["made_by"] == "wirework attach (pipework)"
+        assert [p["guest"] for p in ours["ports"]] == [f"{c1} eth1"]
+    finally:
+        docker("network", "rm", net, check=False)
+        docker("network", "rm", named, check=False)

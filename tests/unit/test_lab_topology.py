@@ -123,3 +123,21 @@ def test_converging_plan_creates_nothing_that_exists() -> None:
     creators = {"create_netns", "create_veth", "create_bridge"}
     assert sum(s.kind in creators for s in first.steps) == 4 + 2 + 1
     assert not [s for s in again.steps if s.kind in creators]
+
+
+@pytest.mark.parametrize(("output", "fmt", "expected"), [
+    (None, None, "text"), ("x.png", None, "png"), ("x.SVG", None, "svg"), ("x.pdf", None, "pdf"),
+    ("x.dot", None, "dot"), ("x.gv", None, "dot"), ("x.txt", None, "text"), ("x.png", "svg", "svg"),
+    ("x.weird", "dot", "dot"), (None, "png", "png"),
+])
+def test_graph_format_follows_the_output_extension_unless_told(output: str | None, fmt: str | None,
+                                                              expected: str) -> None:
+    assert graph.output_format(output, fmt) == expected
+
+
+@pytest.mark.parametrize("output", ["x.weird", "lab", "x.jpg"])
+def test_graph_refuses_an_unknown_extension_without_format(output: str) -> None:
+    from wirework.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="--format"):
+        graph.output_format(output, None)

@@ -232,3 +232,20 @@ def test_own_journal_left_behind_is_recovered_by_the_same_process() -> None:
     executor._ACTIVE.discard(journal.op_id)  # what a failed close in the service leaves
     assert recover(host, store) and store.scan("ops/") == []
     assert [li.name for li in host.net.links(NS)] == ["lo"] and host.net.links(None) == []
+
+
+def test_hairpin_step_undoes_exactly_what_it_changed() -> None:
+    from wirework.drivers.bridgeports import SetHairpin
+
+    host = host_with_guest()
+    host.net.create_bridge("br0", mtu=None, vlan_filtering=False)
+    host.net.create_veth("wwvport", "eth1", NS, mtu=None, peer_mac=None, master="br0")
+    undo = SetHairpin("wwvport").apply(host)
+    assert host.net.hairpin("wwvport") is True and undo == [SetHairpin("wwvport", False)]
+    assert SetHairpin("wwvport").apply(host) == ()  # already on: nothing to undo later
+    for step in undo:
+        step.apply(host)
+    assert host.net.hairpin("wwvport") is False
+    with pytest.raises(NotFound, match="bridge port"):
+        SetHairpin("br0").apply(host)  # not a bridge port
+    assert SetHairpin("gone", False).apply(host) == ()  # turning off on a port that left: fine

@@ -43,7 +43,9 @@ class NetworksAPI:
         return netops.link(self.context, a, b, unlink=unlink, dry_run=dry_run)
 
     def connect(self, network: str, guest: str, *, dry_run: bool = False, **options: Any) -> Any:
-        """Connect a guest to a network (address from IPAM, ports, default route if asked)."""
+        """Connect a guest to a network (address from IPAM, published ports). `default_route`:
+        None (default) gives the guest its default route via this network when it has none yet
+        (its first network, as Docker and podman do); True moves it here; False refuses it."""
         from wirework.networks import connops
         from wirework.networks.connect import validate_connect
 
@@ -89,6 +91,12 @@ class NetworksAPI:
         from wirework.diagnostics import doctor
 
         return doctor.diagnose(self.context, root=root)
+
+    def bridges(self) -> list[dict[str, Any]]:
+        """Every bridge of the host, Linux and OVS, with who made it, addresses and ports."""
+        from wirework.diagnostics import bridges
+
+        return bridges.list_bridges(self.context)
 
     def check(self, *, lan: str | None = None, lan_addr: str | None = None, probe: bool = True) -> Any:
         from wirework.diagnostics import check

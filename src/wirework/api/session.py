@@ -113,6 +113,13 @@ class Wirework(NetworksAPI, UplinksAPI, DockerAPI):
         """Tear down what is left of attachments whose guest is gone (OVS ports, records)."""
         return listing.gc(self.context)
 
+    def renew_leases(self, *, now: float | None = None) -> list[str]:
+        """Renew the DHCP leases of this host's attachments that are past half their time (the
+        resident service calls this every few seconds); a line per lease it renewed or could not."""
+        from wirework.attachments import leases
+
+        return leases.renew_leases(self.context, now=now)
+
     def inspect(self, guest: str) -> GuestReport:
         return listing.inspect(self.context, guest)
 

@@ -59,8 +59,10 @@ def reserve_ip(ctx: HostContext, spec: AttachSpec, att_id: str) -> bool:
         if entry.value == att_id:
             return False
         holder = str(entry.value)
-        if records.load(ctx.store, ctx.host_id, holder) is not None or op_running(ctx, holder):
-            raise Conflict(f"address {ip} is already used on {spec.host_if} by another guest; pick another")
+        att = records.load(ctx.store, ctx.host_id, holder)
+        if att is not None or op_running(ctx, holder):
+            who = att.guest.name if att is not None else "a guest being attached right now"
+            raise Conflict(f"address {ip} is already used on {spec.host_if} by {who}; pick another")
         if ctx.store.txn([Compare(key, entry.revision)], [Put(key, att_id)]):
             return True  # a claim left by a crashed run: taken over
     raise Conflict(f"address {ip} on {spec.host_if} is contended; try again")

@@ -56,12 +56,9 @@ def gc(ctx: HostContext) -> list[Attachment]:
     gone = []
     for status in ls(ctx):
         att, state = status.attachment, status.state
-        if att.made_by != "wirework":
-            continue
-        if state in persist.WAITING and not att.spec.once:
+        if att.made_by == "wirework" and state in persist.WAITING and not att.spec.once:
             persist.suspend(ctx, att)
-            continue
-        if state in ("ok", "docker-unreachable"):
+        if not persist.gone(att, state):
             continue
         gone.append(att)
         try:

@@ -22,6 +22,7 @@ from wirework.attachments.attach import (
 from wirework.attachments.guestcmd import plan_guest_command
 from wirework.attachments.records import Attachment
 from wirework.context import HostContext
+from wirework.drivers.dhcp import DhcpLease
 from wirework.drivers.routes import DelAddress, DelRoute
 from wirework.errors import Conflict, GuestNotFound, GuestNotRunning, ServiceError, StepFailed, WireworkError
 from wirework.kernel.netns import netns_id
@@ -58,13 +59,19 @@ def attach_spec(ctx: HostContext, spec: AttachSpec, *, dry_run: bool = False, gu
     spec = _resolve_host_mac(ctx, spec)
     g = guest or ctx.resolve(spec.guest)
     att_id = attachment_id(g.key, spec.cont_ifname)
+    gone = _gone_holder(ctx, spec, att_id)
+    if gone is not None and not dry_run:
+        _clear(ctx, gone)
     existing = records.load(ctx.store, ctx.host_id, att_id)
     stale = stale_or_noop(ctx, existing, g, spec)
     if existing is not None and stale is None:
         return AttachResult(existing, False, Plan("attach", existing.owner, ()))
-    facts = probe_attach(ctx.host, spec, g, claims.used_ips(ctx, spec, att_id), host_ns_id=_host_ns_id(ctx))
+    used = [a for a in claims.used_ips(ctx, spec, att_id) if gone is None or a.id != gone.id]
+    facts = probe_attach(ctx.host, spec, g, used, host_ns_id=_host_ns_id(ctx))
     check_attach(spec, facts)
     plan = plan_attach(spec, facts)
+    if gone is not None and dry_run:  # what the run would clear first
+        plan = replace(_detach_plan(ctx, gone, ns_id_now(gone)), operation="attach") + plan
     if stale is not None:
         # The guest restarted (new namespace) or its interface was removed by hand: clear
         # the host-side leftovers (an OVS port, say) before wiring it again.
@@ -107,13 +114,36 @@ def stale_or_noop(ctx: HostContext, att: Attachment | None, g: Guest, spec: Atta
     raise Conflict(f"{spec.cont_ifname} of guest {g.name!r} is already wired to {att.host_if} "
                    f"({att.cidr or 'dhcp'}); run 'wirework detach {spec.guest} -i {spec.cont_ifname}' first")
 
+def _gone_holder(ctx: HostContext, spec: AttachSpec, att_id: str) -> Attachment | None:
+    """The attachment holding the requested address, when its guest is gone (container removed,
+    process dead or its PID reused, namespace deleted). A live holder, or a claim without a
+    record (an attach in flight, or a crashed one: claims.reserve_ip decides), is not returned."""
+    if not spec.cidr:
+        return None
+    entry = ctx.store.get(claims.ip_key(ctx.host_id, spec.host_if, spec.cidr.split("/")[0]))
+    if entry is None or entry.value == att_id:
+        return None
+    holder = records.load(ctx.store, ctx.host_id, str(entry.value))
+    # A stopped container keeps its address (it is wired again when it starts) unless --once.
+    return holder if holder is not None and persist.gone(holder, state_of(ctx, holder)) else None
+
+def _clear(ctx: HostContext, gone: Attachment) -> None:
+    """Tear down an attachment whose guest is gone, as gc would, so that the everyday
+    `docker rm -f x; docker run --name x; pipework ...` loop needs no gc in between."""
+    try:
+        teardown(ctx, gone, ns_id_now(gone))
+    except StepFailed:
+        pass  # what could not be removed is reported by doctor; the record and the claim are gone
+
 def make_record(ctx: HostContext, spec: AttachSpec, facts: Any, g: Guest, undo: list[Step]) -> Attachment:
-    cidr, gateway = spec.cidr, spec.gateway
-    for step in undo:  # a DHCP lease shows up as the address and route it added
+    cidr, gateway, lease = spec.cidr, spec.gateway, None
+    for step in undo:  # a DHCP lease shows up as the address and route it added, and itself
         if isinstance(step, DelAddress) and step.ifname == spec.cont_ifname:
             cidr = step.cidr
         if isinstance(step, DelRoute) and step.route.dst == "default":
             gateway = step.route.gateway or gateway
+        if isinstance(step, DhcpLease):
+            lease = {k: v for k, v in step.to_dict().items() if k not in ("kind", "ifname", "ns")}
     kind = {"new-bridge": "bridge", "new-ovs": "ovs", "physical": "macvlan"}.get(facts.host_kind, facts.host_kind)
     kind = "direct" if spec.direct else kind
 
@@ -122,7 +152,7 @@ def make_record(ctx: HostContext, spec: AttachSpec, facts: Any, g: Guest, undo: 
         host_ifname="" if kind in ("macvlan", "direct") else (spec.host_ifname or host_veth_name(facts.att_id)),
         cont_ifname=spec.cont_ifname, cidr=cidr, gateway=gateway,
         mac=_guest_mac(spec, facts), undo=tuple(s.to_dict() for s in undo),
-        nonce=getattr(facts, "nonce", ""),
+        nonce=getattr(facts, "nonce", ""), dhcp_lease=lease,
     )
 
 def _guest_mac(spec: AttachSpec, facts: Any) -> str:
@@ -201,6 +231,13 @@ def ns_id_now(att: Attachment) -> str | None:
         return netns_id(att.guest.netns_path)
     except WireworkError:
         return None
+
+def state_of(ctx: HostContext, att: Attachment) -> str:
+    """"ok"; "guest-gone" (the container was removed, the process died or its PID is another's,
+    the netns was deleted); "link-missing" (its host end was removed by hand); for a Docker
+    container also "stopped" and "restarted" (see `attachments.persist`). gc tears down what
+    `persist.gone` says, and an attach asking for the address of such a one does the same first."""
+    return persist.state_of(ctx, att)
 
 # -- routes, rules and tc inside a guest (pipework route/rule/tc)
 

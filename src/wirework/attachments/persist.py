@@ -26,6 +26,7 @@ from wirework.context import HostContext
 from wirework.drivers.switch import RemoveForwardAccept
 from wirework.errors import ServiceError, WireworkError
 from wirework.kernel.netns import netns_id
+from wirework.kernel.proc import process_start
 from wirework.naming import short_hash
 from wirework.plan.executor import run_best_effort
 from wirework.store.base import Compare, Delete
@@ -72,11 +73,27 @@ def state_of(ctx: HostContext, att: Attachment) -> str:
         return _link_state(ctx, att)
     cid = container_id(att)
     if cid is None:
-        return _link_state(ctx, att) if _ns_now(att) == att.guest.netns_id else "guest-gone"
+        alive = _ns_now(att) == att.guest.netns_id and _same_process(att)
+        return _link_state(ctx, att) if alive else "guest-gone"
     state, ns, pid = container_state(ctx, cid)
     if state == "running":
         return _link_state(ctx, att) if same_run(att.guest.netns_id, att.guest.pid, ns, pid) else "restarted"
     return {"stopped": "stopped", "removed": "guest-gone"}.get(state, "docker-unreachable")
+
+
+def gone(att: Attachment, state: str) -> bool:
+    """Whether gc (and an attach wanting its address) removes it: its guest no longer exists, its
+    host end was removed, or its container stopped and it was made --once."""
+    if att.made_by != "wirework":
+        return False  # Docker's: Docker removes them (and the plugin's resync what Docker forgot)
+    return state in ("guest-gone", "link-missing") or (state in WAITING and att.spec.once)
+
+
+def _same_process(att: Attachment) -> bool:
+    """A `pid:` guest's key pins the process's start time: a reused PID is another process."""
+    if att.guest.kind != "pid" or att.guest.pid is None:
+        return True
+    return process_start(att.guest.pid) == att.guest.key.rsplit(":", 1)[-1]
 
 
 def _link_state(ctx: HostContext, att: Attachment) -> str:
@@ -126,7 +143,3 @@ def forget_guest_commands(ctx: HostContext, guest_key: str) -> None:
 
 def has_commands(ctx: HostContext, guest_key: str) -> bool:
     return bool(ctx.store.scan(_gcmd_prefix(ctx.host_id, guest_key)))
-
-
-__all__ = ["WAITING", "container_id", "container_state", "forget_guest_commands", "guest_commands",
-           "has_commands", "remember_guest_command", "state_of", "suspend"]

@@ -38,7 +38,7 @@ class Attachment:
     gateway: str | None
     mac: str
     created: float = field(default_factory=time.time)
-    dhcp_lease: dict[str, str] | None = None
+    dhcp_lease: dict[str, Any] | None = None  # ip, router, seconds, server, obtained, client (attachments.leases)
     undo: tuple[dict[str, Any], ...] = ()
     nonce: str = ""  # the per-attempt part of the ownership tag (see AttachFacts.nonce)
     #: Who asked for it: "wirework" (attach, pipework, connect) or "docker" (the Docker plugin:

@@ -28,6 +28,7 @@ _OPTIONAL_MODULES = (
     "wirework.cli.commands.lab",
     "wirework.cli.commands.uplink",
     "wirework.cli.commands.tunnel",
+    "wirework.cli.commands.bridges",
 )
 
 

@@ -47,3 +47,8 @@ def live_sessions() -> list[Any]:
     """Every session the service holds, plus the default one (the real host)."""
     get_session(None, None)
     return [session for session, _ in _SESSIONS.values()]
+
+
+def held_sessions() -> list[Any]:
+    """The sessions the service holds (those its requests opened), nothing else."""
+    return [session for session, _ in _SESSIONS.values()]

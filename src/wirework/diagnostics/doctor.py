@@ -13,6 +13,7 @@ from typing import Any
 from wirework.attachments import records
 from wirework.context import HostContext
 from wirework.diagnostics.doctor_fw import firewall_findings, stale_firewall
+from wirework.diagnostics.doctor_guests import guest_findings
 from wirework.errors import WireworkError
 from wirework.kernel.proc import process_alive
 from wirework.naming import owner_of
@@ -52,6 +53,7 @@ def diagnose(ctx: HostContext, *, root: str = "/") -> list[Finding]:
     out += stale_links(ctx)
     out += stale_firewall(ctx, networks)
     out += interrupted(ctx)
+    out += guest_findings(ctx)
     return out
 
 

@@ -2,7 +2,10 @@
 
 The client (busybox udhcpc, or dhclient) only negotiates; its hook script prints the lease
 and wirework applies the address and route itself through netlink, so the result is undone
-like any other step. Like pipework, the client runs once (no renewal daemon is left behind).
+like any other step. Like pipework, the client runs once (no daemon is left in the guest);
+the lease (address, length, server, when it was obtained) goes into the attachment's record
+through a `DhcpLease` undo step, and `request_lease` asks for the same address again when it
+is time to renew (the resident service does that: `attachments`' `renew_leases`).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,8 +27,8 @@ from wirework.plan.steps import Step, register
 # ($reason=BOUND, $new_ip_address ...). It only prints; it changes nothing.
 _HOOK = """#!/bin/sh
 case "${1:-}${reason:-}" in
-  bound|renew) echo "WWLEASE ip=$ip mask=${mask:-} subnet=${subnet:-} router=${router%% *} lease=${lease:-}" ;;
-  BOUND|REBOOT|RENEW) echo "WWLEASE ip=$new_ip_address mask= subnet=$new_subnet_mask router=${new_routers%% *} lease=$new_dhcp_lease_time" ;;
+  bound|renew) echo "WWLEASE ip=$ip mask=${mask:-} subnet=${subnet:-} router=${router%% *} lease=${lease:-} server=${serverid:-}" ;;
+  BOUND|REBOOT|RENEW) echo "WWLEASE ip=$new_ip_address mask= subnet=$new_subnet_mask router=${new_routers%% *} lease=$new_dhcp_lease_time server=${new_dhcp_server_identifier:-}" ;;
 esac
 exit 0
 """
@@ -77,6 +81,35 @@ def lease_cidr(lease: dict[str, str]) -> str:
     return f"{lease['ip']}/{prefix or 32}"
 
 
+def _client_argv(host: Host, ifname: str, client: str, options: Sequence[str], requested: str | None) -> tuple[str, list[str]]:
+    hook = _hook_path()
+    udhcpc = ["udhcpc", "-i", ifname, "-f", "-q", "-n", "-t", "5", "-T", "1", "-A", "1", "-s", hook,
+              *(["-r", requested] if requested else []), *options]
+    if client in ("auto", "udhcpc"):
+        if host.proc.which("udhcpc"):
+            return "udhcpc", udhcpc
+        if host.proc.which("busybox"):
+            return "udhcpc", ["busybox", *udhcpc]
+    if client in ("auto", "dhclient") and host.proc.which("dhclient"):
+        return "dhclient", ["dhclient", "-1", "-sf", hook, "-pf", "/dev/null", "-lf", "/dev/null", *options, ifname]
+    raise NotFound(what="DHCP client", name=client, fix="install busybox-static (udhcpc) or isc-dhcp-client")
+
+
+def request_lease(host: Host, ns: str, ifname: str, client: str = "auto", options: Sequence[str] = (),
+                  requested: str | None = None) -> dict[str, str]:
+    """Run the client once in `ns` (asking for `requested`, when renewing) and return the lease
+    it printed (ip, mask/subnet, router, lease seconds, server); nothing is changed here."""
+    name, argv = _client_argv(host, ifname, client, options, requested)
+    try:
+        out = host.proc.run_in(ns, argv, timeout=30)
+    except WireworkError as exc:
+        raise DhcpFailed(ifname=ifname, ns=ns, client=name, why=str(exc)) from None
+    lease = parse_lease(out)
+    if not lease.get("ip"):
+        raise DhcpFailed(ifname=ifname, ns=ns, client=name, why="no server answered")
+    return lease
+
+
 @register
 @dataclass(frozen=True)
 class RunDhcpClient(Step):
@@ -87,35 +120,13 @@ class RunDhcpClient(Step):
     default_route: bool = True
     options: tuple[str, ...] = ()  # pipework's dhcp:OPTIONS, passed to the client as they are
 
-    def _argv(self, host: Host) -> tuple[str, list[str]]:
-        hook = _hook_path()
-        udhcpc = [
-            "udhcpc", "-i", self.ifname, "-f", "-q", "-n", "-t", "5", "-T", "1", "-A", "1", "-s", hook,
-            *self.options,
-        ]
-        if self.client in ("auto", "udhcpc"):
-            if host.proc.which("udhcpc"):
-                return "udhcpc", udhcpc
-            if host.proc.which("busybox"):
-                return "udhcpc", ["busybox", *udhcpc]
-        if self.client in ("auto", "dhclient") and host.proc.which("dhclient"):
-            return "dhclient", ["dhclient", "-1", "-sf", hook, "-pf", "/dev/null", "-lf", "/dev/null",
-                                *self.options, self.ifname]
-        raise NotFound(what="DHCP client", name=self.client, fix="install busybox-static (udhcpc) or isc-dhcp-client")
-
     def apply(self, host: Host) -> Sequence[Step]:
-        client, argv = self._argv(host)
-        try:
-            out = host.proc.run_in(self.ns, argv, timeout=30)
-        except WireworkError as exc:
-            raise DhcpFailed(ifname=self.ifname, ns=self.ns, client=client, why=str(exc)) from None
-        lease = parse_lease(out)
-        if not lease.get("ip"):
-            raise DhcpFailed(ifname=self.ifname, ns=self.ns, client=client, why="no server answered")
+        lease = request_lease(host, self.ns, self.ifname, self.client, self.options)
         undo: list[Step] = []
         undo += AddAddress(self.ifname, lease_cidr(lease), self.ns).apply(host)
         if self.default_route and lease.get("router"):
             undo += AddRoute(RouteSpec("default", gateway=lease["router"], dev=self.ifname), self.ns).apply(host)
+        undo.append(DhcpLease.of(lease, self))
         return list(reversed(undo))
 
     def describe(self) -> str:
@@ -123,3 +134,37 @@ class RunDhcpClient(Step):
 
     def commands(self) -> list[str]:
         return [f"nsenter --net={self.ns} udhcpc -i {self.ifname} -q -n"]
+
+
+@register
+@dataclass(frozen=True)
+class DhcpLease(Step):
+    """The lease a `RunDhcpClient` took, carried in the attachment's undo steps so that its
+    record knows it (what to renew, and when). Undoing it changes nothing on the host: the
+    address and route have undo steps of their own, and the server lets an unrenewed lease lapse."""
+
+    kind = "dhcp_lease"
+    ifname: str
+    ns: str
+    ip: str  # ADDRESS/PREFIX
+    router: str = ""
+    seconds: int = 0  # the lease's length (0: the server did not say)
+    server: str = ""
+    obtained: float = 0.0
+    client: str = "auto"
+    options: tuple[str, ...] = ()
+    default_route: bool = True
+
+    @classmethod
+    def of(cls, lease: dict[str, str], step: RunDhcpClient) -> DhcpLease:
+        return cls(step.ifname, step.ns, lease_cidr(lease), lease.get("router", ""), int(lease.get("lease") or 0),
+                   lease.get("server", ""), time.time(), step.client, step.options, step.default_route)
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        return ()
+
+    def describe(self) -> str:
+        return f"let the DHCP lease of {self.ip} on {self.ifname}{where(self.ns)} lapse (nothing to change)"
+
+    def commands(self) -> list[str]:
+        return []

@@ -20,7 +20,7 @@ from wirework.firewall import text
 from wirework.firewall.model import NetworkRules
 from wirework.firewall.state import bridges_by_network, is_empty, link_pairs, missing_base, network_of, registry
 from wirework.model.host import Host
-from wirework.naming import tag
+from wirework.naming import conf_sysctl, tag
 from wirework.plan.executor import run_best_effort
 from wirework.plan.steps import Step, register
 
@@ -102,7 +102,7 @@ class AddNetworkRules(Step):
             raise Conflict(f"bridge {net.bridge} already has firewall rules ({found}) that differ from network "
                            f"{net.name}'s options; remove them first (wirework network rm) or fix the options")
         try:
-            key = f"net.ipv4.conf.{net.bridge}.route_localnet"
+            key = conf_sysctl("ipv4", net.bridge, "route_localnet")
             if host.sysctl.get(key) is None:
                 raise NotFound(what="bridge", name=net.bridge, fix="create the bridge before its firewall rules")
             undo += SetSysctl(key, "1").apply(host)
@@ -123,7 +123,7 @@ class AddNetworkRules(Step):
 
     def commands(self) -> list[str]:
         n = self.net
-        return [*text.network(n), f"sysctl -w net.ipv4.conf.{n.bridge}.route_localnet=1",
+        return [*text.network(n), f"sysctl -w {conf_sysctl('ipv4', n.bridge, 'route_localnet')}=1",
                 f"# if the FORWARD policy is DROP: iptables -I DOCKER-USER -i/-o {n.bridge} "
                 f"-m comment --comment {tag(n.owner)} -j ACCEPT"]
 

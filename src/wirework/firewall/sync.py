@@ -13,6 +13,7 @@ from wirework.firewall import nftjson as j
 from wirework.firewall import render as r
 from wirework.firewall.model import NetworkRules, PortMapping
 from wirework.model.host import Host
+from wirework.naming import conf_sysctl
 
 Json = j.Json
 
@@ -51,7 +52,7 @@ def apply_full_ruleset(host: Host, networks: Iterable[NetworkRules], links: Iter
     host.nft.run(full_ruleset(nets, links, mappings))
     blocked = host.fw.forward_blocked()
     for net in nets:
-        key = f"net.ipv4.conf.{net.bridge}.route_localnet"
+        key = conf_sysctl("ipv4", net.bridge, "route_localnet")
         if host.sysctl.get(key) is not None:
             host.sysctl.set(key, "1")
             if blocked:

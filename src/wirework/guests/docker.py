@@ -81,6 +81,13 @@ class DockerClient:
             raise ServiceError(f"Docker API: list containers answered {status}")
         return data
 
+    def networks(self) -> list[dict[str, Any]]:
+        """Docker's networks (GET /networks): names, drivers, options such as the bridge name."""
+        status, data = self.request("GET", "/networks")
+        if status != 200 or not isinstance(data, list):
+            raise ServiceError(f"Docker API: list networks answered {status}")
+        return data
+
     def events(self, types: tuple[str, ...] = ("container",)) -> Iterator[dict[str, Any]]:
         """Stream Docker events (blocks); used by the resident service."""
         stream = self.event_stream(types)

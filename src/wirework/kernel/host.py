@@ -15,6 +15,7 @@ from wirework.kernel.nft import Nft
 from wirework.kernel.ovs import Ovs
 from wirework.kernel.ovs_instance import socket_for
 from wirework.kernel.proc import Processes
+from wirework.kernel.sockets import Icmp
 from wirework.kernel.sysctl import Sysctl
 
 
@@ -44,6 +45,10 @@ class KernelHost:
     @cached_property
     def sysctl(self) -> Sysctl:
         return Sysctl(self.netns_path)
+
+    @cached_property
+    def icmp(self) -> Icmp:
+        return Icmp(self.netns_path)
 
     @cached_property
     def nft(self) -> Nft:

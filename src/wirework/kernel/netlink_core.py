@@ -19,7 +19,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from wirework.errors import Conflict, NotFound, Unsupported
-from wirework.kernel import ethtool
+from wirework.kernel import sockets
 from wirework.kernel.netns import inside, netns_id, netns_path, open_netns
 from wirework.model.host import (
     LinkInfo,
@@ -260,15 +260,26 @@ class LinkCore:
             "add" if add else "del", index=self._index(port), vlan_info={"vid": vid, "flags": ["pvid", "untagged"]}
         )
 
+    def hairpin(self, port: str) -> bool | None:
+        """Whether bridge port `port` may send a frame back out of the port it came in by (None:
+        `port` is no bridge port)."""
+        msg = self.sock().link("get", index=self._index(port))[0]
+        mode = msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_SLAVE_DATA", "IFLA_BRPORT_MODE")
+        return None if mode is None else bool(mode)
+
+    def set_hairpin(self, port: str, on: bool) -> None:
+        self.sock().brport("set", index=self._index(port), mode=int(on))  # IFLA_BRPORT_MODE
+
     def set_tx_offload(self, name: str, ns: str | None, on: bool) -> None:
         with inside(ns):
-            ethtool.set_tx_checksum(name, on)
+            sockets.set_tx_checksum(name, on)
 
 def _link_info(msg: Any) -> LinkInfo:
     kind = msg.get(("linkinfo", "kind")) or ""
-    vlan_filtering = False
+    vlan_filtering = stp = False
     if kind == "bridge":
         vlan_filtering = bool(msg.get(("linkinfo", "data", "br_vlan_filtering")) or 0)
+        stp = bool(msg.get(("linkinfo", "data", "br_stp_state")) or 0)
     return LinkInfo(
         index=msg["index"],
         name=msg.get_attr("IFLA_IFNAME"),
@@ -280,6 +291,8 @@ def _link_info(msg: Any) -> LinkInfo:
         master=msg.get_attr("IFLA_MASTER") or 0,
         vlan_filtering=vlan_filtering,
         link_index=msg.get_attr("IFLA_LINK") or 0,
+        stp=stp,
+        operstate=str(msg.get_attr("IFLA_OPERSTATE") or "").lower(),
     )
 
 

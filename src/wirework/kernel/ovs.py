@@ -147,6 +147,12 @@ class Ovs:
     def ports(self, bridge: str) -> list[str]:
         return self.vsctl("list-ports", bridge).split()
 
+    def bridges(self) -> list[str]:
+        return self.vsctl("list-br").split() if self.available() else []
+
+    def stp_enabled(self, bridge: str) -> bool:
+        return self.vsctl("get", "bridge", bridge, "stp_enable").strip() == "true"
+
     def port_owner(self, port: str) -> str | None:
         return self._owner("port", port)
 

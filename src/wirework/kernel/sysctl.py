@@ -10,7 +10,9 @@ class Sysctl:
         self.netns_path = netns_path
 
     def _path(self, key: str) -> str:
-        return "/proc/sys/" + key.replace(".", "/")
+        # sysctl(8)'s convention: dots separate the key's parts, a '/' stands for a dot inside
+        # one part (an interface named br.x is net.ipv4.conf.br/x.forwarding).
+        return "/proc/sys/" + key.translate(str.maketrans("./", "/."))
 
     def get(self, key: str, ns: str | None = None) -> str | None:
         with inside(ns or self.netns_path):

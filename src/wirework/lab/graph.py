@@ -1,4 +1,4 @@
-"""lab graph: the topology as text for the terminal, or Graphviz dot (rendered to SVG/PNG).
+"""lab graph: the topology as text for the terminal, or Graphviz dot (rendered to SVG/PNG/PDF).
 
 Hosts are clusters holding their bridges, OVS bridges and guests; segments are switches
 between hosts with each member's interface and address on the edge; tunnels are dashed edges
@@ -8,11 +8,32 @@ between the hosts that own their two ends.
 from __future__ import annotations
 
 import ipaddress
+import os
 
+from wirework.errors import InvalidInput
 from wirework.lab import kinds
 from wirework.lab.model import Topology
 
-FORMATS = ("text", "dot", "svg", "png")
+FORMATS = ("text", "dot", "svg", "png", "pdf")
+#: Output file extensions and the format each one means (`-o lab.png` writes PNG).
+EXTENSIONS = {".txt": "text", ".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png", ".pdf": "pdf"}
+
+
+def output_format(output: str | None, fmt: str | None) -> str:
+    """`--format` when given; else what the output file's extension says; text on a terminal.
+
+    An output file whose extension names no format is refused rather than filled with text.
+    """
+    if fmt is not None:
+        return fmt
+    if output is None:
+        return "text"
+    ext = os.path.splitext(output)[1].lower()
+    if ext not in EXTENSIONS:
+        known = ", ".join(EXTENSIONS)
+        raise InvalidInput(what="graph output file", value=output,
+                           why=f"its extension names no format ({known}); rename it or add --format {'|'.join(FORMATS)}")
+    return EXTENSIONS[ext]
 
 
 def text(topo: Topology) -> str:

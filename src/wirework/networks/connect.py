@@ -3,8 +3,9 @@
 A connection is an attachment (`attachments.attach`: a veth from the network's bridge into the
 guest, its address, and the default route when asked) plus the firewall's published ports,
 run as one plan; the endpoint record (`networks.endpoints`) is written in the transaction
-that closes the journal. Which network gives the default route is explicit
-(`default_route=True`), never an accident of the order of connects.
+that closes the journal. The default route follows Docker and podman: a guest's first network
+gives it (when the guest has no default route yet), a later one only when told
+(`default_route=True`, which moves it), and `default_route=False` refuses it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class ConnectSpec:
     guest: str
     ip: str | None = None
     aliases: tuple[str, ...] = ()
-    default_route: bool = False
+    default_route: bool | None = None  # None: when the guest has none yet (its first network)
     ports: tuple[PortMapping, ...] = ()  # parsed, not yet bound to the guest's address
     ifname: str | None = None
     no_sysctl: bool = False
@@ -37,7 +38,7 @@ class ConnectSpec:
 
 
 def validate_connect(network: str, guest: str, *, ip: str | None = None, aliases: Sequence[str] = (),
-                     default_route: bool = False, publish: Sequence[str] = (), ifname: str | None = None,
+                     default_route: bool | None = None, publish: Sequence[str] = (), ifname: str | None = None,
                      no_sysctl: bool = False, mode: str = "") -> ConnectSpec:
     refuse_mode_switch(network, guest)
     validate_network_name(network)
@@ -126,4 +127,29 @@ def same_request(ep: Endpoint, spec: ConnectSpec) -> bool:
     ports = {(p["host_ip"], p["proto"], p["host_port"], p["guest_port"]) for p in ep.ports}
     wanted = {(m.host_ip, m.proto, m.host_port, m.guest_port) for m in spec.ports}
     return (ports == wanted and (spec.ip is None or spec.ip == ep.address)
-            and spec.default_route == ep.default_route and (spec.ifname is None or spec.ifname == ep.ifname))
+            and spec.default_route in (None, ep.default_route) and (spec.ifname is None or spec.ifname == ep.ifname))
+
+
+def wants_default_route(spec: ConnectSpec, has_default: bool, before: Endpoint | None) -> bool:
+    """Whether this connection gives the guest its default route: as told; else as it did before
+    the guest restarted; else when the guest has none yet (Docker's and podman's rule)."""
+    if spec.default_route is not None:
+        return spec.default_route
+    if before is not None:
+        return before.default_route
+    return not has_default
+
+
+def no_way_back_note(guest: Guest, ports: Sequence[PortMapping], reachable: Sequence[str]) -> str | None:
+    """What a guest without a default route can answer on its published ports (None: all of
+    them are published on 127.0.0.1 only, which the host reaches through the gateway)."""
+    public = sorted({(m.proto, m.host_port) for m in ports if not m.host_only}, key=lambda p: (p[1], p[0]))
+    if not public:
+        return None
+    names = ", ".join(f"{port}/{proto}" for proto, port in public[:3]) + \
+        (f" and {len(public) - 3} more" if len(public) > 3 else "")
+    plural = len(public) > 1
+    return (f"{guest.name} has no default route: its published port{'s' if plural else ''} {names} "
+            f"answer{'' if plural else 's'} only clients on {', '.join(reachable)} and the host's 127.0.0.1 "
+            f"(replies to anyone else have no way back); connect it with --default-route, or add a route back "
+            f"to the clients")

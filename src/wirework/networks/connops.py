@@ -14,11 +14,13 @@ from wirework.attachments import ops as attachments
 from wirework.attachments import records
 from wirework.attachments.attach import AttachFacts, check_attach, plan_attach, probe_attach
 from wirework.context import HostContext
+from wirework.drivers.bridgeports import SetHairpin
 from wirework.errors import Conflict, GuestNotFound, GuestNotRunning
 from wirework.firewall.model import PortMapping
 from wirework.ipam import Ipam, Lease
 from wirework.model.guest import Guest
 from wirework.model.specs import AttachSpec
+from wirework.naming import host_veth_name
 from wirework.networks import endpoints, fw, netops
 from wirework.networks import network as nets
 from wirework.networks.connect import (
@@ -28,7 +30,9 @@ from wirework.networks.connect import (
     check_guest_mode,
     check_ports,
     choose_ifname,
+    no_way_back_note,
     same_request,
+    wants_default_route,
 )
 from wirework.networks.endpoints import Endpoint
 from wirework.networks.hostports import listening_ports
@@ -64,6 +68,9 @@ def connect(ctx: HostContext, spec: ConnectSpec, *, dry_run: bool = False) -> Co
             raise Conflict(f"guest {g.name} is already connected to {net.name} ({ep.ip} on {ep.ifname}) with other "
                            f"options; run 'wirework disconnect {net.name} {spec.guest}' first")
         drop_endpoint(ctx, ep, release=False)  # it restarted: rewire it, with the same address
+    routes = ctx.host.net.routes(g.netns_path, table=254)
+    has_default = any(r.dst == "default" and ":" not in r.gateway for r in routes)
+    spec = replace(spec, default_route=wants_default_route(spec, has_default, ep))
     return _connect_new(ctx, spec, net, g, dry_run)
 
 
@@ -88,7 +95,20 @@ def _prepare(ctx: HostContext, spec: ConnectSpec, net: Network, g: Guest) -> _Pr
         others = [e for e in endpoints.all_endpoints(ctx.store, ctx.host_id) if e.guest.key != g.key]
         check_ports(others, ports, listening_ports(ctx.host.netns))
     sysctl, notes = forwarding_steps(net, ctx.host.sysctl.get(IP_FORWARD), spec.no_sysctl)
+    if ports and not spec.default_route:
+        notes += _no_way_back(ctx, g, net, ports)
     return _Prepared(ifname, facts, sysctl, notes)
+
+
+def _no_way_back(ctx: HostContext, g: Guest, net: Network, ports: list[PortMapping]) -> list[str]:
+    """Published ports on a guest with no default route answer only the subnets it reaches."""
+    routes = ctx.host.net.routes(g.netns_path, table=254)
+    if any(r.dst == "default" and ":" not in r.gateway for r in routes):
+        return []
+    on_link = {r.dst for r in routes if r.dst != "default" and ":" not in r.dst and r.scope == 253}
+    reach = [net.subnet, *sorted(on_link - {net.subnet})]
+    note = no_way_back_note(g, ports, reach)
+    return [note] if note else []
 
 
 def _connect_new(ctx: HostContext, spec: ConnectSpec, net: Network, g: Guest, dry_run: bool) -> ConnectResult:
@@ -110,9 +130,12 @@ def _connect_new(ctx: HostContext, spec: ConnectSpec, net: Network, g: Guest, dr
 def _plan(spec: ConnectSpec, net: Network, g: Guest, prep: _Prepared, ip: str) -> tuple[Plan, AttachSpec, list[PortMapping]]:
     aspec = attach_spec(spec, net, g, prep.ifname, ip if "(" not in ip else net.gateway)
     ports = bound_ports(spec, net, ip, f"att:{prep.facts.att_id}")
-    n = len(ports)
-    extra = Plan("connect", "", (*fw.publish_steps(ports), *prep.sysctl), tuple(prep.notes),
-                 tuple(range(n, n + len(prep.sysctl))))
+    # A guest with published ports may reach them through a host address itself: hairpin mode on
+    # its bridge port (only there: hairpin also reflects the guest's own broadcasts back to it).
+    hairpin = [SetHairpin(host_veth_name(prep.facts.att_id), True, fresh=True)] if ports else []
+    head = [*hairpin, *fw.publish_steps(ports)]
+    extra = Plan("connect", "", (*head, *prep.sysctl), tuple(prep.notes),
+                 tuple(range(len(head), len(head) + len(prep.sysctl))))
     return replace(plan_attach(aspec, prep.facts) + extra, operation="connect"), aspec, ports
 
 
@@ -120,7 +143,7 @@ def _endpoint(spec: ConnectSpec, net: Network, g: Guest, prep: _Prepared, ip: st
               ports: list[PortMapping]) -> tuple[Endpoint, str]:
     cidr = f"{ip}/{net.addresses().prefixlen}"
     ep = Endpoint(network=net.name, host=net.host, guest=g, att_id=prep.facts.att_id, ifname=prep.ifname, ip=cidr,
-                  default_route=spec.default_route, static=spec.ip is not None, aliases=spec.aliases,
+                  default_route=bool(spec.default_route), static=spec.ip is not None, aliases=spec.aliases,
                   ports=tuple(port_dict(m) for m in ports), mode=spec.mode or g.mode)
     return ep, cidr
 

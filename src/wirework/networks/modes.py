@@ -1,6 +1,7 @@
 """The five network modes (S1) for guests wirework starts itself: `wirework run`.
 
-- `bridge`: a new namespace connected to the default network wirework0 (default route there);
+- `bridge`: a new namespace connected to the default network wirework0 (default route there,
+  as with `connect`: a guest's first network gives it, unless `--no-default-route`);
 - `host`: the host's own namespace, nothing to wire;
 - `none`: a new namespace with only `lo`;
 - `container:GUEST`: the namespace of an existing guest (a pod's shared namespace);
@@ -44,6 +45,7 @@ class RunSpec:
     detach: bool = False
     no_sysctl: bool = False
     log_dir: str | None = None  # where a detached guest's output goes (default: discarded)
+    default_route: bool | None = None  # as `connect`: None gives it (a new namespace has none)
 
     @property
     def own_netns(self) -> bool:
@@ -74,7 +76,7 @@ class RunRecord:
 
 def validate_run(net: str, command: list[str], *, name: str | None = None, ip: str | None = None,
                  publish: tuple[str, ...] | list[str] = (), detach: bool = False, no_sysctl: bool = False,
-                 log_dir: str | None = None) -> RunSpec:
+                 log_dir: str | None = None, default_route: bool | None = None) -> RunSpec:
     if not command:
         raise InvalidInput(what="command", value="", why="give the command after --, e.g. wirework run -- sh")
     if net not in ("bridge", "host", "none") and not net.startswith("container:"):
@@ -84,12 +86,12 @@ def validate_run(net: str, command: list[str], *, name: str | None = None, ip: s
     name = name or f"wwr-{uuid.uuid4().hex[:8]}"
     if not name or len(name) > 64 or "/" in name or name.startswith("."):
         raise InvalidInput(what="guest name", value=name, why="use up to 64 characters without '/'")
-    spec = RunSpec(net, tuple(command), name, ip, tuple(publish), detach, no_sysctl, log_dir)
+    spec = RunSpec(net, tuple(command), name, ip, tuple(publish), detach, no_sysctl, log_dir, default_route)
     if (ip or publish) and spec.network is None:
         raise InvalidInput(what="--ip/-p", value=ip or publish[0], why=(
             f"mode {net} gives the guest no address of its own; use --net bridge or a network name"))
     if spec.network is not None:  # validate the connection options before anything is made
-        validate_connect(spec.network, name, ip=ip, publish=list(publish))
+        validate_connect(spec.network, name, ip=ip, publish=list(publish), default_route=default_route)
     return spec
 
 
@@ -150,7 +152,7 @@ def prepare(ctx: HostContext, spec: RunSpec) -> RunRecord:
 def ww_connect(ctx: HostContext, spec: RunSpec, mode: str) -> None:
     assert spec.network is not None
     cspec = validate_connect(spec.network, f"netns:{spec.name}", ip=spec.ip, publish=list(spec.publish),
-                             default_route=True, no_sysctl=spec.no_sysctl, mode=mode, ifname="eth0")
+                             default_route=spec.default_route, no_sysctl=spec.no_sysctl, mode=mode, ifname="eth0")
     connops.connect(ctx, cspec)
 
 

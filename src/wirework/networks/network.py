@@ -92,9 +92,12 @@ class Network:
 
 
 def bridge_name(network: str) -> str:
-    """`ww-<name>` when it fits in 15 characters, else a shortened name plus a hash."""
+    """`ww-<name>` when it fits in 15 characters, else a shortened name plus a hash.
+
+    A dot in the network name takes the hashed form too: `IF.N` reads as a VLAN interface.
+    """
     name = f"{BRIDGE_PREFIX}-{network}"
-    if len(name) <= 15 and all(c.isalnum() or c in "-_." for c in network):
+    if len(name) <= 15 and all(c.isalnum() or c in "-_" for c in network):
         return name
     return f"{BRIDGE_PREFIX}-{re.sub(r'[^A-Za-z0-9]', '', network)[:6]}-{short_hash(network, length=5)}"
 

@@ -75,6 +75,7 @@ class Step:
 #: below the layers that define steps).
 STEP_MODULES = (
     "wirework.drivers.links",
+    "wirework.drivers.bridgeports",
     "wirework.drivers.routes",
     "wirework.drivers.namespaces",
     "wirework.drivers.switch",

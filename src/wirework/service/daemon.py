@@ -113,8 +113,12 @@ def serve(path: str, *, watch_docker: bool = True) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     docker = _start_docker_side(watch_docker, path)
+    from wirework.service.leases import LeaseRenewal
+
+    renewal = LeaseRenewal()
     try:
         while not stopping.is_set():
+            renewal.tick()
             try:
                 conn, _ = server.accept()
             except TimeoutError:

@@ -51,6 +51,12 @@ class FakeOvs:
     def ports(self, bridge: str) -> list[str]:
         return [p for p, (b, _) in self.s.ovs_ports.items() if b == bridge]
 
+    def bridges(self) -> list[str]:
+        return sorted(self.s.ovs_bridges)
+
+    def stp_enabled(self, bridge: str) -> bool:
+        return False
+
     def port_owner(self, port: str) -> str | None:
         return self.s.ovs_ports.get(port, ("", None))[1]
 
@@ -120,6 +126,16 @@ class FakeProc:
         return f"/usr/bin/{program}"
 
 
+class FakeIcmp:
+    """Echo requests answered by the addresses in `answering`."""
+
+    def __init__(self) -> None:
+        self.answering: set[str] = set()
+
+    def echo(self, target: str, *, timeout: float = 1.0) -> bool:
+        return target in self.answering
+
+
 class FakeHost:
     """Host protocol in memory. `fail_on("add_route")` makes that call raise once."""
 
@@ -134,6 +150,7 @@ class FakeHost:
         self.sysctl = FakeSysctl(self.state)
         self.proc = FakeProc()
         self.nft = FakeNft()
+        self.icmp = FakeIcmp()
 
     def fail_on(self, call: str) -> None:
         self._fail.add(call)

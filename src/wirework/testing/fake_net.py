@@ -38,6 +38,7 @@ class FakeState:
     accepts: set[tuple[str, str]] = field(default_factory=set)
     sysctls: dict[tuple[str | None, str], str] = field(default_factory=dict)
     offload: dict[tuple[str | None, str], bool] = field(default_factory=dict)
+    hairpin: dict[str, bool] = field(default_factory=dict)  # bridge ports of the host namespace
     vxlans: dict[str, VxlanInfo] = field(default_factory=dict)
     fdb: set[tuple[str, FdbEntry]] = field(default_factory=set)
     neigh: set[tuple[str, str, str]] = field(default_factory=set)  # (dev, ip, mac)
@@ -201,6 +202,14 @@ class FakeNet:
 
     def bridge_vlan(self, port: str, vid: int, *, add: bool) -> None:
         self._check("bridge_vlan")
+
+    def hairpin(self, port: str) -> bool | None:
+        link = self.s.links.get((None, port))
+        return None if link is None or not link.master else self.s.hairpin.get(port, False)
+
+    def set_hairpin(self, port: str, on: bool) -> None:
+        self._check("set_hairpin")
+        self.s.hairpin[port] = on
 
     def set_tx_offload(self, name: str, ns: str | None, on: bool) -> None:
         self.s.offload[(ns, name)] = on

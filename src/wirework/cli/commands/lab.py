@@ -31,9 +31,10 @@ def register(sub: Any) -> None:
     p = cmds.add_parser("exec", help="run a command inside a lab host or guest: lab exec [LAB] NODE -- CMD")
     p.add_argument("words", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_exec)
-    p = cmds.add_parser("graph", help="draw the topology (text, dot, svg, png)")
+    p = cmds.add_parser("graph", help="draw the topology (text, dot, svg, png, pdf)")
     p.add_argument("lab", help="lab FILE or NAME")
-    p.add_argument("--format", choices=("text", "dot", "svg", "png"), default="text")
+    p.add_argument("--format", choices=("text", "dot", "svg", "png", "pdf"),
+                   help="default: what the -o file's extension says (.txt .dot .gv .svg .png .pdf), else text")
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
     p.set_defaults(func=cmd_graph)
     lab.set_defaults(func=lambda args: _help(lab))
@@ -126,9 +127,10 @@ def _only_lab(mgr: Any) -> str:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    from wirework.lab.graph import render
+    from wirework.lab.graph import output_format, render
 
-    data = render(_manager(args).topology(args.lab), args.format)
+    fmt = output_format(args.output, args.format)  # before anything is read or written
+    data = render(_manager(args).topology(args.lab), fmt)
     if args.output:
         with open(args.output, "wb") as f:
             f.write(data)

@@ -73,7 +73,7 @@ def _register_connect(sub: Any) -> None:
     p.add_argument("guest", help="container, PID, netns name or path (docker:, pid:, netns:, path:)")
     p.add_argument("--ip", help="a static address (kept outside the network's --ip-range)")
     p.add_argument("--alias", action="append", default=[], help="another name of the guest on this network")
-    p.add_argument("--default-route", action="store_true", help="route the guest's default traffic via this network")
+    _default_route_options(p)
     p.add_argument("-p", "--publish", action="append", default=[], help="[HOSTIP:]HOSTPORT[-END]:PORT[-END][/tcp|udp]")
     p.add_argument("--ifname", help="interface name inside the guest (default: the first free ethN)")
     p.add_argument("--no-sysctl", action="store_true", help="refuse instead of enabling ip_forward")
@@ -99,6 +99,8 @@ def _register_run(sub: Any) -> None:
     p.add_argument("-p", "--publish", action="append", default=[])
     p.add_argument("-d", "--detach", action="store_true", help="run in the background (wirework rm NAME stops it)")
     p.add_argument("--no-sysctl", action="store_true")
+    p.add_argument("--no-default-route", dest="default_route", action="store_const", const=False, default=None,
+                   help="no default route via the network (default: one, as the guest's first network)")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
     add_common(p)
     p.set_defaults(func=cmd_run)
@@ -110,6 +112,15 @@ def _register_run(sub: Any) -> None:
     p.add_argument("name")
     add_common(p)
     p.set_defaults(func=cmd_rm_guest)
+
+
+def _default_route_options(p: argparse.ArgumentParser) -> None:
+    """Docker's and podman's rule: a guest's first network gives its default route."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--default-route", dest="default_route", action="store_const", const=True, default=None,
+                       help="route the guest's default traffic via this network, over any it has")
+    group.add_argument("--no-default-route", dest="default_route", action="store_const", const=False,
+                       help="no default route via this network (default: one when the guest has none yet)")
 
 
 def _plan_options(p: argparse.ArgumentParser) -> None:
@@ -232,7 +243,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     return int(session(args).run_guest(args.net, command, name=args.name, ip=args.ip, publish=args.publish,
-                                       detach=args.detach, no_sysctl=args.no_sysctl, log_dir=state_dir(args.state_dir)))
+                                       detach=args.detach, no_sysctl=args.no_sysctl, log_dir=state_dir(args.state_dir),
+                                       default_route=args.default_route))
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
