@@ -12,8 +12,10 @@ from dataclasses import replace
 from typing import Any
 
 from wirework.context import HostContext
+from wirework.drivers.bridgeports import SetHairpin
 from wirework.errors import Conflict
 from wirework.firewall.model import PortMapping
+from wirework.naming import host_veth_name
 from wirework.networks import connops, endpoints, fw
 from wirework.networks.connect import check_ports
 from wirework.networks.docker import model
@@ -44,7 +46,10 @@ def publish(ctx: HostContext, net: Network, ep: Endpoint, bindings: list[dict[st
     def commit(undo: list[Step]) -> list[Op]:
         return [endpoints.put_op(published)]
 
-    ctx.executor().run(Plan("docker-publish", f"att:{ep.att_id}", tuple(fw.publish_steps(mappings))), commit)
+    # Hairpin on its bridge port, as connect sets it: the container may reach its own published
+    # port through a host address (the port goes with the veth at DeleteEndpoint).
+    steps = [SetHairpin(host_veth_name(ep.att_id), True, fresh=True), *fw.publish_steps(mappings)]
+    ctx.executor().run(Plan("docker-publish", f"att:{ep.att_id}", tuple(steps)), commit)
     return [m.text() for m in mappings]
 
 
