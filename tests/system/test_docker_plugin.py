@@ -44,8 +44,11 @@ def _name(label: str) -> str:
 
 
 def _net(dockerd: PrivateDockerd, plugin: Service, label: str, *opts: str) -> str:
+    """A network of the plugin, once wirework learned its name (from Docker's event: later)."""
     name = _name(label)
     dockerd.network_create(name, "-d", plugin.plugin, "--ipam-driver", plugin.plugin, *opts)
+    wait_until(f"wirework to learn the name {name}",
+               lambda: any(r["docker_name"] == name for r in _json(plugin, "network", "ls")))
     return name
 
 
