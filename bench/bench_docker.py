@@ -5,11 +5,14 @@
 1. `docker run -d --net NAME` start time: a network of the wirework driver vs one of Docker's
    built-in bridge driver, N containers each, run alternately (same load for both), on the
    machine's dockerd (its iptables on, as for real users). The wirework plugin is served by a
-   wirework service started here with a plugin name unique to this run.
+   wirework service started here with a plugin name unique to this run, with its call trace on:
+   the time each plugin call took inside wirework is reported too (what the driver adds to a
+   start, whatever the load on the machine does to the whole).
 2. Re-attach latency: N `--net=none` containers wired by `wirework pipework`, each restarted
    once; from Docker's `start` event (its timeNano) to (a) the re-applied attachment's record
-   (committed right after the address was added) and (b) the address seen by polling the
-   container's namespace (an upper bound: polling starts once the container's pid is known).
+   (committed right after the address was added: an upper bound) and (b) the address seen by
+   polling the container's namespace (also an upper bound when the address was there before the
+   poll could start: polling needs the container's pid, one Engine API call after the event).
 
 Everything made here carries this run's unique names and is removed at the end, one container
 at a time (dockerd 20.10 deadlocks under concurrent removal).
@@ -99,8 +102,10 @@ def bench_reattach(env: dict[str, str], run: str, n: int, made: list[str]) -> di
         docker("run", "-d", "--name", name, "--net=none", IMAGE, "sleep", "3600")
         wirework(env, "pipework", bridge, "-i", "eth1", name, f"10.188.2.{10 + i}/24")
         names.append(name)
-    events = subprocess.Popen([DOCKER, "events", "--format", "{{json .}}", "--filter", "event=start",
-                               "--filter", "type=container"], stdout=subprocess.PIPE, text=True)
+    from wirework.guests.docker import DockerClient
+
+    client = DockerClient()
+    events = client.event_stream(("container",), since=time.time())
     starts: dict[str, int] = {}
     reader = threading.Thread(target=_read_starts, args=(events, starts), daemon=True)
     reader.start()
@@ -113,24 +118,23 @@ def bench_reattach(env: dict[str, str], run: str, n: int, made: list[str]) -> di
             deadline = time.time() + 10
             while cid not in starts and time.time() < deadline:
                 time.sleep(0.001)
-            pid = int(docker("inspect", "-f", "{{.State.Pid}}", name))
+            pid = int((client.inspect(cid) or {}).get("State", {}).get("Pid") or 0)  # the API: ~ms, not a CLI run
             seen = _address_seen(pid, f"10.188.2.{10 + i}", deadline)
             committed = _committed(store, cid, deadline)
             if cid in starts and seen is not None and committed is not None:
                 polled.append((seen - starts[cid] / 1e9) * 1000)
                 record.append((committed - starts[cid] / 1e9) * 1000)
     finally:
-        events.terminate()
+        events.close()
         store.close()
     return {"restarts": len(names), "measured": len(record), "record_ms": stats(record) if record else {},
             "address_seen_ms": stats(polled) if polled else {}, "bridge": bridge}
 
 
-def _read_starts(proc: subprocess.Popen[str], starts: dict[str, int]) -> None:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        event = json.loads(line)
-        starts.setdefault(event.get("id", ""), int(event.get("timeNano") or 0))
+def _read_starts(events: Any, starts: dict[str, int]) -> None:
+    for event in events:
+        if event.get("Action") == "start":
+            starts.setdefault(event.get("id", ""), int(event.get("timeNano") or 0))
 
 
 def _committed(store: Any, cid: str, deadline: float) -> float | None:
@@ -147,6 +151,24 @@ def _committed(store: Any, cid: str, deadline: float) -> float | None:
     return None
 
 
+def plugin_calls(log: str) -> dict[str, Any]:
+    """Median time inside wirework per plugin call (from the service's trace), and their sum for
+    one container start."""
+    import re
+
+    calls: dict[str, list[float]] = {}
+    with open(log, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            found = re.search(r"plugin /(\S+) \(([\d.]+) ms\)", line)
+            if found:
+                calls.setdefault(found.group(1), []).append(float(found.group(2)))
+    out: dict[str, Any] = {k: round(statistics.median(v), 2) for k, v in sorted(calls.items())}
+    per_start = ("IpamDriver.RequestAddress", "NetworkDriver.CreateEndpoint", "NetworkDriver.Join",
+                 "NetworkDriver.ProgramExternalConnectivity", "NetworkDriver.EndpointOperInfo")
+    out["one_start"] = round(sum(out.get(k, 0.0) for k in per_start) + out.get("NetworkDriver.EndpointOperInfo", 0.0), 2)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--containers", type=int, default=20)
@@ -158,14 +180,17 @@ def main() -> None:
     state = os.path.join(rundir, "state")
     os.makedirs(state)
     env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "WIREWORK_STATE_DIR": state,
-           "WIREWORK_SOCKET": os.path.join(rundir, "s.sock"), "WIREWORK_DOCKER_PLUGIN": plugin}
+           "WIREWORK_SOCKET": os.path.join(rundir, "s.sock"), "WIREWORK_DOCKER_PLUGIN": plugin,
+           "WIREWORK_DOCKER_TRACE": "1"}
     made: list[str] = []
     nets: list[str] = []
     result: dict[str, Any] = {}
     wirework(env, "service", "start", "--socket", env["WIREWORK_SOCKET"])
     try:
         result["docker_run_ms"] = bench_run(env, plugin, run, args.containers, made, nets)
+        result["plugin_call_ms"] = plugin_calls(env["WIREWORK_SOCKET"] + ".log")
         result["reattach"] = bench_reattach(env, run, args.containers, made)
+        result["load_average"] = os.getloadavg()[0]
     finally:
         for name in made:
             docker("rm", "-f", name, check=False)

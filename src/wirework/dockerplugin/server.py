@@ -22,6 +22,7 @@ import os
 import queue
 import socketserver
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -89,13 +90,15 @@ class PluginServer:
             return None
         if path in protocol.STATIC:
             return protocol.handle(None, path, body)
+        began = time.perf_counter()
         try:
             answer: dict[str, Any] = self.submit(lambda ww: protocol.handle(ww, path, body)).result()
         except Exception as exc:  # a defect, not a refusal: say it in one line and in the log
             self.log(f"plugin {path}: {type(exc).__name__}: {exc}")
             return protocol.error_answer(path, f"internal error: {type(exc).__name__}: {exc}")
         if self.trace:
-            self.log(f"plugin {path} {json.dumps(body, sort_keys=True)} -> {json.dumps(answer, sort_keys=True)}")
+            took = (time.perf_counter() - began) * 1000
+            self.log(f"plugin {path} ({took:.1f} ms) {json.dumps(body, sort_keys=True)} -> {json.dumps(answer, sort_keys=True)}")
         elif "Err" in answer or "Error" in answer:
             self.log(f"plugin {path}: {answer.get('Err') or answer.get('Error')}")
         return answer

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +26,9 @@ Log = Callable[[str], None]
 Listener = Callable[[dict[str, Any]], None]
 #: How long to wait before opening the stream again after it broke (dockerd restarting).
 RETRY = 0.5
+#: How long a stop waits before it is handled: a restart's start (Docker takes ~0.3-1 s between the two) comes
+#: first and cancels it, and a stop's work (an inspect that waits for the restart) never delays a start.
+STOP_DELAY = 2.0
 
 
 class DockerWatcher:
@@ -39,6 +43,7 @@ class DockerWatcher:
         self._stream: Any = None
         self._sessions: dict[str, Any] = {}
         self.resyncs = 0  # how many full resyncs ran (tests and logs)
+        self.trace = bool(os.environ.get("WIREWORK_DOCKER_TRACE"))  # log each event's timing
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -76,15 +81,45 @@ class DockerWatcher:
     def _follow(self, client: Any) -> None:
         since = time.time() - 1.0
         stream = self._stream = client.event_stream(("container", "network"), since=since)
+        events: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        reader = threading.Thread(target=_read_into, args=(stream, events), name="docker-events-reader", daemon=True)
+        reader.start()
         try:
             self._resync()
-            for event in stream:
-                if self._stopping.is_set():
-                    return
-                self._handle(event)
+            self._dispatch(events)
         finally:
             stream.close()
             self._stream = None
+            reader.join(5)
+
+    def _dispatch(self, events: queue.Queue[dict[str, Any] | None]) -> None:
+        """Handle events as they come, a start at once; a stop (`die`, `destroy`) a moment later,
+        and not at all when the same container starts meanwhile (a restart: its start rewires it,
+        and the stop's work would only delay that)."""
+        later: dict[str, tuple[dict[str, Any], float]] = {}
+        while not self._stopping.is_set():
+            wait = min((due for _, due in later.values()), default=time.monotonic() + 1.0) - time.monotonic()
+            try:
+                event = events.get(timeout=max(0.0, wait))
+            except queue.Empty:
+                event = {}
+            if event is None:
+                break  # the stream ended (dockerd went away)
+            if event:
+                cid, action = _container_event(event)
+                if action in ("die", "destroy"):
+                    previous = later.get(cid, ({}, 0.0))[0]
+                    keep = previous if previous.get("Action") == "destroy" else event
+                    later[cid] = (keep, time.monotonic() + STOP_DELAY)
+                    self._notify(event)
+                    continue
+                if action == "start":
+                    later.pop(cid, None)
+                self._handle(event)
+            for cid in [c for c, (_, due) in later.items() if due <= time.monotonic()]:
+                self._handle(later.pop(cid)[0], notify=False)
+        for event, _ in later.values():
+            self._handle(event, notify=False)
 
     def _resync(self) -> None:
         self.resyncs += 1
@@ -94,17 +129,20 @@ class DockerWatcher:
         for listener in self.listeners:
             listener({"Type": "resync"})
 
-    def _handle(self, event: dict[str, Any]) -> None:
+    def _notify(self, event: dict[str, Any]) -> None:
         for listener in self.listeners:
             try:
                 listener(event)
             except Exception as exc:
                 self.log(f"docker events: listener failed on {event.get('Action')}: {exc}")
-        if event.get("Type") != "container":
-            return
-        action, cid = event.get("Action", ""), str((event.get("Actor") or {}).get("ID") or event.get("id") or "")
+
+    def _handle(self, event: dict[str, Any], *, notify: bool = True) -> None:
+        if notify:
+            self._notify(event)
+        cid, action = _container_event(event)
         if not cid or action not in ("start", "die", "destroy"):
             return
+        began = time.time()
         for session in self._hosts():
             try:
                 lines = session.container_started(cid) if action == "start" else session.container_stopped(cid)
@@ -112,6 +150,9 @@ class DockerWatcher:
                 lines = [f"container {cid[:12]}: {type(exc).__name__}: {exc}"]
             for line in lines:
                 self.log(f"{action}: {line}")
+        if self.trace and event.get("timeNano"):
+            age = (began - int(event["timeNano"]) / 1e9) * 1000
+            self.log(f"{action} {cid[:12]}: handled {age:.1f} ms after the event, in {(time.time() - began) * 1000:.1f} ms")
 
     def _hosts(self) -> list[Any]:
         """A session for the real host and for each namespace host that has records (and exists)."""
@@ -133,6 +174,21 @@ class DockerWatcher:
             session = self.make_session(None if host == "-" else host)
             self._sessions[host] = session
         return session
+
+
+def _container_event(event: dict[str, Any]) -> tuple[str, str]:
+    """(container id, action) of a container event; ("", "") for others."""
+    if event.get("Type") != "container":
+        return "", ""
+    return str((event.get("Actor") or {}).get("ID") or event.get("id") or ""), str(event.get("Action") or "")
+
+
+def _read_into(stream: Any, events: queue.Queue[dict[str, Any] | None]) -> None:
+    try:
+        for event in stream:
+            events.put(event)
+    finally:
+        events.put(None)
 
 
 def socket_of(docker_host: str | None) -> str | None:
