@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(iproute2 nftables iptables ethtool util-linux kmod procps openvswitch-switch docker.io busybox-static
-          etcd-server iperf3 graphviz iputils-ping python3 python3-venv python3-pip)
+          etcd-server etcd-client iperf3 graphviz iputils-ping python3 python3-venv python3-pip)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

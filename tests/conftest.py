@@ -172,3 +172,44 @@ def tcp_transfer(server_ns: str, client_ns: str, addr: str, size: int = 2_000_00
         if server.poll() is None:
             server.kill()
             server.wait()
+
+
+# -- etcd: Debian's etcd-server on loopback, free ports, data on tmpfs -------------------------
+_ETCD_CLUSTERS = iter(range(1_000_000))
+
+
+def start_etcd(members: int = 1, **options):  # type: ignore[no-untyped-def]
+    """A fresh etcd cluster owned by this test run (stopped by the next run if this one crashes)."""
+    from wirework.store.etcd_members import start_cluster
+
+    return start_cluster(f"t{RUN_ID}-{os.getpid()}-{next(_ETCD_CLUSTERS)}", members=members,
+                         owner_pid=os.getpid(), **options)
+
+
+@pytest.fixture(scope="session")
+def etcd_server():  # type: ignore[no-untyped-def]
+    """One etcd member shared by every test that needs one (each test uses its own key prefix)."""
+    from wirework.store.etcd_members import stop_orphans
+
+    stop_orphans()  # members left running by a crashed earlier run (their owner process is gone)
+    cluster = start_etcd(1)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def etcd_store(etcd_server):  # type: ignore[no-untyped-def]
+    """An EtcdStore on the shared member under a prefix of its own."""
+    from wirework.store import open_store, store_config
+
+    store = open_store(store_config(etcd_server.url, prefix=f"/wwtest/{uuid.uuid4().hex[:10]}/", env={}))
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def etcd_cluster3():  # type: ignore[no-untyped-def]
+    """A 3-member etcd cluster of its own, for fault tests (members get killed and restarted)."""
+    cluster = start_etcd(3)
+    yield cluster
+    cluster.stop()

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from wirework.errors import InvalidInput
 from wirework.guests.docker import DockerClient
 from wirework.model.guest import Guest
 from wirework.model.host import Host
 from wirework.plan.executor import Executor, FaultHook, recover
-from wirework.store.base import Store
+from wirework.store.base import ClusterStore, Store
+
+#: Opens the shared store on first use (or says why there is none).
+StoreOpener = Callable[[], ClusterStore]
 
 #: Turns a user's guest reference (`docker:NAME`, `pid:N`, a netns name or path) into a Guest.
 Resolver = Callable[[str], Guest]
@@ -25,7 +29,8 @@ Sweep = Callable[["HostContext"], list[str]]
 
 
 class HostContext:
-    """Host adapters bound to one network namespace, its state store, and guest lookup."""
+    """Host adapters bound to one network namespace, its state stores (`store`: this host's own;
+    `cluster_store`: the one the hosts share), and guest lookup."""
 
     def __init__(
         self,
@@ -37,15 +42,35 @@ class HostContext:
         *,
         fault: FaultHook | None = None,
         sweeps: Sequence[Sweep] = (),
+        cluster_store: ClusterStore | None = None,
+        open_cluster_store: StoreOpener | None = None,
     ) -> None:
         self.host = host
         self.host_id = host_id
         self.store = store
+        self._cluster_store = cluster_store
+        self._open_cluster_store = open_cluster_store
         self.docker = docker
         self.fault = fault
         self.recovered = False
         self._resolver = resolver
         self._sweeps = tuple(sweeps)
+
+    @property
+    def cluster_store(self) -> ClusterStore:
+        """The store every host shares (etcd: leases, compare-and-swap, watches), opened on first
+        use; this host's own records stay in `store`. An error naming `--store` when none is set."""
+        if self._cluster_store is None:
+            if self._open_cluster_store is None:
+                raise InvalidInput(what="store", value="", why="this needs a store shared by the hosts: "
+                                   "--store etcd://HOST:PORT[,...] (or WIREWORK_STORE)")
+            self._cluster_store = self._open_cluster_store()
+        return self._cluster_store
+
+    def close_stores(self) -> None:
+        self.store.close()
+        if self._cluster_store is not None and self._cluster_store is not self.store:
+            self._cluster_store.close()
 
     def resolve(self, guest: str) -> Guest:
         return self._resolver(guest)

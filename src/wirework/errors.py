@@ -101,3 +101,7 @@ class StoreUnavailable(StateError):
 
 class StoreCompacted(StateError):
     """A watch asked for history the store no longer keeps: re-read everything."""
+
+
+class LeaseExpired(StateError):
+    """A put named a lease that has expired or was revoked: grant a new one (and re-create the keys)."""

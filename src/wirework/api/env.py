@@ -1,6 +1,6 @@
 """The few adapter services the CLI needs outside a session, so that it imports no adapter.
 
-Each is a thin pass-through: where state lives, whether a named namespace is still the one a
+Each is a thin pass-through: where state lives, which shared store `--store` names, whether a named namespace is still the one a
 cached session was opened on, starting a detached helper process, running a command inside a
 lab node.
 """
@@ -12,11 +12,20 @@ import os
 from wirework.kernel import labenv, proc
 from wirework.kernel.netns import netns_path
 from wirework.store import state_dir as _state_dir
+from wirework.store.config import StoreConfig
+from wirework.store.config import store_config as _store_config
 
 
 def state_dir(explicit: str | None = None) -> str:
     """The state store directory: `explicit`, else $WIREWORK_STATE_DIR, else the default."""
     return _state_dir(explicit)
+
+
+def store_config(url: str | None = None, *, prefix: str | None = None, ca: str | None = None,
+                 cert: str | None = None, key: str | None = None, user: str | None = None,
+                 password_file: str | None = None) -> StoreConfig:
+    """The shared store's configuration: these --store* values, then WIREWORK_STORE*, then defaults."""
+    return _store_config(url, prefix=prefix, ca=ca, cert=cert, key=key, user=user, password_file=password_file)
 
 
 def netns_identity(netns: str | None) -> str:

@@ -41,6 +41,9 @@ class KernelLabEnvironment:
     def ovs_running(self, netns: str, rundir: str) -> bool:
         return instance_at(netns, rundir).running()
 
+    def etcd_running_layout(self, root: str) -> str:
+        return LabRuntime.etcd_running_layout(root)
+
 
 def lab_manager(state_dir_path: str | None = None, *, run_root: str | None = None) -> LabManager:
     """The lab manager for labs indexed in `state_dir_path` (default: the wirework state dir)."""

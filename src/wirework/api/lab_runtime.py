@@ -2,7 +2,8 @@
 
 The API layer builds it for the lab (`api.lab`): a `KernelHost` bound to the lab's switch
 namespace for the steps that act there, the namespace and program adapters from
-`wirework.kernel.labenv`, private OVS instances, and one `Wirework` session per lab host
+`wirework.kernel.labenv`, private OVS instances, the lab's etcd members
+(`wirework.store.etcd_members`), and one `Wirework` session per lab host
 (`Wirework(netns=<host ns>, state_dir=<host state dir>)`), kept open while the lab runs.
 It is also the `namespaces` of `drivers.namespaces`: deleting a namespace closes the
 sessions' sockets inside it first.
@@ -10,10 +11,15 @@ sessions' sockets inside it first.
 
 from __future__ import annotations
 
+import json
+import shutil
+from collections.abc import Sequence
+
 from wirework.api.session import Wirework
 from wirework.kernel import labenv
 from wirework.kernel.host import KernelHost
 from wirework.kernel.ovs_instance import instance_at, start_instance
+from wirework.store import etcd_members
 
 
 class LabRuntime(KernelHost):
@@ -65,6 +71,29 @@ class LabRuntime(KernelHost):
 
     def ovs_running(self, netns: str, rundir: str) -> bool:
         return instance_at(netns, rundir).running()
+
+    # EtcdOps (wirework.lab.etcd): the lab's etcd members
+    @staticmethod
+    def etcd_layout(tag: str, members: int, host: str, netns: str | None, ports: Sequence[int] | None) -> str:
+        return etcd_members.cluster_to_json(etcd_members.plan_cluster(tag, members=members, host=host, netns=netns,
+                                                                      ports=ports))
+
+    @staticmethod
+    def etcd_running_layout(root: str) -> str:
+        """The layout of the cluster recorded in root when every member runs, else ""."""
+        cluster = etcd_members.load_cluster(root)
+        if cluster is None or not all(cluster.alive(m.name) for m in cluster.members):
+            return ""
+        return etcd_members.cluster_to_json(cluster)
+
+    def etcd_start(self, layout: str) -> None:
+        etcd_members.cluster_from_dict(json.loads(layout)).start()
+
+    def etcd_stop(self, root: str) -> None:
+        cluster = etcd_members.load_cluster(root)
+        if cluster is not None:
+            cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
     def session(self, netns: str, state_dir: str, ovs_db: str | None) -> Wirework:
         name = netns.rsplit("/", 1)[-1]

@@ -26,7 +26,7 @@ from wirework.model.guest import Guest
 from wirework.model.specs import AttachSpec, validate_attach
 from wirework.plan.executor import FaultHook, env_fault_hook
 from wirework.plan.steps import Plan, Step
-from wirework.store import Store, open_store
+from wirework.store import ClusterStore, Store, StoreConfig, open_cluster_store, open_stores
 
 OVS_DB_ENV = "WIREWORK_OVS_DB"  # an ovsdb-server socket other than the system's
 #: What recovery sweeps after undoing dead journals (policy packages' own leftovers).
@@ -41,16 +41,23 @@ class Wirework(NetworksAPI, UplinksAPI, DockerAPI):
         netns: str | None = None,
         *,
         state_dir: str | None = None,
-        store: Store | None = None,
+        store: str | StoreConfig | Store | None = None,
         docker_socket: str | None = None,
         ovs_db: str | None = None,
         fault: FaultHook | None = None,
     ) -> None:
+        """`store`: the shared store's URL or StoreConfig (`--store`; None: WIREWORK_STORE*, else
+        `sqlite:`), or a store object (tests: a MemoryClusterStore serves as both stores).
+        `self.store` is this host's own (journals, attachments: SQLite in the state dir);
+        `self.cluster_store` the one the hosts share (etcd), opened on first use.
+        """
+        self.store_config, local, shared = open_stores(store, state_dir_path=state_dir)
         self.host = KernelHost(netns, ovs_db=ovs_db or os.environ.get(OVS_DB_ENV) or None)
         docker = DockerClient(docker_socket)
         self.context = HostContext(
-            self.host, records.host_id(netns), store or open_store(state_dir_path=state_dir), docker,
+            self.host, records.host_id(netns), local, docker,
             lambda guest: resolve(guest, docker), fault=fault or env_fault_hook(), sweeps=RECOVERY_SWEEPS,
+            cluster_store=shared, open_cluster_store=lambda: open_cluster_store(self.store_config),
         )
 
     @property
@@ -62,6 +69,11 @@ class Wirework(NetworksAPI, UplinksAPI, DockerAPI):
         return self.context.store
 
     @property
+    def cluster_store(self) -> ClusterStore:
+        """The store shared by every host (leases, watches); an error naming `--store` if none is set."""
+        return self.context.cluster_store
+
+    @property
     def docker(self) -> DockerClient:
         return self.context.docker
 
@@ -71,7 +83,7 @@ class Wirework(NetworksAPI, UplinksAPI, DockerAPI):
 
     def close(self) -> None:
         self.host.close()
-        self.store.close()
+        self.context.close_stores()
 
     def __enter__(self) -> Wirework:
         return self

@@ -9,15 +9,18 @@ from __future__ import annotations
 import os
 from typing import Any
 
-_SESSIONS: dict[tuple[str | None, str, str | None], tuple[Any, str]] = {}
+_SESSIONS: dict[tuple[Any, ...], tuple[Any, str]] = {}
 KEEP_SESSIONS = False  # set by the service
 
 
-def get_session(netns: str | None, state_dir: str | None) -> Any:
+def get_session(netns: str | None, state_dir: str | None, store: Any = None) -> Any:
+    """`store`: a wirework.store.StoreConfig (None: from the WIREWORK_STORE* environment)."""
     from wirework.api import Wirework
     from wirework.api.env import state_dir as resolve_state_dir
+    from wirework.api.env import store_config
 
-    key = (netns, resolve_state_dir(state_dir), os.environ.get("WIREWORK_OVS_DB"))
+    config = store if store is not None else store_config()
+    key = (netns, resolve_state_dir(state_dir), os.environ.get("WIREWORK_OVS_DB"), config.identity())
     identity = _identity(netns)
     cached = _SESSIONS.get(key)
     if cached is not None and cached[1] == identity:
@@ -25,7 +28,7 @@ def get_session(netns: str | None, state_dir: str | None) -> Any:
         return cached[0]
     if cached is not None:
         cached[0].close()  # the namespace was re-created: its old sockets point at a dead one
-    session = Wirework(netns=netns, state_dir=key[1], ovs_db=key[2])
+    session = Wirework(netns=netns, state_dir=key[1], ovs_db=key[2], store=config)
     if KEEP_SESSIONS:
         _SESSIONS[key] = (session, identity)
     return session

@@ -1,8 +1,8 @@
 """The lab as one plan: probe what exists (read-only), then plan what is missing (pure).
 
 Order: namespaces (switch, hosts, guests), host sysctls, segments (a bridge in the switch
-namespace, a veth per member with its address, MTU and rate), private OVS instances, each
-host's `setup:` items in file order, guest attachments, guest programs. Creation steps are
+namespace, a veth per member with its address, MTU and rate), private OVS instances, the lab's
+etcd, each host's `setup:` items in file order, guest attachments, guest programs. Creation steps are
 left out for what already exists, and the rest are no-ops when in place, so a second `up`
 converges. Teardown is planned from what the lab recorded plus what carries its tag.
 """
@@ -16,7 +16,9 @@ from wirework.drivers.links import CreateBridge, CreateVeth, LinkUp, SetMaster
 from wirework.drivers.namespaces import CreateNetns, DeleteNetns
 from wirework.drivers.routes import AddAddress, AddRoute
 from wirework.drivers.switch import RunProgram, SetSysctl
+from wirework.lab import etcd as lab_etcd
 from wirework.lab import kinds
+from wirework.lab.etcd import StartEtcd, StopEtcd
 from wirework.lab.model import GuestDef, Item, Segment, Topology
 from wirework.lab.resolve import LabNames
 from wirework.lab.steps import (
@@ -40,6 +42,8 @@ class LabFacts:
     #: moved (an uplink onto a bridge) is not put back on the member interface on a second run
     addresses: frozenset[tuple[str, str]] = frozenset()
     routed: frozenset[str] = frozenset()  # hosts that have a default route (perhaps moved the same way)
+    etcd_layout: str = ""  # the lab's etcd members (JSON), found running or about to be started
+    etcd_running: bool = False
 
 
 def _netns(names: LabNames, facts: LabFacts, name: str) -> Step:
@@ -59,8 +63,11 @@ def plan_up(topo: Topology, names: LabNames, facts: LabFacts) -> Plan:
         steps += _segment_steps(index, seg, names, facts)
     steps += [StartOvs(h.name, names.ns(h.name), names.ovs_dir(h.name)) for h in topo.hosts.values()
               if h.ovs and names.ovs_dir(h.name) not in facts.running]
+    if topo.etcd is not None and not facts.etcd_running:
+        steps.append(StartEtcd(topo.name, facts.etcd_layout))
     for host in topo.hosts.values():
-        steps += [_setup(names, topo, host.name, item.kind, _args(topo, item)) for item in host.setup]
+        steps += [_setup(names, topo, host.name, item.kind, lab_etcd.with_store_url(_args(topo, item), facts.etcd_layout))
+                  for item in host.setup]
     for guest in topo.guests.values():
         steps += _guest_steps(names, topo, guest, facts)
     return Plan("lab-up", names.owner, tuple(steps), (f"lab {topo.name} from {topo.path}",))
@@ -129,8 +136,10 @@ def plan_down(names: LabNames, recorded: list[Step], namespaces: list[str]) -> P
     """Stop programs and OVS instances the lab started, then delete its tagged namespaces."""
     programs = {s.pidfile: s for s in recorded if isinstance(s, StopProgram)}
     ovs = {s.rundir: s for s in recorded if isinstance(s, StopOvs)}
+    etcd = {s.root: s for s in recorded if isinstance(s, StopEtcd)}
     spaces = {s.name for s in recorded if isinstance(s, DeleteNetns)} | set(namespaces)
     # Hosts and guests first, the switch last: its veth ends go with the hosts.
     ordered = sorted(spaces, key=lambda n: (n == names.switch_ns, n))
-    steps: list[Step] = [*programs.values(), *ovs.values(), *(DeleteNetns(n, names.owner) for n in ordered)]
+    steps: list[Step] = [*programs.values(), *ovs.values(), *etcd.values(),
+                         *(DeleteNetns(n, names.owner) for n in ordered)]
     return Plan("lab-down", names.owner, tuple(steps))

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from wirework.errors import NotFound, Unsupported
+from wirework.lab import etcd as lab_etcd
 from wirework.lab.build import LabFacts, plan_down, plan_up
+from wirework.lab.etcd import EtcdOps, StopEtcd
 from wirework.lab.loader import LabFileError, load_file
 from wirework.lab.model import Topology
 from wirework.lab.resolve import LabNames
@@ -51,9 +53,10 @@ class LabStatus:
     namespaces: list[str]
     programs: dict[str, bool]
     ovs: dict[str, bool]
+    etcd: str = ""  # the store URL of the lab's etcd, when it has one running
 
 
-class LabRuntime(Host, LabOps, Protocol):
+class LabRuntime(Host, LabOps, EtcdOps, Protocol):
     """The host the lab's plan runs on: the switch namespace's adapters plus `LabOps`."""
 
     def names(self, prefix: str) -> list[str]: ...  # the named namespaces whose names start so
@@ -74,6 +77,7 @@ class LabEnvironment(Protocol):
     def namespaces(self, prefix: str) -> list[str]: ...
     def program_alive(self, pidfile: str) -> bool: ...
     def ovs_running(self, netns: str, rundir: str) -> bool: ...
+    def etcd_running_layout(self, root: str) -> str: ...  # "" unless every member of the cluster runs
 
 
 class LabManager:
@@ -159,7 +163,22 @@ class LabManager:
                               for a in runtime.net.addresses(names.ns_path(h)))
         routed = frozenset(h for h in topo.hosts if names.ns(h) in spaces
                            if any(r.dst == "default" for r in runtime.net.routes(names.ns_path(h))))
-        return LabFacts(spaces, links, frozenset(running), addresses, routed)
+        layout, etcd_up = self._probe_etcd(runtime, names, topo)
+        return LabFacts(spaces, links, frozenset(running), addresses, routed, layout, etcd_up)
+
+    @staticmethod
+    def _probe_etcd(runtime: LabRuntime, names: LabNames, topo: Topology) -> tuple[str, bool]:
+        """The lab's etcd layout: the running members' (a converging run keeps them), else a new one."""
+        if topo.etcd is None:
+            return "", False
+        running = runtime.etcd_running_layout(lab_etcd.root(topo.name))
+        if running:
+            return running, True
+        host = topo.etcd.host
+        netns = names.ns(host) if host else None
+        ports = lab_etcd.NS_PORTS[: 2 * topo.etcd.members] if host else None
+        address = lab_etcd.listen_address(topo) or "127.0.0.1"
+        return runtime.etcd_layout(lab_etcd.tag(topo.name), topo.etcd.members, address, netns, ports), False
 
     # -- down ------------------------------------------------------------------------------
     def down(self, ref: str) -> list[str]:
@@ -202,6 +221,8 @@ class LabManager:
         ovs_root = os.path.join(names.run_dir, "ovs")
         if os.path.isdir(ovs_root):
             out += [StopOvs(names.ns(h), os.path.join(ovs_root, h)) for h in os.listdir(ovs_root)]
+        if os.path.isdir(lab_etcd.root(names.lab)):
+            out.append(StopEtcd(lab_etcd.root(names.lab)))
         return out
 
     @staticmethod
@@ -228,7 +249,9 @@ class LabManager:
                             for f in sorted(os.listdir(names.run_dir)) if f.endswith(".pid")}
             ovs = {s.netns: self.env.ovs_running(s.netns, s.rundir) for s in self._leftovers(names)
                    if isinstance(s, StopOvs)}
-            out.append(LabStatus(name, str(entry.value.get("file", "")), spaces, programs, ovs))
+            etcd = self.env.etcd_running_layout(lab_etcd.root(name))
+            out.append(LabStatus(name, str(entry.value.get("file", "")), spaces, programs, ovs,
+                                 lab_etcd.url_of(etcd) if etcd else ""))
         return out
 
 

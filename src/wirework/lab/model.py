@@ -93,6 +93,15 @@ class Expect:
 
 
 @dataclass(frozen=True)
+class EtcdDef:
+    """The lab's etcd: 1 or 3 members, inside a lab host's namespace or on this machine's loopback."""
+
+    members: int
+    host: str | None
+    line: int
+
+
+@dataclass(frozen=True)
 class Topology:
     name: str
     path: str
@@ -102,6 +111,7 @@ class Topology:
     expects: tuple[Expect, ...] = ()
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    etcd: EtcdDef | None = None
 
     def items(self, kind: str | None = None) -> list[Item]:
         return [i for h in self.hosts.values() for i in h.setup if kind is None or i.kind == kind]

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from wirework.errors import InvalidInput
+from wirework.lab import etcd as lab_etcd
 from wirework.lab import kinds
 from wirework.lab.checks import semantic_problems
 from wirework.lab.loader import LabDocument, LabFileError, LineList, LineMap, line_of
@@ -29,8 +30,9 @@ def build(doc: LabDocument, session_type: type | None = None) -> Topology:
     hosts, guests = _hosts(data.get("hosts") or LineMap(), problems)
     segments = _segments(data, problems)
     expects = tuple(_expect(e, line_of(data.get("expect"), i)) for i, e in enumerate(data.get("expect") or []))
-    topo = Topology(name, doc.path, hosts, guests, segments, expects, str(data.get("description") or ""))
-    problems += semantic_problems(topo)
+    etcd = lab_etcd.parse(data.get("etcd"), line_of(data, "etcd")) if "etcd" in data else None
+    topo = Topology(name, doc.path, hosts, guests, segments, expects, str(data.get("description") or ""), etcd=etcd)
+    problems += semantic_problems(topo) + lab_etcd.problems(topo)
     if session_type is not None:
         problems += _missing_kinds(topo, session_type)
     if problems:

@@ -86,6 +86,7 @@ STEP_MODULES = (
     "wirework.firewall.ports",
     "wirework.networks.up",
     "wirework.lab.steps",
+    "wirework.lab.etcd",
 )
 
 

@@ -90,8 +90,22 @@ class ClusterStore(Store, Protocol):
     """A store shared by several hosts: leases with a TTL, and watches from a revision.
 
     Every multi-host decision is one `txn` (compare-and-swap or create-if-absent), never a
-    read followed by a write. Keys written with `Put(..., lease=L)` vanish when L expires.
+    read followed by a write. Keys written with `Put(..., lease=L)` (or `put`/`create` with
+    `lease=L`) vanish when L expires; a put naming an expired lease raises
+    `errors.LeaseExpired` and changes nothing.
+
+    Beyond `Store`: a value may not be None (a watch reports a deletion as value None), and one
+    txn may not change one key twice (etcd refuses it: `errors.InvalidInput`). Revisions are
+    the store's global revisions (etcd's mod_revision): a txn's changes share one revision.
     """
+
+    def put(self, key: str, value: Any, *, lease: int = 0) -> int:
+        """Set `key`; returns the revision of the change."""
+        ...
+
+    def create(self, key: str, value: Any, *, lease: int = 0) -> bool:
+        """Store `value` only if `key` is absent; False (nothing done) when it was present."""
+        ...
 
     def grant(self, ttl: float) -> int:
         """A new lease of `ttl` seconds; returns its id (never 0)."""

@@ -87,6 +87,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"  program {name}: {'running' if alive else 'STOPPED'}")
         for ns, running in st.ovs.items():
             print(f"  Open vSwitch of {ns}: {'running' if running else 'STOPPED'}")
+        if st.etcd:
+            print(f"  etcd: {st.etcd}")
     return 0
 
 
