@@ -11,6 +11,7 @@ this module's own, so nothing here touches the machine's dockerd or another engi
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import time
@@ -136,8 +137,12 @@ def _http_get(host: str, port: int) -> str:
 
 
 def _world(dockerd: PrivateDockerd, plugin: Service) -> tuple[object, ...]:
+    """Docker's networks, the store, and the links only the plugin makes (a Docker network's
+    bridge ww-<id>, the end of a veth made for Docker wwd<id>): other engineers' tests make links
+    in the root namespace at the same time."""
     nets = dockerd.cli("network", "ls", "--format", "{{.Name}}").stdout
-    links = sorted(ln.split(":")[1].strip().split("@")[0] for ln in _links().splitlines() if ": ww" in ln)
+    names = (ln.split(":")[1].strip().split("@")[0] for ln in _links().splitlines())
+    links = sorted(n for n in names if re.fullmatch(r"ww-[0-9a-f]{12}|wwd[0-9a-f]{12}", n))
     return nets, links, store_dump(plugin.state_dir)
 
 
@@ -220,3 +225,17 @@ def test_every_call_is_idempotent_under_dockers_retries(plugin: Service) -> None
     assert peer not in _links() and f"ww-{nid[:12]}" not in _links()
     assert plugin_call(plugin.plugin, "NetworkDriver.Frobnicate", {})[0] == 404
     time.sleep(0)  # (nothing to wait for: every answer above came after its change)
+
+
+def test_a_network_whose_bridge_went_is_built_again_at_the_next_join(dockerd: PrivateDockerd, plugin: Service) -> None:
+    """After a reboot Docker may start containers before anyone runs `wirework up`."""
+    net = _net(dockerd, plugin, "pn5", "--subnet", "10.190.215.0/24")
+    bridge = next(r["bridge"] for r in _json(plugin, "network", "ls") if r["docker_name"] == net)
+    subprocess.run(["ip", "link", "del", bridge], check=True)
+    c = dockerd.run(_name("pc5"), "--net", net)
+    assert "inet 10.190.215." in dockerd.addresses(c)
+    assert f"{bridge}:" in _links() and "10.190.215.1/24" in subprocess.run(
+        ["ip", "-o", "-4", "addr", "show", "dev", bridge], capture_output=True, text=True).stdout
+    dockerd.rm(c)
+    dockerd.cli("network", "rm", net)
+    dockerd.networks.remove(net)

@@ -103,6 +103,7 @@ def join(ctx: HostContext, network_id: str, endpoint_id: str, sandbox: str) -> J
     """Make the veth in the host (one step with its inverse) and say which end Docker moves."""
     net = nets.require(ctx, network_id)
     ep = require(ctx, net, endpoint_id)
+    nets.ensure_built(ctx, net)  # after a reboot Docker may start containers before `wirework up`
     answer = JoinAnswer(docker_peer_name(ep.att_id), None if net.internal else net.gateway)
     att = records.load(ctx.store, ctx.host_id, ep.att_id)
     if att is not None:

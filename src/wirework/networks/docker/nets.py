@@ -62,9 +62,7 @@ def create_network(ctx: HostContext, network_id: str, options: dict[str, Any], i
             "leave the option out (a bridge network on this host)"))
     existing = by_docker_id(ctx, network_id)
     if existing is not None:
-        plan = plan_network(existing, probe_network(ctx.host, existing), no_sysctl=no_sysctl)
-        if plan.steps:
-            ctx.executor().run(plan)
+        _complete(ctx, existing, no_sysctl=no_sysctl)  # Docker asking again: finish what is missing
         return existing
     name = wirework_name(network_id)
     data = ipv4[0]
@@ -85,6 +83,19 @@ def create_network(ctx: HostContext, network_id: str, options: dict[str, Any], i
         ipam.allocate(net.addresses(), f"{AUX_OWNER}{ip}", ip, in_range_ok=True)
     pools.settled(ctx, subnet)
     return net
+
+
+def _complete(ctx: HostContext, net: Network, *, no_sysctl: bool = False) -> None:
+    plan = plan_network(net, probe_network(ctx.host, net), no_sysctl=no_sysctl)
+    if plan.steps:
+        ctx.executor().run(plan)
+
+
+def ensure_built(ctx: HostContext, net: Network) -> None:
+    """The network's bridge (and with it its address and rules) when it is missing or down."""
+    link = ctx.host.net.link(net.bridge)
+    if link is None or not link.up:
+        _complete(ctx, net)
 
 
 def delete_network(ctx: HostContext, network_id: str) -> Network | None:
