@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(iproute2 nftables iptables ethtool util-linux kmod procps openvswitch-switch docker.io busybox-static
-          etcd-server etcd-client iperf3 graphviz iputils-ping python3 python3-venv python3-pip)
+          etcd-server etcd-client iperf3 graphviz iputils-ping python3 python3-venv python3-pip podman
+          containernetworking-plugins)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -33,4 +34,7 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   .venv/bin/pip install -q -e '.[test]'
   echo "$want" > "$stamp"
 fi
+# wirework as a CNI plugin: the launcher runtimes find as "type": "wirework" (WIREWORK_CNI_DIR
+# overrides the directory; podman, containerd and CRI-O look in /opt/cni/bin by default).
+WIREWORK_NO_SERVICE=1 .venv/bin/wirework cni install --dir "${WIREWORK_CNI_DIR:-/opt/cni/bin}" >/dev/null
 echo "setup: ready ($(.venv/bin/wirework --version))"

@@ -3,11 +3,31 @@
 Every error names the object, the cause and the fix. Messages are filled from keyword
 arguments so that the CLI, the resident service and (later) the CNI and Docker plugins
 can render them the same way; each type carries its exit status and CNI error code.
+
+The CNI codes are the spec's (CNI 1.1, "Error"): `CNI_MESSAGES` gives the short message the
+CNI front puts beside each code; the error's own text goes into the details.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
+
+#: CNI spec error codes and their short messages; 100+ are wirework's own (the spec leaves
+#: them to plugins), 999 is libcni's "internal error".
+CNI_MESSAGES: dict[int, str] = {
+    1: "incompatible CNI version",
+    2: "unsupported field in network configuration",
+    3: "container unknown or does not exist",
+    4: "invalid environment variables",
+    5: "I/O failure",
+    6: "failed to decode content",
+    7: "invalid network configuration",
+    11: "try again later",
+    50: "plugin not available",
+    51: "plugin not available; existing containers may have limited connectivity",
+    100: "attachment differs from what ADD made",
+    999: "internal error",
+}
 
 
 class WireworkError(Exception):
@@ -70,7 +90,7 @@ class Unsupported(WireworkError):
 
     template = "{feature} is not available on this host: {why}"
     exit_code = 5
-    cni_code = 4
+    cni_code = 50
 
 
 class StepFailed(WireworkError):
@@ -105,3 +125,51 @@ class StoreCompacted(StateError):
 
 class LeaseExpired(StateError):
     """A put named a lease that has expired or was revoked: grant a new one (and re-create the keys)."""
+
+
+# -- what the CNI front reports (each with the spec's code) ---------------------------------
+class IncompatibleVersion(InvalidInput):
+    template = "CNI version {version!r} is not supported{why}; supported: {supported}"
+    cni_code = 1
+
+
+class UnsupportedField(InvalidInput):
+    """A configuration key (or CNI_ARGS key) this plugin does not know: named with its value."""
+
+    template = "field {field!r} = {value!r} is not supported: {why}"
+    cni_code = 2
+
+
+class InvalidEnvironment(InvalidInput):
+    """A CNI_* variable is missing or wrong; the message names the variable."""
+
+    template = "environment variable {variable} = {value!r} is invalid: {why}"
+    cni_code = 4
+
+
+class DecodingFailure(InvalidInput):
+    template = "cannot decode {what}: {why}"
+    cni_code = 6
+
+
+class InvalidConfig(InvalidInput):
+    """The network configuration is inconsistent (with itself or with what is stored)."""
+
+    template = "{what} {value!r} is invalid: {why}"
+    cni_code = 7
+
+
+class NotAvailable(WireworkError):
+    """The plugin cannot serve ADD requests now (STATUS)."""
+
+    template = "cannot serve ADD: {why}"
+    exit_code = 7
+    cni_code = 50
+
+
+class Drifted(WireworkError):
+    """CHECK: what ADD made is missing or changed (removed by hand, say)."""
+
+    template = "{what} of container {container} is {state}: {detail}"
+    exit_code = 9
+    cni_code = 100

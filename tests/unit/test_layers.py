@@ -188,3 +188,17 @@ def test_journals_of_the_labs_own_namespace_steps_still_load() -> None:
 
     assert step_from_dict({"kind": "lab_create_netns", "name": "ww-l1", "owner": "lab:l"}) == CreateNetns("ww-l1", "lab:l")
     assert step_from_dict({"kind": "lab_delete_netns", "name": "ww-l1", "owner": "lab:l"}) == DeleteNetns("ww-l1", "lab:l")
+
+
+def test_cni_front_talks_to_the_facade_only() -> None:
+    """wirework.cni (a front) imports the facade, errors and itself; no adapter, no policy."""
+    allowed = ("wirework.cni", "wirework.api", "wirework.errors")
+    offenders = []
+    for path in (SRC / "cni").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else []
+            offenders += [f"{path.name}: {n}" for n in names
+                          if n.startswith("wirework.") and not n.startswith(allowed)]
+    assert offenders == []

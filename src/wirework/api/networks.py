@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wirework.context import HostContext
 from wirework.plan.steps import Plan
+
+if TYPE_CHECKING:
+    from wirework.networks.cniops import CniAttachments
 
 
 class NetworksAPI:
@@ -102,3 +105,12 @@ class NetworksAPI:
         from wirework.diagnostics import check
 
         return check.matrix(self.context, lan=lan, lan_addr=lan_addr, probe=probe)
+
+    # -- CNI attachments (the CNI front, wirework.cni): wirework.networks.cniops ----------
+    @property
+    def cni(self) -> CniAttachments:
+        """ADD/DEL/CHECK/GC/STATUS of CNI attachments on this host (networks.cniops.CniAttachments)."""
+        from wirework.guests.cniexec import delegate
+        from wirework.networks.cniops import CniAttachments
+
+        return CniAttachments(self.context, delegate)

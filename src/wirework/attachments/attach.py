@@ -71,7 +71,7 @@ def probe_attach(host: Host, spec: AttachSpec, guest: Guest, neighbours: list[At
         ip = spec.cidr.split("/")[0]
         if ip not in used and host.net.is_local_address(ip):
             used[ip] = f"the host itself (an address of {host_if} or another host interface)"
-    guest_link = host.net.link(spec.cont_ifname, guest.netns_path)
+    guest_link = host.net.hwaddr(spec.cont_ifname, guest.netns_path)  # existence only: the cheap read
     default = None
     if spec.gateway:
         for r in host.net.routes(guest.netns_path, table=254):

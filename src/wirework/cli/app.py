@@ -29,6 +29,7 @@ _OPTIONAL_MODULES = (
     "wirework.cli.commands.uplink",
     "wirework.cli.commands.tunnel",
     "wirework.cli.commands.bridges",
+    "wirework.cli.commands.cni",
 )
 
 
@@ -85,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
 def run(argv: list[str], *, stdout: Any = None, stderr: Any = None) -> int:
     out = stdout or sys.stdout
     err = stderr or sys.stderr
+    if argv == ["cni", "plugin"]:  # a CNI runtime's request: no argparse on that hot path
+        from wirework.cli.commands.cni import cmd_plugin
+
+        return cmd_plugin(argparse.Namespace())
     parser = build_parser()
     if argv[:1] == ["pipework"] and argv[1:2] not in (["-h"], ["--help"]):
         # pipework's own words (--wait, -i, -l ...) must reach its parser untouched.

@@ -17,7 +17,7 @@ DEFAULT_SOCKET = "/run/wirework/wireworkd.sock"
 NO_SERVICE_ENV = "WIREWORK_NO_SERVICE"
 # Commands the service must not run: they take over the terminal, run for long, or manage it.
 LOCAL_ONLY = {"service", "run", "lab", "help", "--help", "-h", "--version", "uplink"}
-FORWARDED_ENV_PREFIXES = ("WIREWORK_", "DOCKER_HOST")
+FORWARDED_ENV_PREFIXES = ("WIREWORK_", "DOCKER_HOST", "CNI_")
 
 
 def socket_path() -> str:
@@ -70,11 +70,21 @@ def _via_service(argv: list[str]) -> int | None:
 
 
 def _wants_stdin(argv: list[str]) -> bool:
-    return "-" in argv
+    return "-" in argv or argv[:2] == ["cni", "plugin"]
+
+
+def _as_cni_plugin() -> list[str]:
+    """Exec'd by a CNI runtime (no arguments, CNI_COMMAND set): serve the plugin protocol.
+    The namespace it runs in goes along, so a service elsewhere can refuse the mismatch."""
+    st = os.stat("/proc/self/ns/net")
+    os.environ["WIREWORK_CLIENT_NETNS"] = f"{st.st_dev}:{st.st_ino}"
+    return ["cni", "plugin"]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if not args and os.environ.get("CNI_COMMAND"):
+        args = _as_cni_plugin()
     code = _via_service(args)
     if code is not None:
         return code

@@ -1,7 +1,12 @@
 """Turn what the user typed into a Guest: Docker container, PID, named netns or netns path.
 
-Explicit prefixes (`docker:`, `pid:`, `netns:`, `path:`) pick the kind; otherwise the kinds
-are tried in the order pipework users expect and the error lists every one that was tried.
+Explicit prefixes (`docker:`, `pid:`, `netns:`, `path:`, `cni:`) pick the kind; otherwise the
+kinds are tried in the order pipework users expect and the error lists every one that was tried.
+
+A CNI attachment is `cni:CONTAINERID/IFNAME:NETNS_PATH`: CNI names an attachment by the
+runtime's container id and interface name, and the key keeps only those two, so DEL and GC
+find the attachment after the runtime removed the namespace. Without the path (`cni:ID/IF`)
+it names an attachment whose namespace is unknown here: not found, as a gone guest is.
 """
 
 from __future__ import annotations
@@ -12,9 +17,9 @@ from typing import Any
 from wirework.errors import GuestNotFound, GuestNotRunning, InvalidInput
 from wirework.guests.docker import DockerClient
 from wirework.kernel.netns import NETNS_RUN_DIR, netns_id
-from wirework.model.guest import Guest
+from wirework.model.guest import Guest, cni_key
 
-_KINDS = ("docker", "pid", "netns", "path")
+_KINDS = ("docker", "pid", "netns", "path", "cni")
 
 
 def resolve(ref: str, docker: DockerClient | None = None) -> Guest:
@@ -60,10 +65,26 @@ def _resolve_kind(kind: str, value: str, ref: str, docker: DockerClient | None) 
             raise InvalidInput(what="guest path", value=value,
                                why="it is not a network namespace file (like /proc/PID/ns/net or /run/netns/NAME)")
         return Guest("path", ref, value, f"path:{value}", value, _nsid(value, ref), mode="netns")
+    if kind == "cni":
+        return _from_cni(value, ref)
     guest = _from_docker(value, ref, docker or DockerClient())
     if guest is None:
         raise GuestNotFound(name=ref, tried="Docker container")
     return guest
+
+
+def _from_cni(value: str, ref: str) -> Guest:
+    ident, _, path = value.partition(":")
+    container_id, _, ifname = ident.partition("/")
+    if not container_id or not ifname:
+        raise InvalidInput(what="CNI guest", value=ref, why="write it as cni:CONTAINERID/IFNAME:NETNS_PATH")
+    if not path or not os.path.exists(path):
+        raise GuestNotFound(name=ref, tried=path or "no network namespace given")
+    if os.stat(path).st_dev != os.stat("/proc/self/ns/net").st_dev:
+        raise InvalidInput(what="CNI network namespace", value=path,
+                           why="it is not a network namespace file (like /run/netns/NAME or /proc/PID/ns/net)")
+    name = f"{container_id[:12]}/{ifname}"
+    return Guest("cni", ref, name, cni_key(container_id, ifname), path, _nsid(path, ref), mode="netns")
 
 
 def _nsid(path: str, ref: str) -> str:

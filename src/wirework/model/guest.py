@@ -8,7 +8,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Guest:
-    kind: str  # "docker", "pid", "netns", "path"
+    kind: str  # "docker", "pid", "netns", "path", "cni"
     ref: str  # what the user typed
     name: str  # what to show
     key: str  # stable identity across restarts of the same guest (container id, netns name)
@@ -23,3 +23,25 @@ class Guest:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Guest:
         return cls(**data)
+
+
+# -- CNI attachments: the runtime's (container id, interface name) is the guest's identity --
+CNI_PREFIX = "cni:"
+
+
+def cni_key(container_id: str, ifname: str) -> str:
+    return f"{CNI_PREFIX}{container_id}/{ifname}"
+
+
+def cni_ref(container_id: str, ifname: str, netns_path: str) -> str:
+    """What `guests.resolve` turns into a CNI guest: `cni:ID/IFNAME:NETNS_PATH`."""
+    return f"{cni_key(container_id, ifname)}:{netns_path}"
+
+
+def parse_cni_key(key: str) -> tuple[str, str] | None:
+    """(container id, ifname) of a CNI guest key (or ref), None for other guests."""
+    if not key.startswith(CNI_PREFIX):
+        return None
+    ident = key[len(CNI_PREFIX):].partition(":")[0]
+    container_id, _, ifname = ident.partition("/")
+    return (container_id, ifname) if container_id and ifname else None

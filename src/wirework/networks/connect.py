@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from wirework.errors import Conflict, InvalidInput
 from wirework.firewall.model import PortMapping, bind, parse_publish
-from wirework.model.addr import parse_ifname, parse_ip
+from wirework.model.addr import parse_ifname, parse_ip, parse_mac
 from wirework.model.guest import Guest
 from wirework.model.specs import AttachSpec
 from wirework.networks.endpoints import Endpoint
@@ -35,11 +35,12 @@ class ConnectSpec:
     ifname: str | None = None
     no_sysctl: bool = False
     mode: str = ""
+    mac: str | None = None  # None: a stable MAC derived from the attachment
 
 
 def validate_connect(network: str, guest: str, *, ip: str | None = None, aliases: Sequence[str] = (),
                      default_route: bool | None = None, publish: Sequence[str] = (), ifname: str | None = None,
-                     no_sysctl: bool = False, mode: str = "") -> ConnectSpec:
+                     no_sysctl: bool = False, mode: str = "", mac: str | None = None) -> ConnectSpec:
     refuse_mode_switch(network, guest)
     validate_network_name(network)
     if not guest:
@@ -53,7 +54,8 @@ def validate_connect(network: str, guest: str, *, ip: str | None = None, aliases
         parse_ifname(ifname, "guest interface name")
     ports = tuple(m for text in publish for m in parse_publish(text))
     _check_duplicates(ports)
-    return ConnectSpec(network, guest, ip, tuple(aliases), default_route, ports, ifname, no_sysctl, mode)
+    return ConnectSpec(network, guest, ip, tuple(aliases), default_route, ports, ifname, no_sysctl, mode,
+                       parse_mac(mac) if mac else None)
 
 
 def refuse_mode_switch(network: str, guest: str) -> None:
@@ -102,7 +104,7 @@ def choose_ifname(existing: Sequence[str], taken_by_endpoints: Sequence[str], re
 def attach_spec(spec: ConnectSpec, net: Network, guest: Guest, ifname: str, ip: str) -> AttachSpec:
     return AttachSpec(guest=guest.ref, host_if=net.bridge, cont_ifname=ifname,
                       cidr=f"{ip}/{net.addresses().prefixlen}",
-                      gateway=net.gateway if spec.default_route else None, mtu=net.mtu, create="never")
+                      gateway=net.gateway if spec.default_route else None, mtu=net.mtu, create="never", mac=spec.mac)
 
 
 def bound_ports(spec: ConnectSpec, net: Network, ip: str, owner: str) -> list[PortMapping]:

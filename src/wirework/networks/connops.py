@@ -84,7 +84,8 @@ class _Prepared:
 
 def _prepare(ctx: HostContext, spec: ConnectSpec, net: Network, g: Guest) -> _Prepared:
     """Every check that can refuse the connect, before an address is taken or anything made."""
-    ifname = choose_ifname([link.name for link in ctx.host.net.links(g.netns_path)], [], spec.ifname)
+    existing = [link.name for link in ctx.host.net.links(g.netns_path)] if spec.ifname is None else []
+    ifname = choose_ifname(existing, [], spec.ifname)
     if spec.ip is not None:
         net.addresses().check_static(spec.ip)
     probe_spec = replace(attach_spec(spec, net, g, ifname, net.gateway), cidr=None)  # the address comes later

@@ -81,7 +81,8 @@ def all_endpoints(store: Store, host: str) -> list[Endpoint]:
 
 
 def of_guest(store: Store, host: str, guest_key: str) -> list[Endpoint]:
-    return [ep for ep in all_endpoints(store, host) if ep.guest.key == guest_key]
+    # Filtered before building objects: every connect asks, and a host may hold many endpoints.
+    return [Endpoint.from_dict(e.value) for e in store.scan(f"{PREFIX}{host}/") if e.value["guest"]["key"] == guest_key]
 
 
 def put_op(ep: Endpoint) -> Put:

@@ -28,12 +28,12 @@ from wirework.cli.wire import decode_request, encode_answer
 
 __all__ = ["running_pid", "serve", "socket_path", "start", "stop"]
 
-_ENV_PREFIX = "WIREWORK_"
+_ENV_PREFIXES = ("WIREWORK_", "CNI_")  # CNI_*: a CNI plugin request (wirework.cni)
 _ENV_EXTRA = ("DOCKER_HOST",)
 
 
 def _forwarded(key: str) -> bool:
-    return key.startswith(_ENV_PREFIX) or key in _ENV_EXTRA
+    return key.startswith(_ENV_PREFIXES) or key in _ENV_EXTRA
 
 
 def _pidfile(path: str) -> str:

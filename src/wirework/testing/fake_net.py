@@ -62,6 +62,10 @@ class FakeNet:
     def links(self, ns: str | None = None) -> list[LinkInfo]:
         return [li for (n, _), li in self.s.links.items() if n == ns]
 
+    def hwaddr(self, name: str, ns: str | None = None) -> tuple[str, int] | None:
+        link = self.s.links.get((ns, name))
+        return (link.mac, link.mtu) if link is not None else None
+
     def _add(self, ns: str | None, name: str, kind: str, mtu: int | None = None, mac: str | None = None) -> None:
         if (ns, name) in self.s.links:
             raise Conflict(f"interface {name!r} already exists")
