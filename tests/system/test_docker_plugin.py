@@ -85,6 +85,11 @@ def test_docker_network_with_containers_names_and_aliases(dockerd: PrivateDocker
                         json.loads(plugin.cli("network", "inspect", net, "--json").stdout)["guests"]} == {c1, c2})
     text = plugin.cli("inspect", c1).stdout
     assert "made by Docker (wirework network driver)" in text and f"{prefix}." in text
+    findings = json.loads(plugin.cli("doctor", "--json", check=False).stdout or "[]")
+    mentions = (row["bridge"], row["name"], net, c1, c2, "endpoint ")
+    assert not [f for f in findings if any(m in json.dumps(f) for m in mentions)], findings
+    check = plugin.cli("check", check=False)
+    assert "Traceback" not in check.stderr and check.returncode in (0, 1), check.stderr
     for argv, fix in ((("network", "rm", net), f"docker network rm {net}"),
                       (("disconnect", net, c2), f"docker network disconnect {net} {c2}")):
         refused = plugin.cli(*argv, check=False)
