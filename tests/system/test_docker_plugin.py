@@ -114,6 +114,17 @@ def test_published_ports_connect_disconnect_restart_rm(dockerd: PrivateDockerd, 
     dockerd.cli("restart", "-t", "0", web)
     assert "inet 10.190.200.10/24" in dockerd.addresses(web)
     wait_until("the port again after the restart", lambda: "hello-wirework" in _http_get("127.0.0.1", 18790))
+    def records() -> dict[str, object]:  # (IPAM's memory of last addresses and its cursor aside)
+        dump = store_dump(plugin.state_dir, ("ep/", "att/", "ipam/", "ip/"))
+        return {k: v for k, v in dump.items() if "/last/" not in k and not k.endswith("/cursor")}
+
+    before = records()
+    dockerd.containers.append(_name("pdup"))
+    taken = dockerd.cli("run", "-d", "--name", _name("pdup"), "--net", net, "-p", "127.0.0.1:18790:80",
+                        "wirework-busybox:latest", "sleep", "60", check=False)
+    assert taken.returncode != 0 and "host port 127.0.0.1:18790 is already published" in taken.stderr
+    assert len(taken.stderr.strip().splitlines()) == 1, taken.stderr
+    wait_until("the refused start to be rolled back", lambda: records() == before)
     (host_end,) = [r["host_ifname"] for r in _json(plugin, "ls") if r["cidr"] == "10.190.200.10/24"]
     dockerd.rm(web)
     assert host_end not in _links()

@@ -83,6 +83,9 @@ def _settle(ctx: HostContext, net: Network, ep: Endpoint, bindings: list[dict[st
     owner = f"att:{ep.att_id}"
     out: list[PortMapping] = []
     for b in bindings:
+        if b["host_port"] and b["host_port"] == b["host_port_end"]:  # one port asked for: that one
+            out.append(model.mapping(b, b["host_port"], net.name, ep.address, owner))  # (check_ports names a holder)
+            continue
         first, last = (b["host_port"], b["host_port_end"]) if b["host_port"] else _ephemeral(ctx)
         port = next((p for p in range(first, last + 1) if (b["proto"], p) not in taken), None)
         if port is None:
