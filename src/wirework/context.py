@@ -2,10 +2,13 @@
 
 `wirework.api.Wirework` builds a `HostContext` (the API layer is the one place real adapters
 are made) and hands it to the policy packages (`attachments`, `networks`, `uplink`, `tunnels`,
-`diagnostics`, ...), which take the context and never the facade. Recovery runs before the
-first change of a session: `plan.executor.recover` undoes the journals of dead processes, then
-each sweep the API layer passed in runs (address claims of crashed attaches, FORWARD accepts of
-vanished bridges). The context sits below policy, so it knows those sweeps only as callables.
+`diagnostics`, ...), which take the context and never the facade. Recovery runs before a
+change whenever it is due: on the first change of a session, and whenever this host's journals
+(`ops/<host>/`, one indexed read) include one of a dead operation, so a long-lived session (the
+resident service) also recovers what local commands killed after it started. It undoes those
+journals (`plan.executor.recover`), then runs each sweep the API layer passed in (address claims
+of crashed attaches, FORWARD accepts of vanished bridges). The context sits below policy, so it
+knows those sweeps only as callables.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from wirework.guests.docker import DockerClient
 from wirework.model.guest import Guest
 from wirework.model.host import Host
 from wirework.plan.executor import Executor, FaultHook, recover
+from wirework.plan.journal import dead_journal_waits
 from wirework.store.base import ClusterStore, Store
 
 #: Opens the shared store on first use (or says why there is none).
@@ -76,14 +80,20 @@ class HostContext:
         return self._resolver(guest)
 
     def executor(self) -> Executor:
-        """The executor for a change; recovery runs first, once per context."""
+        """The executor for a change; recovery runs first when it is due."""
         self.ensure_recovered()
-        return Executor(self.host, self.store, self.fault)
+        return Executor(self.host, self.store, self.fault, self.host_id)
 
     def ensure_recovered(self) -> None:
-        """Recover now unless done: probing must see the host as a crashed run left it."""
-        if not self.recovered:
+        """Recover when due (see the module docstring). Operations call it before they probe,
+        so that they plan against the host as recovery leaves it, not as a crash left it."""
+        if not self.recovered or dead_journal_waits(self.store, self.host_id):
             self.recover()
+
+    def before_change(self, dry_run: bool = False) -> None:
+        """What every changing operation calls first (nothing for a dry run)."""
+        if not dry_run:
+            self.ensure_recovered()
 
     def recover(self) -> list[str]:
         """Undo operations that a crashed wirework process left half-done."""

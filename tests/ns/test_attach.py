@@ -113,21 +113,6 @@ def test_failure_at_every_step_rolls_back(netns: Namespaces, state_dir: str) -> 
     probe.close()
 
 
-def test_crash_mid_attach_is_recovered_by_next_command(netns: Namespaces, state_dir: str) -> None:
-    host, g1 = netns("host"), netns("g1")
-    env = {"WIREWORK_STATE_DIR": state_dir}
-    with Wirework(netns=host, state_dir=state_dir) as probe:
-        before = world(probe, g1)
-    for index in (1, 2, 3, 4):
-        crashed = wirework_cli("pipework", "br0", g1, "10.2.0.2/24@10.2.0.1", "--netns", host, check=False,
-                               env={**env, "WIREWORK_FAIL_AT": f"crash:{index}"})
-        assert crashed.returncode == 137
-        assert "br0" in sh("ip", "link", ns=host)  # the crash left things behind ...
-        wirework_cli("gc", "--netns", host, env=env)
-        with Wirework(netns=host, state_dir=state_dir) as probe:
-            assert world(probe, g1) == before, f"leftovers after a crash at step {index}"
-
-
 def test_macvlan_on_a_nic_reaches_the_lan(ww: Wirework, netns: Namespaces) -> None:
     lan, g1 = netns("lan"), netns("g1")
     host = ww.host.netns
@@ -335,25 +320,6 @@ def test_gc_of_an_old_wiring_spares_the_new_one(netns: Namespaces, state_dir: st
         teardown(ww.context, old[0].attachment, None)  # what a racing gc would do with its stale list
         assert "10.67.0.2/24" in sh("ip", "addr", ns=g1)
         assert [s.state for s in ww.ls()] == ["ok"]
-
-
-def test_crash_after_replacing_the_default_route_puts_it_back(netns: Namespaces, state_dir: str) -> None:
-    host, g1 = netns("host"), netns("g1")
-    sh("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p", ns=g1)
-    sh("ip", "addr", "add", "172.30.0.2/24", "dev", "eth0", ns=g1)
-    sh("ip", "link", "set", "eth0", "up", ns=g1)
-    sh("ip", "route", "add", "default", "via", "172.30.0.1", ns=g1)
-    env = {"WIREWORK_STATE_DIR": state_dir}
-    with Wirework(netns=host, state_dir=state_dir) as ww:
-        before = world(ww, g1)
-        steps = len(ww.attach(g1, "br0", ip="10.68.0.2/24", gateway="10.68.0.1", dry_run=True).plan.steps)
-    for index in range(1, steps):
-        out = wirework_cli("pipework", "br0", g1, "10.68.0.2/24@10.68.0.1", "--netns", host, check=False,
-                           env={**env, "WIREWORK_FAIL_AT": f"crash:{index}"})
-        assert out.returncode == 137
-        wirework_cli("gc", "--netns", host, env=env)
-        with Wirework(netns=host, state_dir=state_dir) as ww:
-            assert world(ww, g1) == before, f"after a crash at step {index}"
 
 
 def test_namespace_steps_never_delete_a_namespace_they_did_not_tag(netns: Namespaces) -> None:

@@ -50,3 +50,29 @@ def test_guest_gone_leaves_no_ovs_port_after_gc(ovs_host: tuple[str, OvsInstance
     wirework_cli("gc", "--netns", host, env=env)
     assert vsctl(inst, "list-ports", "ovsmine").split() == []
     assert "ovsmine" in vsctl(inst, "list-br")  # not ours: stays
+
+
+def test_gc_keeps_the_record_until_the_teardown_succeeded(ovs_host: tuple[str, OvsInstance], netns: Namespaces,
+                                                          state_dir: str) -> None:
+    """OVS unreachable during gc: the port cannot go, so neither may the record that names it;
+    a later gc (OVS back) removes both."""
+    import pytest
+
+    from wirework.errors import StepFailed
+    from wirework.kernel.ovs_instance import start_instance
+
+    host, inst = ovs_host
+    vsctl(inst, "add-br", "ovsmine", "--", "set", "bridge", "ovsmine", "datapath_type=netdev")
+    g1 = netns("g1")
+    with Wirework(netns=host, state_dir=state_dir, ovs_db=inst.db_socket) as ww:
+        ww.attach(g1, "ovsmine", ip="10.9.0.1/24")
+    sh("ip", "netns", "del", g1)
+    inst.stop()
+    with Wirework(netns=host, state_dir=state_dir, ovs_db=inst.db_socket) as ww:
+        with pytest.raises(StepFailed, match="record is kept"):
+            ww.gc()
+        assert [s.state for s in ww.ls()] == ["guest-gone"]
+    start_instance(host, inst.rundir)
+    with Wirework(netns=host, state_dir=state_dir, ovs_db=inst.db_socket) as ww:
+        assert len(ww.gc()) == 1
+        assert ww.ls() == [] and vsctl(inst, "list-ports", "ovsmine").split() == []

@@ -227,9 +227,9 @@ def test_own_journal_left_behind_is_recovered_by_the_same_process() -> None:
     journal.begin()
     for step in plan.steps[:3]:
         journal.applied(step.apply(host))
-    from wirework.plan import executor
+    from wirework.plan.journal import deactivate
 
-    executor._ACTIVE.discard(journal.op_id)  # what a failed close in the service leaves
+    deactivate(journal.op_id)  # what a failed close in the service leaves
     assert recover(host, store) and store.scan("ops/") == []
     assert [li.name for li in host.net.links(NS)] == ["lo"] and host.net.links(None) == []
 

@@ -52,20 +52,24 @@ def gc(ctx: HostContext) -> list[Attachment]:
 
     A stopped Docker container keeps its attachments (suspended: host side removed, record and
     address kept) unless they were made `--once`; Docker's own endpoints are left to Docker.
-    """
-    gone = []
+    Returns what was cleaned up; when a teardown fails, the others still go, then StepFailed
+    names what is left (its record is kept, so the next gc tries again)."""
+    cleaned, errors = [], []
     for status in ls(ctx):
         att, state = status.attachment, status.state
         if att.made_by == "wirework" and state in persist.WAITING and not att.spec.once:
             persist.suspend(ctx, att)
         if not persist.gone(att, state):
             continue
-        gone.append(att)
         try:
             teardown(ctx, att, ns_id_now(att))
-        except StepFailed:
-            pass  # reported by doctor; the record is gone and the rest was removed
-    return gone
+            cleaned.append(att)
+        except StepFailed as exc:
+            errors.append(str(exc))
+    if errors:
+        done = f" (cleaned up {len(cleaned)} other(s))" if cleaned else ""
+        raise StepFailed("; ".join(errors) + done)
+    return cleaned
 
 
 def inspect(ctx: HostContext, guest: str) -> GuestReport:

@@ -30,6 +30,7 @@ from wirework.model.guest import Guest
 from wirework.model.specs import AttachSpec
 from wirework.naming import attachment_id, guest_mac, host_veth_name
 from wirework.plan.executor import run_best_effort
+from wirework.plan.journal import operation
 from wirework.plan.steps import Plan, Step
 from wirework.store.base import Compare, Delete, Op, Put
 
@@ -55,7 +56,7 @@ def sweep_forward_rules(ctx: HostContext) -> list[str]:
 def attach_spec(ctx: HostContext, spec: AttachSpec, *, dry_run: bool = False, guest: Guest | None = None) -> AttachResult:
     """`guest`: the spec's guest already resolved (a restarted container, looked up once)."""
     if not dry_run:
-        ctx.ensure_recovered()  # first, so that probing sees the host as a crashed run left it
+        ctx.ensure_recovered()  # first, so that probing sees the host as recovery leaves it
     spec = _resolve_host_mac(ctx, spec)
     g = guest or ctx.resolve(spec.guest)
     att_id = attachment_id(g.key, spec.cont_ifname)
@@ -78,19 +79,20 @@ def attach_spec(ctx: HostContext, spec: AttachSpec, *, dry_run: bool = False, gu
         plan = replace(plan_detach(stale, None, 1), operation="attach") + plan
     if dry_run:
         return AttachResult(make_record(ctx, spec, facts, g, []), True, plan)
-    reserved = claims.reserve_ip(ctx, spec, att_id)
     holder: list[Attachment] = []
 
     def commit(undo: list[Step]) -> list[Op]:
         holder.append(make_record(ctx, spec, facts, g, undo))
         return (forget_ops(ctx, stale) if stale else []) + record_ops(ctx, holder[0])
 
-    try:
-        ctx.executor().run(plan, commit)
-    except BaseException:
-        if reserved:
-            claims.release_ip(ctx, spec, att_id)
-        raise
+    with operation() as op:  # the claim names it: nobody takes it over while this runs
+        reserved = claims.reserve_ip(ctx, spec, att_id, op)
+        try:
+            ctx.executor().run(plan, commit, op=op)
+        except BaseException:
+            if reserved:
+                claims.release_ip(ctx, spec, op)
+            raise
     return AttachResult(holder[0], True, plan)
 
 def _resolve_host_mac(ctx: HostContext, spec: AttachSpec) -> AttachSpec:
@@ -121,19 +123,18 @@ def _gone_holder(ctx: HostContext, spec: AttachSpec, att_id: str) -> Attachment 
     if not spec.cidr:
         return None
     entry = ctx.store.get(claims.ip_key(ctx.host_id, spec.host_if, spec.cidr.split("/")[0]))
-    if entry is None or entry.value == att_id:
+    holder_id = claims.claim_holder(entry.value)[0] if entry is not None else att_id
+    if holder_id == att_id:
         return None
-    holder = records.load(ctx.store, ctx.host_id, str(entry.value))
+    holder = records.load(ctx.store, ctx.host_id, holder_id)
     # A stopped container keeps its address (it is wired again when it starts) unless --once.
     return holder if holder is not None and persist.gone(holder, state_of(ctx, holder)) else None
 
 def _clear(ctx: HostContext, gone: Attachment) -> None:
     """Tear down an attachment whose guest is gone, as gc would, so that the everyday
-    `docker rm -f x; docker run --name x; pipework ...` loop needs no gc in between."""
-    try:
-        teardown(ctx, gone, ns_id_now(gone))
-    except StepFailed:
-        pass  # what could not be removed is reported by doctor; the record and the claim are gone
+    `docker rm -f x; docker run --name x; pipework ...` loop needs no gc in between. When
+    something of it cannot be removed, its record and claim stay and StepFailed says what."""
+    teardown(ctx, gone, ns_id_now(gone))
 
 def make_record(ctx: HostContext, spec: AttachSpec, facts: Any, g: Guest, undo: list[Step]) -> Attachment:
     cidr, gateway, lease = spec.cidr, spec.gateway, None
@@ -198,17 +199,19 @@ def _detach_plan(ctx: HostContext, att: Attachment, current_ns: str | None) -> P
     return plan_detach(att, current_ns, others, prune_bridge=bridge_prunable(ctx.host, att, others))
 
 def teardown(ctx: HostContext, att: Attachment, current_ns: str | None) -> None:
-    # Claim the record first (compare-and-delete on its revision): when another process has
-    # just wired the same guest interface again, its newer record wins and nothing is torn down.
+    """Remove what `att` made, then its record: kept while anything is left (a retry removes
+    the rest, every step tolerates absence). The record goes by compare-and-delete on the
+    revision read first: a newer wiring of the same guest interface (another owner tag) is
+    never touched, neither its objects nor its record."""
     entry = ctx.store.get(records.att_key(att.host, att.id))
     if entry is None or Attachment.from_dict(entry.value).owner != att.owner:
-        return
-    if not ctx.store.txn([Compare(entry.key, entry.revision)], forget_ops(ctx, att)):
         return
     plan = _detach_plan(ctx, att, current_ns)
     errors = run_best_effort(ctx.host, plan.steps)
     if errors:
-        raise StepFailed(f"detach of {att.cont_ifname} from {att.guest.name} left: " + "; ".join(errors))
+        raise StepFailed(f"detach of {att.cont_ifname} from {att.guest.name} left: " + "; ".join(errors)
+                         + "; its record is kept: run the command again once that is fixed")
+    ctx.store.txn([Compare(entry.key, entry.revision)], forget_ops(ctx, att))
 
 def forget_ops(ctx: HostContext, att: Attachment) -> list[Op]:
     ops: list[Op] = [Delete(records.att_key(att.host, att.id))]

@@ -113,6 +113,7 @@ def suspend(ctx: HostContext, att: Attachment) -> list[str]:
     """The container stopped: remove what its stop left on the host side, keep record and claim."""
     if att.suspended:
         return []
+    ctx.before_change()
     steps = [s for s in plan_detach(att, None, 1).steps if not isinstance(s, RemoveForwardAccept)]
     errors = run_best_effort(ctx.host, steps)
     entry = ctx.store.get(records.att_key(att.host, att.id))

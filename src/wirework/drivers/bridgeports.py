@@ -35,6 +35,13 @@ class SetHairpin(Step):
         host.net.set_hairpin(self.port, self.on)
         return () if self.fresh else [SetHairpin(self.port, not self.on)]
 
+    def changes_existing(self) -> bool:
+        return not self.fresh
+
+    def prepare(self, host: Host) -> Sequence[Step]:
+        before = host.net.hairpin(self.port)
+        return [SetHairpin(self.port, before)] if before is not None and before != self.on else ()
+
     def describe(self) -> str:
         why = " (a guest reaching its own published port through a host address)" if self.on else ""
         return f"turn hairpin mode {'on' if self.on else 'off'} for bridge port {self.port}{why}"

@@ -129,6 +129,9 @@ class RunDhcpClient(Step):
         undo.append(DhcpLease.of(lease, self))
         return list(reversed(undo))
 
+    def changes_existing(self) -> bool:
+        return False  # the lease's address and route sit on the interface the plan created
+
     def describe(self) -> str:
         return f"get a DHCP lease for {self.ifname}{where(self.ns)} ({self.client}) and apply it"
 
@@ -162,6 +165,9 @@ class DhcpLease(Step):
 
     def apply(self, host: Host) -> Sequence[Step]:
         return ()
+
+    def changes_existing(self) -> bool:
+        return False  # changes nothing at all
 
     def describe(self) -> str:
         return f"let the DHCP lease of {self.ip} on {self.ifname}{where(self.ns)} lapse (nothing to change)"

@@ -1,7 +1,8 @@
 """Steps on links, addresses, routes and rules: each one netlink change with its exact undo.
 
 Removal steps tolerate absence (teardown is repeatable); create steps for tagged objects
-offer a crash undo so an interrupted run never leaks them.
+offer a crash undo so an interrupted run never leaks them; steps that change a link that
+existed before read its state in `prepare`, so the executor journals how to put it back.
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ class CreateVeth(Step):
     def crash_undo(self) -> Sequence[Step]:
         return [DeleteLink(self.host_name, None, self.owner)]
 
+    def changes_existing(self) -> bool:
+        return False
+
     def describe(self) -> str:
         extras = [f"in bridge {self.master}"] if self.master else []
         extras += ["up"] if self.up else []
@@ -111,6 +115,9 @@ class CreateBridge(Step):
     def crash_undo(self) -> Sequence[Step]:
         return [DeleteLink(self.name, None, self.owner)]
 
+    def changes_existing(self) -> bool:
+        return False
+
     def describe(self) -> str:
         return f"create Linux bridge {self.name}" + (" with VLAN filtering" if self.vlan_filtering else "")
 
@@ -139,6 +146,9 @@ class CreateMacvlan(Step):
     def crash_undo(self) -> Sequence[Step]:
         return [DeleteLink(self.name, self.ns, self.owner)]
 
+    def changes_existing(self) -> bool:
+        return False
+
     def describe(self) -> str:
         return f"create macvlan {self.name} on {self.parent} ({self.mode} mode){where(self.ns)}"
 
@@ -165,6 +175,9 @@ class CreateVlan(Step):
     def crash_undo(self) -> Sequence[Step]:
         return [DeleteLink(self.name, None, self.owner)]
 
+    def changes_existing(self) -> bool:
+        return False
+
     def describe(self) -> str:
         return f"create 802.1Q VLAN {self.vid} interface {self.name} on {self.parent}"
 
@@ -183,6 +196,9 @@ class DeleteLink(Step):
     def apply(self, host: Host) -> Sequence[Step]:
         host.net.delete_link(self.name, self.ns, owner=self.owner)
         return ()
+
+    def changes_existing(self) -> bool:
+        return False  # a deletion has no undo, in a crash or not
 
     def describe(self) -> str:
         return f"delete {self.name}{where(self.ns)}" + (f" (if tagged {tag(self.owner)})" if self.owner else "")
@@ -209,6 +225,18 @@ class SetMaster(Step):
         host.net.set_master(self.name, self.master)
         return () if self.fresh else [SetMaster(self.name, None)]
 
+    def changes_existing(self) -> bool:
+        return not self.fresh
+
+    def prepare(self, host: Host) -> Sequence[Step]:
+        info = host.net.link(self.name)
+        if info is None:
+            return ()
+        old = host.net.link_by_index(info.master) if info.master else None
+        if (old.name if old is not None else None) == self.master:
+            return ()
+        return [SetMaster(self.name, old.name if old is not None else None)]
+
     def describe(self) -> str:
         return f"attach {self.name} to bridge {self.master}" if self.master else f"release {self.name} from its bridge"
 
@@ -234,6 +262,13 @@ class LinkUp(Step):
         host.net.set_up(self.name, self.ns)
         return [LinkDown(self.name, self.ns)]
 
+    def changes_existing(self) -> bool:
+        return not self.fresh
+
+    def prepare(self, host: Host) -> Sequence[Step]:
+        info = host.net.link(self.name, self.ns)
+        return [LinkDown(self.name, self.ns)] if info is not None and not info.up else ()
+
     def describe(self) -> str:
         return f"bring {self.name} up{where(self.ns)}"
 
@@ -254,6 +289,10 @@ class LinkDown(Step):
             return ()
         host.net.set_up(self.name, self.ns, up=False)
         return [LinkUp(self.name, self.ns)]
+
+    def prepare(self, host: Host) -> Sequence[Step]:
+        info = host.net.link(self.name, self.ns)
+        return [LinkUp(self.name, self.ns)] if info is not None and info.up else ()
 
     def describe(self) -> str:
         return f"bring {self.name} down{where(self.ns)}"
@@ -277,6 +316,10 @@ class SetMtu(Step):
         host.net.set_mtu(self.name, self.mtu, self.ns)
         return [SetMtu(self.name, info.mtu, self.ns)] if info is not None else ()
 
+    def prepare(self, host: Host) -> Sequence[Step]:
+        info = host.net.link(self.name, self.ns)
+        return [SetMtu(self.name, info.mtu, self.ns)] if info is not None and info.mtu != self.mtu else ()
+
     def describe(self) -> str:
         return f"set MTU of {self.name} to {self.mtu}{where(self.ns)}"
 
@@ -296,6 +339,12 @@ class SetTxOffload(Step):
     def apply(self, host: Host) -> Sequence[Step]:
         host.net.set_tx_offload(self.ifname, self.ns, self.on)
         return () if self.fresh else [SetTxOffload(self.ifname, self.ns, not self.on)]
+
+    def changes_existing(self) -> bool:
+        return not self.fresh
+
+    def prepare(self, host: Host) -> Sequence[Step]:
+        return [SetTxOffload(self.ifname, self.ns, not self.on)]
 
     def describe(self) -> str:
         why = " (a userspace OVS bridge forwards partial checksums unfixed)" if not self.on else ""
@@ -322,6 +371,9 @@ class BridgeVlan(Step):
         host.net.bridge_vlan(self.port, self.vid, add=self.add)
         return [BridgeVlan(self.port, self.vid, not self.add)]
 
+    def prepare(self, host: Host) -> Sequence[Step]:
+        return [BridgeVlan(self.port, self.vid, not self.add)] if host.net.link(self.port) is not None else ()
+
     def describe(self) -> str:
         return f"{'add' if self.add else 'remove'} {self.port} {'to' if self.add else 'from'} VLAN {self.vid} (untagged)"
 
@@ -346,9 +398,12 @@ class MoveLink(Step):
     new_name: str
     owner: str = ""
     old_alias: str = ""
+    if_present: bool = False  # an undo journaled before the move: nothing to do if it never ran
 
     def apply(self, host: Host) -> Sequence[Step]:
         info = host.net.link(self.name, self.from_ns)
+        if info is None and self.if_present:
+            return ()
         old_alias = info.alias if info is not None else ""
         host.net.move_link(self.name, self.from_ns, self.to_ns, self.new_name)
         if self.owner:
@@ -358,7 +413,12 @@ class MoveLink(Step):
         return [MoveLink(self.new_name, self.to_ns, self.from_ns, self.name, "", old_alias)]
 
     def crash_undo(self) -> Sequence[Step]:
-        return [MoveLink(self.new_name, self.to_ns, self.from_ns, self.name)] if self.owner else ()
+        return [MoveLink(self.new_name, self.to_ns, self.from_ns, self.name, if_present=True)] if self.owner else ()
+
+    def prepare(self, host: Host) -> Sequence[Step]:
+        info = host.net.link(self.name, self.from_ns)
+        old_alias = info.alias if info is not None else ""
+        return [MoveLink(self.new_name, self.to_ns, self.from_ns, self.name, "", old_alias, if_present=True)]
 
     def describe(self) -> str:
         src = f" from {self.from_ns}" if self.from_ns else ""

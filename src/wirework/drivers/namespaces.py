@@ -87,6 +87,13 @@ class CreateNetns(Step):
         # Safe whether or not it ran: a namespace of that name without our tag is left alone.
         return [DeleteNetns(self.name, self.owner)] if self.owner else ()
 
+    def changes_existing(self) -> bool:
+        return not self.owner
+
+    def prepare(self, host: Host) -> Sequence[Step]:
+        # Untagged: only a namespace missing now is one this step makes (it refuses existing ones).
+        return () if namespace_ops(host).ns_exists(self.name) else [DeleteNetns(self.name)]
+
     def describe(self) -> str:
         return f"create network namespace {self.name}"
 
@@ -114,6 +121,9 @@ class DeleteNetns(Step):
                 return ()  # not ours: never delete another's namespace
         ops.ns_delete(self.name)
         return ()
+
+    def changes_existing(self) -> bool:
+        return False  # a deletion has no undo, in a crash or not
 
     def describe(self) -> str:
         return f"delete network namespace {self.name}"

@@ -1,18 +1,46 @@
 """Steps on addresses, routes and rules: each one netlink change with its exact undo.
 
 Removal steps tolerate absence; steps on a link the plan itself created are `fresh` (no undo
-of their own: deleting the link undoes them).
+of their own: deleting the link undoes them). The others change what may have existed
+before: `prepare` looks whether the address, route or rule is there now, so the undo the
+executor journals before the step runs is exact whether or not the step then gets to run.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from wirework.drivers.links import ns_ip, where
 from wirework.model.addr import parse_cidr
-from wirework.model.host import Host, RouteSpec, RuleSpec
+from wirework.model.host import Host, RouteInfo, RouteSpec, RuleInfo, RuleSpec
 from wirework.plan.steps import Step, register
+
+
+def has_address(host: Host, ifname: str, cidr: str, ns: str | None) -> bool:
+    want = ipaddress.ip_interface(cidr)
+    return any(ipaddress.ip_interface(a.cidr) == want for a in host.net.addresses(ns, ifname))
+
+
+def _same_route(r: RouteInfo, want: RouteSpec) -> bool:
+    # The kernel fills in what the request left out (an IPv6 metric of 1024, say).
+    default_metric = r.metric in (0, 1024) if not want.metric else r.metric == want.metric
+    return (r.dst == want.dst and default_metric and (not want.gateway or r.gateway == want.gateway)
+            and (not want.dev or r.dev == want.dev))
+
+
+def has_route(host: Host, route: RouteSpec, ns: str | None) -> bool:
+    return any(_same_route(r, route) for r in host.net.routes(ns, table=route.table))
+
+
+def _same_rule(r: RuleInfo, want: RuleSpec) -> bool:
+    return ((not want.priority or r.priority == want.priority) and r.table == want.table and r.src == want.src
+            and r.dst == want.dst and r.iif == want.iif and r.oif == want.oif and r.fwmark == want.fwmark)
+
+
+def has_rule(host: Host, rule: RuleSpec, ns: str | None) -> bool:
+    return any(_same_rule(r, rule) for r in host.net.rules(ns))
 
 
 @register
@@ -28,6 +56,14 @@ class AddAddress(Step):
         if host.net.add_address(self.ifname, parse_cidr(self.cidr), self.ns) and not self.fresh:
             return [DelAddress(self.ifname, self.cidr, self.ns)]
         return ()
+
+    def changes_existing(self) -> bool:
+        return not self.fresh
+
+    def prepare(self, host: Host) -> Sequence[Step]:
+        if host.net.link(self.ifname, self.ns) is None or has_address(host, self.ifname, self.cidr, self.ns):
+            return ()
+        return [DelAddress(self.ifname, self.cidr, self.ns)]
 
     def describe(self) -> str:
         return f"add address {self.cidr} to {self.ifname}{where(self.ns)}"
@@ -47,6 +83,9 @@ class DelAddress(Step):
     def apply(self, host: Host) -> Sequence[Step]:
         removed = host.net.del_address(self.ifname, parse_cidr(self.cidr), self.ns)
         return [AddAddress(self.ifname, self.cidr, self.ns)] if removed else ()
+
+    def prepare(self, host: Host) -> Sequence[Step]:
+        return [AddAddress(self.ifname, self.cidr, self.ns)] if has_address(host, self.ifname, self.cidr, self.ns) else ()
 
     def describe(self) -> str:
         return f"remove address {self.cidr} from {self.ifname}{where(self.ns)}"
@@ -89,9 +128,16 @@ class AddRoute(Step):
         return [DelRoute(self.route, self.ns)] if added and not self.fresh else ()
 
     def crash_undo(self) -> Sequence[Step]:
-        # A route through a named device that this plan may have added (the guest's new
-        # default): remove it so the default it replaced can come back (one per table).
+        # What journals of older versions ran: a route through a named device that the plan
+        # may have added (the guest's new default), removed so the default it replaced can
+        # come back (one per table). Current journals record `prepare` instead.
         return [DelRoute(self.route, self.ns)] if self.route.dev and not self.fresh else ()
+
+    def changes_existing(self) -> bool:
+        return not self.fresh
+
+    def prepare(self, host: Host) -> Sequence[Step]:
+        return () if has_route(host, self.route, self.ns) else [DelRoute(self.route, self.ns)]
 
     def describe(self) -> str:
         return f"add route {_route_text(self.route)}{where(self.ns)}"
@@ -115,6 +161,9 @@ class DelRoute(Step):
         # Putting the route back is safe whether or not it was removed ("exists" is a no-op).
         return [AddRoute(self.route, self.ns)]
 
+    def prepare(self, host: Host) -> Sequence[Step]:
+        return [AddRoute(self.route, self.ns)] if has_route(host, self.route, self.ns) else ()
+
     def describe(self) -> str:
         return f"remove route {_route_text(self.route)}{where(self.ns)}"
 
@@ -132,9 +181,13 @@ class ReplaceRoute(Step):
     ns: str | None = None
 
     def apply(self, host: Host) -> Sequence[Step]:
+        undo = self.prepare(host)
+        host.net.replace_route(self.route, self.ns)
+        return undo
+
+    def prepare(self, host: Host) -> Sequence[Step]:
         same = [r for r in host.net.routes(self.ns, table=self.route.table)
                 if r.dst == self.route.dst and r.metric == self.route.metric]
-        host.net.replace_route(self.route, self.ns)
         if not same:
             return [DelRoute(self.route, self.ns)]
         old = same[0]
@@ -172,6 +225,9 @@ class AddRule(Step):
     def apply(self, host: Host) -> Sequence[Step]:
         return [DelRule(self.rule, self.ns)] if host.net.add_rule(self.rule, self.ns) else ()
 
+    def prepare(self, host: Host) -> Sequence[Step]:
+        return () if has_rule(host, self.rule, self.ns) else [DelRule(self.rule, self.ns)]
+
     def describe(self) -> str:
         return f"add rule {_rule_text(self.rule)}{where(self.ns)}"
 
@@ -189,6 +245,9 @@ class DelRule(Step):
     def apply(self, host: Host) -> Sequence[Step]:
         removed = host.net.del_rule(self.rule, self.ns)
         return [AddRule(self.rule, self.ns)] if removed else ()
+
+    def prepare(self, host: Host) -> Sequence[Step]:
+        return [AddRule(self.rule, self.ns)] if has_rule(host, self.rule, self.ns) else ()
 
     def describe(self) -> str:
         return f"remove rule {_rule_text(self.rule)}{where(self.ns)}"

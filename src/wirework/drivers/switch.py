@@ -1,10 +1,16 @@
-"""Steps on Open vSwitch, on the iptables coexistence rule, on sysctls and programs."""
+"""Steps on Open vSwitch, on the iptables coexistence rule, on sysctls and programs.
+
+OVS bridges and ports carry their owner in `external_ids`: creating them needs no journal
+record (their crash undo is tag-checked). A sysctl, the FORWARD accept and a program change
+what was there before: `prepare` reads it, and the executor journals the undo first.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from wirework.errors import WireworkError
 from wirework.model.host import Host
 from wirework.naming import OVS_OWNER_KEY, tag
 from wirework.plan.steps import Step, register
@@ -31,6 +37,9 @@ class OvsAddBridge(Step):
     def crash_undo(self) -> Sequence[Step]:
         return [OvsDelBridge(self.name, self.owner)]
 
+    def changes_existing(self) -> bool:
+        return False
+
     def describe(self) -> str:
         return f"create Open vSwitch bridge {self.name} (datapath {self.datapath})"
 
@@ -51,6 +60,9 @@ class OvsDelBridge(Step):
     def apply(self, host: Host) -> Sequence[Step]:
         host.ovs.del_bridge(self.name, owner=self.owner)
         return ()
+
+    def changes_existing(self) -> bool:
+        return False  # a deletion has no undo, in a crash or not
 
     def describe(self) -> str:
         return f"delete Open vSwitch bridge {self.name}"
@@ -75,6 +87,9 @@ class OvsAddPort(Step):
     def crash_undo(self) -> Sequence[Step]:
         return [OvsDelPort(self.bridge, self.port, self.owner)]
 
+    def changes_existing(self) -> bool:
+        return False
+
     def describe(self) -> str:
         vlan = f" with VLAN tag {self.tag}" if self.tag is not None else ""
         return f"add port {self.port} to Open vSwitch bridge {self.bridge}{vlan}"
@@ -96,6 +111,9 @@ class OvsDelPort(Step):
     def apply(self, host: Host) -> Sequence[Step]:
         host.ovs.del_port(self.bridge, self.port, owner=self.owner)
         return ()
+
+    def changes_existing(self) -> bool:
+        return False  # a deletion has no undo, in a crash or not
 
     def describe(self) -> str:
         return f"remove port {self.port} from Open vSwitch bridge {self.bridge}"
@@ -123,6 +141,10 @@ class EnsureForwardAccept(Step):
         # bridges that no longer exist (attachments.ops.sweep_forward_rules).
         return ()
 
+    def prepare(self, host: Host) -> Sequence[Step]:
+        # Journaled: only a rule this very step adds is removed after a crash.
+        return () if host.fw.has_bridge_forward(self.bridge, self.owner) else [RemoveForwardAccept(self.bridge, self.owner)]
+
     def describe(self) -> str:
         return (
             f"accept traffic between ports of {self.bridge} in iptables DOCKER-USER/FORWARD "
@@ -147,6 +169,9 @@ class RemoveForwardAccept(Step):
         host.fw.remove_bridge_forward(self.bridge, self.owner)
         return ()
 
+    def changes_existing(self) -> bool:
+        return False  # a deletion has no undo, in a crash or not
+
     def describe(self) -> str:
         return f"remove the FORWARD accept rule for {self.bridge}"
 
@@ -169,6 +194,10 @@ class SetSysctl(Step):
         host.sysctl.set(self.key, self.value, self.ns)
         return [SetSysctl(self.key, old, self.ns)] if old is not None else ()
 
+    def prepare(self, host: Host) -> Sequence[Step]:
+        old = host.sysctl.get(self.key, self.ns)
+        return [SetSysctl(self.key, old, self.ns)] if old is not None and old != self.value else ()
+
     def describe(self) -> str:
         return f"set {self.key} = {self.value}" + (f" in {self.ns}" if self.ns else "")
 
@@ -185,10 +214,22 @@ class RunProgram(Step):
     ns: str | None
     argv: tuple[str, ...]
     undo_argv: tuple[str, ...] = ()
+    may_fail: bool = False  # an undo run after a crash: the program it undoes may never have run
 
     def apply(self, host: Host) -> Sequence[Step]:
-        host.proc.run_in(self.ns, list(self.argv))
+        try:
+            host.proc.run_in(self.ns, list(self.argv))
+        except WireworkError:
+            if not self.may_fail:
+                raise
+            return ()
         return [RunProgram(self.ns, self.undo_argv)] if self.undo_argv else ()
+
+    def prepare(self, host: Host) -> Sequence[Step]:
+        # A program's effect cannot be read back: after a crash its undo program runs (a kill
+        # of wirework rarely stops the program itself, which then completes), and failing is
+        # fine when the program never ran.
+        return [RunProgram(self.ns, self.undo_argv, may_fail=True)] if self.undo_argv else ()
 
     def describe(self) -> str:
         return f"run {' '.join(self.argv)}" + (f" in {self.ns}" if self.ns else "")

@@ -40,6 +40,9 @@ class OvsAddTunnelPort(Step):
     def crash_undo(self) -> Sequence[Step]:
         return [OvsDelPort(self.bridge, self.port, self.owner)]
 
+    def changes_existing(self) -> bool:
+        return False
+
     def describe(self) -> str:
         key = f" key {self.key}" if self.key is not None else ""
         return f"add {self.type_.upper()} tunnel port {self.port} to {self.remote_ip}{key} on Open vSwitch bridge {self.bridge}"

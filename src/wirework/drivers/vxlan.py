@@ -198,6 +198,9 @@ class CreateVxlan(Step):
     def crash_undo(self) -> Sequence[Step]:
         return [_delete(self.name, self.owner)]
 
+    def changes_existing(self) -> bool:
+        return False
+
     def describe(self) -> str:
         return (f"create VXLAN device {self.name} (VNI {self.vni}, local {self.local}, UDP {self.port}, "
                 f"learning off, MTU {self.mtu or 'default'})")
@@ -231,6 +234,12 @@ class AddFdb(Step):
             return [DelFdb(self.dev, self.dst, self.mac)]
         return ()
 
+    def changes_existing(self) -> bool:
+        return not self.fresh
+
+    def prepare(self, host: Host) -> Sequence[Step]:
+        return () if _has_fdb(host, self.dev, self.mac, self.dst) else [DelFdb(self.dev, self.dst, self.mac)]
+
     def describe(self) -> str:
         what = "flood (broadcast, unknown unicast)" if self.mac == ZERO_MAC else f"frames for {self.mac}"
         return f"send {what} on {self.dev} to peer {self.dst}"
@@ -250,11 +259,28 @@ class DelFdb(Step):
     def apply(self, host: Host) -> Sequence[Step]:
         return [AddFdb(self.dev, self.dst, self.mac)] if host.net.fdb_del(self.dev, self.mac, self.dst) else ()
 
+    def prepare(self, host: Host) -> Sequence[Step]:
+        return [AddFdb(self.dev, self.dst, self.mac)] if _has_fdb(host, self.dev, self.mac, self.dst) else ()
+
+
     def describe(self) -> str:
         return f"remove FDB entry {self.mac} -> {self.dst} from {self.dev}"
 
     def commands(self) -> list[str]:
         return [f"bridge fdb del {self.mac} dev {self.dev} dst {self.dst}"]
+
+
+def _has_fdb(host: Host, dev: str, mac: str, dst: str) -> bool:
+    if host.net.link(dev) is None:
+        return False
+    return FdbEntry(mac.lower(), dst) in {FdbEntry(e.mac.lower(), e.dst) for e in host.net.fdb(dev)}
+
+
+def _neighbour(host: Host, dev: str, ip: str) -> str | None:
+    """The MAC a neighbour entry gives `ip` on `dev` now ("" without one; None: no entry)."""
+    if host.net.link(dev) is None:
+        return None
+    return next((n.mac for n in host.net.neighbours(dev) if n.ip == ip), None)
 
 
 @register
@@ -266,7 +292,14 @@ class AddNeighbour(Step):
     mac: str
 
     def apply(self, host: Host) -> Sequence[Step]:
-        return [DelNeighbour(self.dev, self.ip)] if host.net.neigh_add(self.dev, self.ip, self.mac) else ()
+        undo = self.prepare(host)  # an entry it replaces comes back with its own MAC
+        return undo if host.net.neigh_add(self.dev, self.ip, self.mac) else ()
+
+    def prepare(self, host: Host) -> Sequence[Step]:
+        old = _neighbour(host, self.dev, self.ip)
+        if old is None:
+            return [DelNeighbour(self.dev, self.ip)]
+        return [AddNeighbour(self.dev, self.ip, old)] if old and old.lower() != self.mac.lower() else ()
 
     def describe(self) -> str:
         return f"add permanent neighbour {self.ip} at {self.mac} on {self.dev}"
@@ -287,6 +320,10 @@ class DelNeighbour(Step):
         if old is None or not host.net.neigh_del(self.dev, self.ip):
             return ()
         return [AddNeighbour(self.dev, self.ip, old.mac)] if old.mac else ()
+
+    def prepare(self, host: Host) -> Sequence[Step]:
+        old = _neighbour(host, self.dev, self.ip)
+        return [AddNeighbour(self.dev, self.ip, old)] if old else ()
 
     def describe(self) -> str:
         return f"remove neighbour {self.ip} from {self.dev}"

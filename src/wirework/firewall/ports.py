@@ -46,6 +46,9 @@ class PublishPort(Step):
     def crash_undo(self) -> Sequence[Step]:
         return [UnpublishPort(self.mapping)]
 
+    def changes_existing(self) -> bool:
+        return False  # the crash undo removes the port only while it points at this very guest
+
     def describe(self) -> str:
         m = self.mapping
         return f"publish {m.text()} to {m.guest_ip} on network {m.network} ({tag(m.owner or 'net:' + m.network)})"
@@ -74,6 +77,9 @@ class UnpublishPort(Step):
         except Conflict:
             return ()
         return [PublishPort(m)]
+
+    def prepare(self, host: Host) -> Sequence[Step]:
+        return [PublishPort(self.mapping)]  # like its undo: the caller's records say it was there
 
     def describe(self) -> str:
         return f"unpublish {self.mapping.text()} (guest {self.mapping.guest_ip})"

@@ -1,7 +1,10 @@
 """Firewall steps: the `inet wirework` table, networks and links between them (ports: `firewall.ports`).
 
 Every step applies one atomic nft batch (through `host.nft`, libnftables JSON) and returns
-its exact undo: nothing when it found its change already made. Adding a network also turns
+its exact undo: nothing when it found its change already made. Creating the tables, a
+network's tagged rules and a port mapping need no journal record (their crash undo removes
+only what carries the same tag); the other steps read the tables in `prepare`, so the
+executor journals their undo before they run. Adding a network also turns
 on `route_localnet` for its bridge (so the host can reach ports published on 127.0.0.1; the
 `guard` chain keeps guests from using it) and, when the host's iptables FORWARD policy is
 DROP (Docker), inserts tagged accepts for the bridge in DOCKER-USER/FORWARD: a drop in any
@@ -47,6 +50,9 @@ class EnsureFirewallBase(Step):
     def crash_undo(self) -> Sequence[Step]:
         return [DeleteFirewallBase()]
 
+    def changes_existing(self) -> bool:
+        return False
+
     def describe(self) -> str:
         return "create nftables tables inet wirework and bridge wirework (chains, port maps, network maps)"
 
@@ -69,6 +75,9 @@ class DeleteFirewallBase(Step):
         except NotFound:
             return ()
         return [EnsureFirewallBase()]
+
+    def prepare(self, host: Host) -> Sequence[Step]:
+        return [EnsureFirewallBase()] if not missing_base(host) and is_empty(host) else ()
 
     def describe(self) -> str:
         return "delete nftables tables inet/bridge wirework if no network uses them"
@@ -115,6 +124,13 @@ class AddNetworkRules(Step):
     def crash_undo(self) -> Sequence[Step]:
         return [RemoveBridgeAccept(self.net.bridge, self.net.owner), RemoveNetworkRules(self.net)]
 
+    def prepare(self, host: Host) -> Sequence[Step]:
+        # The rules and accepts carry the network's tag, but route_localnet may have been set
+        # on a bridge that existed before: its old value is journaled with them.
+        old = host.sysctl.get(f"net.ipv4.conf.{self.net.bridge}.route_localnet")
+        sysctl = [SetSysctl(f"net.ipv4.conf.{self.net.bridge}.route_localnet", old)] if old not in (None, "1") else []
+        return [*self.crash_undo(), *sysctl] if self.net.bridge not in registry(host) else sysctl
+
     def describe(self) -> str:
         n = self.net
         opts = [o for o, on in (("internal", n.internal), ("masquerade", n.masquerade and not n.internal),
@@ -138,19 +154,27 @@ class RemoveNetworkRules(Step):
 
     def apply(self, host: Host) -> Sequence[Step]:
         net = self.net
-        redo: list[Step] = []
-        known = registry(host)
-        found = known.get(net.bridge)
-        if found is not None and found.split(" #")[0] == tag(net.owner):
-            names = {bridge: network_of(comment) for bridge, comment in known.items()}
-            pairs = [(a, b) for a, b in link_pairs(host) if net.bridge in (a, b) and a < b]
+        redo, pairs = self._redo(host)
+        if redo:
             batch = [c for a, b in pairs for c in r.render_unlink(a, b)] + r.render_network_removal(net)
             host.nft.run(batch)
-            redo = [AddNetworkRules(net)]
-            redo += [LinkNetworks(names.get(a, a), names.get(b, b)) for a, b in pairs]
         if host.fw.forward_blocked():  # the accepts were only added under a DROP policy
             host.fw.remove_bridge_accept(net.bridge, net.owner)
         return redo
+
+    def prepare(self, host: Host) -> Sequence[Step]:
+        return self._redo(host)[0]
+
+    def _redo(self, host: Host) -> tuple[list[Step], list[tuple[str, str]]]:
+        """What puts the rules and links back, and the links to remove ([] when not ours)."""
+        known = registry(host)
+        found = known.get(self.net.bridge)
+        if found is None or found.split(" #")[0] != tag(self.net.owner):
+            return [], []
+        names = {bridge: network_of(comment) for bridge, comment in known.items()}
+        pairs = [(a, b) for a, b in link_pairs(host) if self.net.bridge in (a, b) and a < b]
+        redo: list[Step] = [AddNetworkRules(self.net)]
+        return redo + [LinkNetworks(names.get(a, a), names.get(b, b)) for a, b in pairs], pairs
 
     def describe(self) -> str:
         return f"remove firewall rules of network {self.net.name} (bridge {self.net.bridge}) and its links"
@@ -169,6 +193,9 @@ class RemoveBridgeAccept(Step):
     def apply(self, host: Host) -> Sequence[Step]:
         host.fw.remove_bridge_accept(self.bridge, self.owner)
         return ()
+
+    def changes_existing(self) -> bool:
+        return False  # a deletion has no undo, in a crash or not
 
     def describe(self) -> str:
         return f"remove the iptables accepts for {self.bridge} from DOCKER-USER/FORWARD"
@@ -204,6 +231,9 @@ class LinkNetworks(Step):
             return ()
         return [UnlinkNetworks(self.a, self.b)]
 
+    def prepare(self, host: Host) -> Sequence[Step]:
+        return () if _linked(host, self.a, self.b) else [UnlinkNetworks(self.a, self.b)]
+
     def describe(self) -> str:
         return f"allow traffic between networks {self.a} and {self.b}"
 
@@ -228,11 +258,23 @@ class UnlinkNetworks(Step):
             return ()
         return [LinkNetworks(self.a, self.b)]
 
+    def prepare(self, host: Host) -> Sequence[Step]:
+        return [LinkNetworks(self.a, self.b)] if _linked(host, self.a, self.b) else ()
+
+
     def describe(self) -> str:
         return f"isolate networks {self.a} and {self.b} from each other again"
 
     def commands(self) -> list[str]:
         return text.unlink(f"<bridge of {self.a}>", f"<bridge of {self.b}>")
+
+
+def _linked(host: Host, a: str, b: str) -> bool:
+    known = bridges_by_network(host)
+    if a not in known or b not in known:
+        return False
+    pair = {known[a], known[b]}
+    return any({x, y} == pair for x, y in link_pairs(host))
 
 
 @register
@@ -244,6 +286,9 @@ class EnsureForwarding(Step):
 
     def apply(self, host: Host) -> Sequence[Step]:
         return SetSysctl("net.ipv4.ip_forward", "1").apply(host)
+
+    def prepare(self, host: Host) -> Sequence[Step]:
+        return SetSysctl("net.ipv4.ip_forward", "1").prepare(host)
 
     def describe(self) -> str:
         return "enable IPv4 forwarding (net.ipv4.ip_forward=1): NAT networks route through the host"

@@ -1,24 +1,28 @@
 """Lease allocation and release: create-if-absent transactions, a cursor, an owner index.
 
 Every write is one store transaction guarded by compares, so concurrent processes (or hosts,
-with etcd) never hand out an address twice and never lose an update. A lease carries the pid
-of the process that took it: a lease whose process died before the guest was recorded as
-connected is an orphan that `sweep` (run by `wirework up`) reclaims.
+with etcd) never hand out an address twice and never lose an update. While a connect runs,
+its lease names the operation (id, pid, process start time: `plan.journal.Holder`): another
+operation for the same guest is refused instead of sharing it, a failed operation releases
+only a lease it still holds itself (`release_own`), and the commit that records the guest as
+connected settles the lease (`settled`: no operation any more). A lease whose operation died
+before that is an orphan: `sweep` (run by `wirework up`) reclaims it, and a later connect of
+the same guest reuses it.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from wirework.errors import Conflict
 from wirework.ipam.ranges import AddressRange
-from wirework.kernel.proc import process_alive, process_start
+from wirework.kernel.proc import process_alive
 from wirework.naming import short_hash
-from wirework.store.base import Compare, Delete, Op, Put, Store
+from wirework.plan.journal import Holder
+from wirework.store.base import Compare, Delete, Entry, Op, Put, Store
 
 PREFIX = "ipam/"
 _QUICK_TRIES = 32  # candidates tried one by one before falling back to one scan of the leases
@@ -32,14 +36,24 @@ class Lease:
     pid: int = 0
     pid_start: str = ""
     created: float = 0.0
+    op: str = ""  # the operation taking it; "" once settled (or written by an older version)
 
     @classmethod
-    def new(cls, ip: str, owner: str, static: bool) -> Lease:
-        pid = os.getpid()
-        return cls(ip, owner, static, pid, process_start(pid), time.time())
+    def new(cls, ip: str, owner: str, static: bool, op: str = "") -> Lease:
+        holder = Holder(op)
+        return cls(ip, owner, static, holder.pid, holder.pid_start, time.time(), op)
 
     def taker_alive(self) -> bool:
-        return process_alive(self.pid, self.pid_start)
+        if self.op:
+            return Holder(self.op, self.pid, self.pid_start).alive()
+        return process_alive(self.pid, self.pid_start)  # settled (pid 0), or an older version's
+
+    def busy(self, op: str) -> bool:
+        """Taken by another operation that may still be running."""
+        return bool(self.op) and self.op != op and self.taker_alive()
+
+    def settled(self) -> Lease:
+        return Lease(self.ip, self.owner, self.static, 0, "", self.created)
 
 
 class Ipam:
@@ -76,22 +90,52 @@ class Ipam:
         return [Lease(**e.value) for e in self.store.scan(self._base(network) + "ip/")]
 
     # -- allocation ------------------------------------------------------------------------
-    def allocate(self, rng: AddressRange, owner: str, requested: str | None = None, *,
+    def allocate(self, rng: AddressRange, owner: str, requested: str | None = None, *, op: str = "",
                  in_range_ok: bool = False) -> Lease:
-        """The owner's lease: the one it holds, the requested address, or the next free one."""
+        """The owner's lease: the one it holds, the requested address, or the next free one.
+
+        With `op` (the operation's id) a new lease is taken for that operation: a lease that
+        another running operation took for the same owner is refused; one that is settled (a
+        connected guest's) or was left by a dead operation is reused as it is, so the failure
+        path of this operation (`release_own`) never frees it. `in_range_ok`: a requested address may
+        lie in the dynamic range (Docker's --ip may).
+        """
         if requested is not None:
             requested = rng.check_static(requested, in_range_ok=in_range_ok)
-        held = self.lease_of(rng.network, owner)
-        if held is not None and (requested is None or held.ip == requested):
-            return held
-        if held is not None:
-            self.release(rng.network, owner)
-        if requested is not None:
-            return self._claim_requested(rng, owner, requested)
-        return self._claim_dynamic(rng, owner)
+        for _ in range(5):
+            held = self._lease_entry(rng.network, owner)
+            if held is not None:
+                self._check_free(rng.network, held[0], op)
+            if held is not None and (requested is None or held[0].ip == requested):
+                return held[0]
+            if held is not None:
+                self.release(rng.network, owner)
+            try:
+                if requested is not None:
+                    return self._claim_requested(rng, owner, requested, op)
+                return self._claim_dynamic(rng, owner, op)
+            except _OwnerRaced:
+                continue
+        raise Conflict(f"the lease of {owner} on network {rng.network} kept changing under a concurrent process; retry")
 
-    def _claim_requested(self, rng: AddressRange, owner: str, ip: str) -> Lease:
-        lease = self._claim(rng.network, owner, ip, static=True)
+    @staticmethod
+    def _check_free(network: str, held: Lease, op: str) -> None:
+        if op and held.busy(op):
+            raise Conflict(f"guest {held.owner} is being connected to {network} by another process "
+                           f"(pid {held.pid}) right now; wait for it to finish")
+
+    def _lease_entry(self, network: str, owner: str) -> tuple[Lease, Entry] | None:
+        entry = self.store.get(self._owner_key(network, owner))
+        if entry is None:
+            return None
+        lease = self.store.get(self._ip_key(network, entry.value["ip"]))
+        if lease is None or lease.value["owner"] != owner:
+            self.store.txn([Compare(entry.key, entry.revision)], [Delete(entry.key)])  # an index left dangling
+            return None
+        return Lease(**lease.value), lease
+
+    def _claim_requested(self, rng: AddressRange, owner: str, ip: str, op: str) -> Lease:
+        lease = self._claim(rng.network, owner, ip, static=True, op=op)
         if lease is not None:
             return lease
         taken = self.store.get(self._ip_key(rng.network, ip))
@@ -99,10 +143,10 @@ class Ipam:
         raise Conflict(f"address {ip} on network {rng.network} is already taken by {who}; "
                        f"pick another --ip or leave it out for a dynamic address")
 
-    def _claim_dynamic(self, rng: AddressRange, owner: str) -> Lease:
+    def _claim_dynamic(self, rng: AddressRange, owner: str, op: str) -> Lease:
         hint = self.store.get(self._hint_key(rng.network, owner))
         if hint is not None and rng.in_dynamic_range(hint.value["ip"]):
-            lease = self._claim(rng.network, owner, hint.value["ip"], static=False)
+            lease = self._claim(rng.network, owner, hint.value["ip"], static=False, op=op)
             if lease is not None:
                 return lease
         cursor = self.store.get(self._base(rng.network) + "cursor")
@@ -110,33 +154,36 @@ class Ipam:
         for tries, ip in enumerate(rng.candidates(after)):
             if tries >= _QUICK_TRIES:
                 break
-            lease = self._try(rng.network, owner, ip)
+            lease = self._try(rng.network, owner, ip, op)
             if lease is not None:
                 return lease
         used = {lease.ip for lease in self.leases(rng.network)}  # crowded: one scan, then walk
         for ip in rng.candidates(after):
             if ip not in used:
-                lease = self._try(rng.network, owner, ip)
+                lease = self._try(rng.network, owner, ip, op)
                 if lease is not None:
                     return lease
         raise Conflict(f"network {rng.network} has no free address left in {rng.ip_range or rng.subnet}; "
                        f"disconnect guests, or create a network with a larger subnet")
 
-    def _try(self, network: str, owner: str, ip: str) -> Lease | None:
+    def _try(self, network: str, owner: str, ip: str, op: str) -> Lease | None:
         if self.store.get(self._ip_key(network, ip)) is not None:
             return None  # a cheap read first: a failed write transaction takes the write lock
-        return self._claim(network, owner, ip, static=False)
+        return self._claim(network, owner, ip, static=False, op=op)
 
-    def _claim(self, network: str, owner: str, ip: str, *, static: bool) -> Lease | None:
-        lease = Lease.new(ip, owner, static)
+    def _claim(self, network: str, owner: str, ip: str, *, static: bool, op: str) -> Lease | None:
+        """Create-if-absent of the address and of the owner's index; None when the address is
+        taken. A concurrent call for the same owner that won raises _OwnerRaced (decide again)."""
+        lease = Lease.new(ip, owner, static, op)
         owner_key = self._owner_key(network, owner)
         ops: list[Op] = [Put(self._ip_key(network, ip), asdict(lease)), Put(owner_key, {"ip": ip, "owner": owner})]
         if not static:
             ops.append(Put(self._base(network) + "cursor", {"ip": ip}))
         if self.store.txn([Compare(self._ip_key(network, ip), 0), Compare(owner_key, 0)], ops):
             return lease
-        mine = self.lease_of(network, owner)  # a concurrent call for the same owner won
-        return mine if mine is not None and mine.ip == ip else None
+        if self.store.get(owner_key) is not None:
+            raise _OwnerRaced
+        return None
 
     # -- release ---------------------------------------------------------------------------
     def release(self, network: str, owner: str, *, remember: bool = True) -> str | None:
@@ -158,6 +205,19 @@ class Ipam:
                 return str(ip)
         raise Conflict(f"the lease of {owner} on network {network} kept changing under a concurrent process; retry")
 
+    def release_own(self, network: str, owner: str, op: str) -> bool:
+        """Free the owner's lease only while operation `op` holds it (a failed connect's own)."""
+        held = self._lease_entry(network, owner)
+        own = self.store.get(self._owner_key(network, owner))
+        if held is None or own is None or held[0].op != op or not op:
+            return False
+        return self.store.txn([Compare(own.key, own.revision), Compare(held[1].key, held[1].revision)],
+                              [Delete(own.key), Delete(held[1].key)])
+
+    def settle_op(self, network: str, lease: Lease) -> Put:
+        """The write that makes a lease the connected guest's own (no operation holds it any more)."""
+        return Put(self._ip_key(network, lease.ip), asdict(lease.settled()))
+
     def sweep(self, network: str, connected: Callable[[str], bool]) -> list[Lease]:
         """Release leases whose owner is not connected and whose taking process is dead."""
         freed = []
@@ -172,3 +232,7 @@ class Ipam:
         keys = [e.key for e in self.store.scan(self._base(network))]
         if keys:
             self.store.txn([], [Delete(k) for k in keys])
+
+
+class _OwnerRaced(Exception):
+    """A concurrent allocation for the same owner won the owner's index."""

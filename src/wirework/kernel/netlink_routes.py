@@ -169,13 +169,7 @@ class AddrRouteOps(LinkCore):
 
     def add_route(self, route: RouteSpec, ns: str | None = None) -> bool:
         try:
-            try:
-                self.sock(ns).route("add", **route_request(self, route, ns))
-            except NetlinkError as exc:
-                if exc.code != errno.ENODEV or not route.dev:
-                    raise
-                self._forget_index(route.dev, ns)  # a stale cached index: look it up again
-                self.sock(ns).route("add", **route_request(self, route, ns))
+            self._route_by_dev("add", route, ns)
         except NetlinkError as exc:
             if exc.code == errno.EEXIST:
                 return False
@@ -184,9 +178,22 @@ class AddrRouteOps(LinkCore):
 
     def replace_route(self, route: RouteSpec, ns: str | None = None) -> None:
         """`ip route replace`: create, or change the route with the same destination/table/metric."""
-        self.sock(ns).route("replace", **route_request(self, route, ns))
+        self._route_by_dev("replace", route, ns)
+
+    def _route_by_dev(self, verb: str, route: RouteSpec, ns: str | None) -> None:
+        try:
+            self.sock(ns).route(verb, **route_request(self, route, ns))
+        except NetlinkError as exc:
+            if exc.code != errno.ENODEV or not route.dev:
+                raise
+            self._forget_index(route.dev, ns)  # a stale cached index (the link was made again): look it up again
+            self.sock(ns).route(verb, **route_request(self, route, ns))
 
     def del_route(self, route: RouteSpec, ns: str | None = None) -> bool:
+        if route.dev:
+            # A deletion through a stale cached index (the link was made again since) finds no
+            # route and would leave it behind: the kernel does not check the index on delete.
+            self._forget_index(route.dev, ns)
         try:
             self.sock(ns).route("del", **route_request(self, route, ns))
         except (NetlinkError, NotFound) as exc:

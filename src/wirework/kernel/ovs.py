@@ -11,6 +11,7 @@ import json
 import os
 import time
 
+from wirework.errors import Unsupported
 from wirework.kernel.proc import Processes, ProgramFailed
 from wirework.model.tunnel import TUNNEL_TYPES
 from wirework.naming import OVS_OWNER_KEY
@@ -92,7 +93,10 @@ class Ovs:
 
     def del_port(self, bridge: str, port: str, *, owner: str | None = None) -> bool:
         if not self.available():
-            return False
+            # Not "absent": a port in a database that is not being served now would outlive
+            # the record naming it (a teardown then fails and keeps the record for a retry).
+            raise Unsupported(feature="Open vSwitch", why=f"ovsdb-server does not answer on {self.db or SYSTEM_DB}, "
+                                                          f"so port {port} cannot be removed; start it and try again")
         current = self._owner("port", port)
         if current is None and owner is not None:
             return False

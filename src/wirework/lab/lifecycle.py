@@ -125,7 +125,7 @@ class LabManager:
         store = self.env.open_store(names.state_dir if not dry_run else None)
         try:
             if not dry_run:
-                recover(runtime, store)
+                recover(runtime, store, legacy=True)  # a lab store serves this one host
             plan = plan_up(topo, names, self._probe(runtime, names, topo))
             if dry_run:
                 return UpResult(topo.name, plan, 0, 0.0)
@@ -188,7 +188,7 @@ class LabManager:
         runtime = self.env.runtime(names.switch_ns)
         store = self.env.open_store(names.state_dir)
         try:
-            errors = recover(runtime, store)
+            errors = recover(runtime, store, legacy=True)
             errors = [e for e in errors if "(" in e]
             recorded = [step_from_dict(d) for e in store.scan(f"lab/{name}/undo/") for d in e.value]
             plan = plan_down(names, recorded + self._leftovers(names), self._tagged(runtime, names))

@@ -2,7 +2,8 @@
 of a namespace found in place (namespaces are made and deleted by `drivers.namespaces`).
 
 Like every step they are frozen plain values registered by kind, so the lab's plan is
-journaled and rolled back by the one executor. They reach the machine through `host.lab`
+journaled and rolled back by the one executor. None needs a journal record of its own: they
+act on what the lab made (tagged namespaces, its pidfiles and OVS run directories). They reach the machine through `host.lab`
 (`LabOps`), which only the lab's runtime host has; `HostSetup` runs one item of a host's
 `setup:` through that host's own `Wirework` session.
 """
@@ -63,6 +64,9 @@ class VerifyNetns(Step):
             host.net.set_up("lo", _path(self.name))
         return ()
 
+    def changes_existing(self) -> bool:
+        return False  # inside the lab's own namespaces, or undone by stopping or deleting them
+
     def describe(self) -> str:
         return f"check network namespace {self.name} (already there)"
 
@@ -87,6 +91,9 @@ class StartProgram(Step):
     def crash_undo(self) -> Sequence[Step]:
         return [StopProgram(self.pidfile)]
 
+    def changes_existing(self) -> bool:
+        return False  # inside the lab's own namespaces, or undone by stopping or deleting them
+
     def describe(self) -> str:
         return f"start '{' '.join(self.argv)}' in guest {self.guest} (log {self.log})"
 
@@ -103,6 +110,9 @@ class StopProgram(Step):
     def apply(self, host: Host) -> Sequence[Step]:
         lab_ops(host).daemon_stop(self.pidfile)
         return ()
+
+    def changes_existing(self) -> bool:
+        return False  # inside the lab's own namespaces, or undone by stopping or deleting them
 
     def describe(self) -> str:
         return f"stop the program whose pidfile is {self.pidfile}"
@@ -126,6 +136,9 @@ class StartOvs(Step):
     def crash_undo(self) -> Sequence[Step]:
         return [StopOvs(self.netns, self.rundir)]
 
+    def changes_existing(self) -> bool:
+        return False  # inside the lab's own namespaces, or undone by stopping or deleting them
+
     def describe(self) -> str:
         return f"start a private Open vSwitch (ovsdb-server + ovs-vswitchd) for host {self.host_name} in {self.rundir}"
 
@@ -140,6 +153,9 @@ class StopOvs(Step):
     def apply(self, host: Host) -> Sequence[Step]:
         lab_ops(host).ovs_stop(self.netns, self.rundir)
         return ()
+
+    def changes_existing(self) -> bool:
+        return False  # inside the lab's own namespaces, or undone by stopping or deleting them
 
     def describe(self) -> str:
         return f"stop the private Open vSwitch in {self.rundir}"
@@ -175,6 +191,9 @@ class HostSetup(Step):
     def crash_undo(self) -> Sequence[Step]:
         return [HostRecover(self.host_name, self.netns, self.state_dir, self.ovs_db)]
 
+    def changes_existing(self) -> bool:
+        return False  # inside the lab's own namespaces, or undone by stopping or deleting them
+
     def describe(self) -> str:
         return f"on {self.host_name}: {kinds.get(self.item_kind).describe(self.item())}"
 
@@ -200,6 +219,9 @@ class HostUndo(Step):
                                          json.loads(self.undo_json))
         return ()
 
+    def changes_existing(self) -> bool:
+        return False  # inside the lab's own namespaces, or undone by stopping or deleting them
+
     def describe(self) -> str:
         item = Item(self.host_name, self.item_kind, json.loads(self.args_json), 0)
         return f"on {self.host_name}: undo {kinds.get(self.item_kind).describe(item)}"
@@ -221,6 +243,9 @@ class HostRecover(Step):
         if ops.ns_exists(self.netns.rsplit("/", 1)[-1]):
             ops.session(self.netns, self.state_dir, self.ovs_db).recover()
         return ()
+
+    def changes_existing(self) -> bool:
+        return False  # inside the lab's own namespaces, or undone by stopping or deleting them
 
     def describe(self) -> str:
         return f"on {self.host_name}: roll back an interrupted change"

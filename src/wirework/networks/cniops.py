@@ -195,12 +195,14 @@ class CniAttachments:
     # -- DEL and GC ----------------------------------------------------------------------
     def delete(self, network: str, container_id: str, ifname: str) -> list[str]:
         """Remove the attachment, whatever is left of it; absence is success. Returns what
-        teardown could not remove (the records are gone either way)."""
+        teardown could not remove: then its records and lease are kept, so that a later DEL
+        or GC finishes it (and the address is not handed out while the old veth may hold it)."""
         recover(self.ctx.host, self.ctx.store)  # a killed ADD of this very attachment, say
         key = cni_key(container_id, ifname)
         ep = endpoints.load(self.ctx.store, self.ctx.host_id, network, key)
         errors = connops.drop_endpoint(self.ctx, ep, release=False) if ep is not None else []
-        Ipam(self.ctx.store, self.ctx.host_id).release(network, key, remember=False)
+        if not errors:
+            Ipam(self.ctx.store, self.ctx.host_id).release(network, key, remember=False)
         return errors
 
     def gc(self, network: str, valid: Collection[tuple[str, str]]) -> tuple[list[str], list[str]]:
@@ -216,7 +218,11 @@ class CniAttachments:
             ident = parse_cni_key(ep.guest.key)
             if ident is None or ident in keep:
                 continue
-            errors += connops.drop_endpoint(self.ctx, ep, release=False)
+            left = connops.drop_endpoint(self.ctx, ep, release=False)
+            if left:  # its records and lease stay for the next GC
+                errors += left
+                keep.add(ident)
+                continue
             ipam.release(network, ep.guest.key, remember=False)
             removed.append(f"{ident[0]}/{ident[1]}")
         for lease in ipam.leases(network):

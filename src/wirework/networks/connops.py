@@ -1,8 +1,10 @@
 """Connecting and disconnecting guests: one plan per connect (veth, address, routes, ports).
 
-The address comes from `wirework.ipam` before the plan runs; a failed run releases it
-again, and a run killed mid-way leaves a lease whose process is dead, which a repeated
-connect of the same guest reuses and `wirework up` reclaims.
+The address comes from `wirework.ipam` before the plan runs, taken for this operation (its
+id, pid and start time): a concurrent connect of the same guest is refused instead of sharing
+it, a failed run releases it only while this operation still holds it, and the commit that
+records the endpoint settles it. A run killed mid-way leaves a lease whose operation is dead,
+which a repeated connect of the same guest reuses and `wirework up` reclaims.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from wirework.attachments import records
 from wirework.attachments.attach import AttachFacts, check_attach, plan_attach, probe_attach
 from wirework.context import HostContext
 from wirework.drivers.bridgeports import SetHairpin
-from wirework.errors import Conflict, GuestNotFound, GuestNotRunning
+from wirework.errors import Conflict, GuestNotFound, GuestNotRunning, StepFailed
 from wirework.firewall.model import PortMapping
 from wirework.ipam import Ipam, Lease
 from wirework.model.guest import Guest
@@ -39,8 +41,9 @@ from wirework.networks.hostports import listening_ports
 from wirework.networks.netplan import IP_FORWARD, forwarding_steps
 from wirework.networks.network import Network
 from wirework.plan.executor import run_best_effort
+from wirework.plan.journal import operation
 from wirework.plan.steps import Plan, Step
-from wirework.store.base import Op
+from wirework.store.base import Compare, Op
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ def network_for(ctx: HostContext, name: str, *, no_sysctl: bool = False) -> Netw
 
 
 def connect(ctx: HostContext, spec: ConnectSpec, *, dry_run: bool = False) -> ConnectResult:
+    ctx.before_change(dry_run)
     net = network_for(ctx, spec.network, no_sysctl=spec.no_sysctl)
     g = ctx.resolve(spec.guest)
     check_guest_mode(g)
@@ -119,13 +123,22 @@ def _connect_new(ctx: HostContext, spec: ConnectSpec, net: Network, g: Guest, dr
     if dry_run:
         ip = held.ip if held else spec.ip or "(next free address)"
         return ConnectResult(_endpoint(spec, net, g, prep, ip, [])[0], _plan(spec, net, g, prep, ip)[0], True)
-    lease = ipam.allocate(net.addresses(), g.key, spec.ip)
-    try:
-        return _run(ctx, spec, net, g, prep, lease)
-    except BaseException:
-        if held is None or held.ip != lease.ip:
-            ipam.release(net.name, g.key, remember=False)
-        raise
+    with operation() as op:
+        lease = ipam.allocate(net.addresses(), g.key, spec.ip, op=op)
+        try:
+            _not_connected_meanwhile(ctx, net, g)
+            return _run(ctx, spec, net, g, prep, lease, op)
+        except BaseException:
+            ipam.release_own(net.name, g.key, op)  # never a lease a concurrent connect holds
+            raise
+
+
+def _not_connected_meanwhile(ctx: HostContext, net: Network, g: Guest) -> None:
+    """A concurrent connect of the same guest that finished before our lease was taken."""
+    ep = endpoints.load(ctx.store, ctx.host_id, net.name, g.key)
+    if ep is not None:
+        raise Conflict(f"guest {g.name} was connected to {net.name} ({ep.ip} on {ep.ifname}) by another process "
+                       f"meanwhile; run 'wirework disconnect {net.name} {g.name}' first to connect it again")
 
 
 def _plan(spec: ConnectSpec, net: Network, g: Guest, prep: _Prepared, ip: str) -> tuple[Plan, AttachSpec, list[PortMapping]]:
@@ -149,15 +162,19 @@ def _endpoint(spec: ConnectSpec, net: Network, g: Guest, prep: _Prepared, ip: st
     return ep, cidr
 
 
-def _run(ctx: HostContext, spec: ConnectSpec, net: Network, g: Guest, prep: _Prepared, lease: Lease) -> ConnectResult:
+def _run(ctx: HostContext, spec: ConnectSpec, net: Network, g: Guest, prep: _Prepared, lease: Lease,
+         op: str) -> ConnectResult:
     plan, aspec, ports = _plan(spec, net, g, prep, lease.ip)
     ep, _ = _endpoint(spec, net, g, prep, lease.ip, ports)
 
-    def commit(undo: list[Step]) -> list[Op]:
+    def commit(undo: list[Step]) -> list[Op | Compare]:
         att = attachments.make_record(ctx, aspec, prep.facts, g, [s for s in undo if not fw.is_firewall_step(s)])
-        return [*attachments.record_ops(ctx, att), endpoints.put_op(ep), *_default_route_moves(ctx, ep)]
+        settle = Ipam(ctx.store, ctx.host_id).settle_op(net.name, lease)
+        # Compare: still not connected (else the executor rolls this wiring back).
+        return [Compare(ep.key, 0), *attachments.record_ops(ctx, att), endpoints.put_op(ep), settle,
+                *_default_route_moves(ctx, ep)]
 
-    ctx.executor().run(plan, commit)
+    ctx.executor().run(plan, commit, op=op)
     return ConnectResult(ep, plan, True)
 
 
@@ -185,7 +202,8 @@ def mappings(ep: Endpoint) -> list[PortMapping]:
 
 
 def drop_endpoint(ctx: HostContext, ep: Endpoint, *, release: bool = True) -> list[str]:
-    """Best-effort teardown of one endpoint: ports first, then the veth; then its records."""
+    """Best-effort teardown of one endpoint: ports first, then the veth; then its records,
+    which are kept (with the lease) while anything is left, so that a retry finishes it."""
     errors = run_best_effort(ctx.host, fw.unpublish_steps(mappings(ep)))
     att = records.load(ctx.store, ctx.host_id, ep.att_id)
     if att is not None:
@@ -193,6 +211,8 @@ def drop_endpoint(ctx: HostContext, ep: Endpoint, *, release: bool = True) -> li
             attachments.teardown(ctx, att, attachments.ns_id_now(att))
         except Exception as exc:
             errors.append(str(exc))
+    if errors:
+        return errors
     ctx.store.txn([], [endpoints.delete_op(ep)])
     if release:
         Ipam(ctx.store, ctx.host_id).release(ep.network, ep.owner_of_lease)
@@ -201,6 +221,7 @@ def drop_endpoint(ctx: HostContext, ep: Endpoint, *, release: bool = True) -> li
 
 def disconnect(ctx: HostContext, network: str, guest: str) -> Endpoint | None:
     """Disconnect a guest (running or gone) from a network; disconnecting twice is fine."""
+    ctx.before_change()
     net = nets.require(ctx.store, ctx.host_id, network)
     ep = find_endpoint(ctx, net.name, guest)
     if ep is None:
@@ -208,7 +229,10 @@ def disconnect(ctx: HostContext, network: str, guest: str) -> Endpoint | None:
     if ep.made_by == "docker":
         raise Conflict(f"{ep.guest.name} was connected to {net.display_name} by Docker; "
                        f"run 'docker network disconnect {net.display_name} {ep.guest.name}' instead")
-    drop_endpoint(ctx, ep)
+    errors = drop_endpoint(ctx, ep)
+    if errors:
+        raise StepFailed(f"disconnect of {ep.guest.name} from {net.display_name} left: " + "; ".join(errors)
+                         + "; its records are kept: run it again once that is fixed")
     return ep
 
 

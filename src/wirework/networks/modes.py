@@ -115,6 +115,7 @@ def _save(ctx: HostContext, rec: RunRecord) -> None:
 def run(ctx: HostContext, spec: RunSpec) -> int:
     """Start the guest; a foreground run waits, then removes it and returns the exit status.
     A detached run returns 0 and leaves the guest running (`wirework rm NAME` removes it)."""
+    ctx.before_change()
     prepared = prepare(ctx, spec)
     if spec.detach:
         log = os.path.join(spec.log_dir, f"run-{spec.name}.log") if spec.log_dir else os.devnull
@@ -168,6 +169,7 @@ def _target_netns(ctx: HostContext, spec: RunSpec) -> str:
 
 def remove(ctx: HostContext, name: str) -> RunRecord:
     """Stop a started guest and remove its connections and namespace (repeatable)."""
+    ctx.before_change()
     rec = load(ctx, name)
     if rec is None:
         raise NotFound(what="guest started by wirework run", name=name, fix="list them with 'wirework ps'")

@@ -43,6 +43,7 @@ def create(ctx: HostContext, spec: NetworkSpec, *, force: bool = False, dry_run:
            no_sysctl: bool = False, pools: str | None = None, root: str = "/",
            origin: dict[str, Any] | None = None) -> CreateResult:
     """Create a network; `origin` sets who made it (`made_by`, `docker_id`) on its record."""
+    ctx.before_change(dry_run)
     existing = nets.load(ctx.store, ctx.host_id, spec.name)
     if existing is not None:
         return _converge(ctx, existing, spec, dry_run=dry_run, no_sysctl=no_sysctl)
@@ -92,6 +93,7 @@ def ensure_default(ctx: HostContext, *, no_sysctl: bool = False) -> Network:
 def remove(ctx: HostContext, name: str, *, force: bool = False, detach: Any = None, docker: bool = False) -> Network:
     """Remove a network; refused while guests are attached unless `force` (then they are
     disconnected first through `detach(endpoint)`)."""
+    ctx.before_change()
     net = nets.require(ctx.store, ctx.host_id, name)
     if net.made_by == "docker" and not docker:
         raise Conflict(f"network {net.display_name} was made by Docker; remove it with "
@@ -124,6 +126,7 @@ def _linked(ctx: HostContext, name: str) -> list[Network]:
 def link(ctx: HostContext, a: str, b: str, *, unlink: bool = False, dry_run: bool = False) -> Plan:
     if a == b:
         raise InvalidInput(what="network link", value=f"{a} {b}", why="name two different networks")
+    ctx.before_change(dry_run)
     na, nb = nets.require(ctx.store, ctx.host_id, a), nets.require(ctx.store, ctx.host_id, b)
     a, b = na.name, nb.name  # a Docker-made network may be named as Docker knows it
     key = nets.link_key(ctx.host_id, a, b)

@@ -43,6 +43,7 @@ def container_started(ctx: HostContext, cid: str) -> list[str]:
 
 def container_stopped(ctx: HostContext, cid: str) -> list[str]:
     """Suspend a stopped container's wiring, or release it once the container is removed."""
+    ctx.before_change()
     key = f"{persist.DOCKER_KEY}{cid}"
     state = persist.container_state(ctx, cid)[0]
     if state == "unknown":

@@ -49,6 +49,9 @@ class SyncFirewall(Step):
             fw.delete_base_step().apply(host)  # nothing defined: no tables either
         return ()  # a re-sync replaces; there is no earlier state worth restoring
 
+    def changes_existing(self) -> bool:
+        return False  # one atomic batch, and no undo in a crash or not
+
     def describe(self) -> str:
         return (f"rebuild nftables tables inet/bridge wirework: {len(self.networks)} networks, "
                 f"{len(self.links)} links, {len(self.mappings)} published ports (one atomic batch)")
@@ -103,9 +106,10 @@ def _endpoints(ctx: HostContext, networks: list[Network], dry_run: bool) -> list
         if state == "stopped":
             continue  # its container will start again: keep the address and the records
         if net is None or state == "gone":
-            out.append(f"{ep.guest.name} on {ep.network}: guest gone, records and lease released")
-            if not dry_run:
-                connops.drop_endpoint(ctx, ep)
+            errors = [] if dry_run else connops.drop_endpoint(ctx, ep)
+            out.append(f"{ep.guest.name} on {ep.network}: guest gone, " + (
+                f"but its teardown left: {'; '.join(errors)} (records kept: run 'wirework up' again)" if errors
+                else "records and lease released"))
         elif state == "restarted":
             out.append(f"{ep.guest.name} on {ep.network}: guest restarted, wired again with {ep.ip}")
             if not dry_run:

@@ -1,42 +1,54 @@
 """The one executor: run a plan's steps, keep each one's undo, roll back in reverse on failure.
 
-The journal lives in the store under `ops/<id>`: the plan is written before the first step,
-and removed in the same transaction that stores the operation's result. In between, the exact
-undo of every applied step is kept in memory for rollback; it is not written per step,
-because a store commit per step would cost more than the kernel changes themselves. A
-process that dies mid-way leaves the journal behind, and `recover()` runs the crash undo of
-every planned step in reverse: tag-checked removal of whatever the plan creates, which is
-safe whether or not the step got to run (addresses and routes on those links go with them).
+The journal (`plan.journal`, in the store under `ops/<host>/<op>`) is written before the
+first step and removed in the same transaction that stores the operation's result. In
+between, the exact undo of every applied step is kept in memory for rollback, and written
+only when it must be: before a step that changes what existed before (`changes_existing`),
+together with that step's own undo read from the host just before (`prepare`). Steps that
+only create tagged objects (or act on links the plan made) run in groups without a write:
+their crash undo is right whether or not they ran. A process killed at any point therefore
+leaves a journal from which `recover()` puts the host back exactly as it was: the crash
+undo of the steps past the last record, the in-flight step's undo, then the recorded undo.
 """
 
 from __future__ import annotations
 
 import os
-import time
-import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from wirework.errors import NamespaceGone, StepFailed, WireworkError
-from wirework.kernel.proc import process_alive, process_start
+from wirework.errors import Conflict, NamespaceGone, StepFailed, WireworkError
+from wirework.kernel.proc import process_start
 from wirework.model.host import Host
+from wirework.plan.journal import (
+    FORMAT,
+    OPS_PREFIX,
+    Journal,
+    Stored,
+    activate,
+    deactivate,
+    host_key,
+    legacy_journals,
+    new_op_id,
+    stored_journals,
+)
 from wirework.plan.steps import Plan, Step, plan_from_dict, step_from_dict
-from wirework.store.base import Delete, Op, Store
+from wirework.store.base import Compare, Delete, Op, Put, Store
 
 #: Called before each step with (index, step); raising there simulates a failure at that step.
 FaultHook = Callable[[int, Step], None]
 
-Commit = Callable[[list[Step]], list[Op]]
+#: Turns the undo steps into the operation's result: store writes, and compares that must hold
+#: for them to be made (a record that must still be absent, say). When a compare fails the
+#: whole change is rolled back: someone else changed what this operation was about meanwhile.
+Commit = Callable[[list[Step]], Sequence[Op | Compare]]
 
-#: Operations this process is running right now. A journal of this very process that is not
-#: among them was left by a failure to close it (the long-lived service): recover it too.
-_ACTIVE: set[str] = set()
+__all__ = ["OPS_PREFIX", "Executor", "Journal", "recover", "run_best_effort"]
 
 FAULT_ENV = "WIREWORK_FAIL_AT"
 #: Whether `crash:N` really ends the process (False in the resident service: it fails instead).
 CRASH_INJECTION = True
-OPS_PREFIX = "ops/"
 
 
 def env_fault_hook() -> FaultHook | None:
@@ -61,66 +73,32 @@ def env_fault_hook() -> FaultHook | None:
 
 
 @dataclass
-class Journal:
-    """The record of one running operation: persisted when it starts, undos kept in memory."""
-
-    store: Store | None
-    plan: Plan
-    op_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
-    undo: list[list[Step]] = field(default_factory=list)
-
-    @property
-    def key(self) -> str:
-        return OPS_PREFIX + self.op_id
-
-    def begin(self) -> None:
-        _ACTIVE.add(self.op_id)
-        self._save(applied=0)
-
-    def applied(self, undo: Sequence[Step]) -> None:
-        self.undo.append(list(undo))
-
-    def finish(self, ops: Sequence[Op] = ()) -> None:
-        if self.store is not None:
-            self.store.txn([], [Delete(self.key), *ops])
-        _ACTIVE.discard(self.op_id)
-
-    def undo_steps(self, skip: set[int] | None = None) -> list[Step]:
-        """Every recorded undo, newest first: the exact reverse of what was applied."""
-        skip = skip or set()
-        groups = [g for i, g in enumerate(self.undo) if i not in skip]
-        return [s for group in reversed(groups) for s in group]
-
-    def _save(self, applied: int) -> None:
-        if self.store is None:
-            return
-        self.store.put(self.key, {
-            "pid": os.getpid(),
-            "pid_start": process_start(os.getpid()),
-            "started": time.time(),
-            "plan": self.plan.to_dict(),
-            "applied": applied,
-            "undo": [[s.to_dict() for s in group] for group in self.undo],
-        })
-
-
-@dataclass
 class Executor:
     host: Host
     store: Store | None = None
     fault: FaultHook | None = None
+    host_id: str | None = None  # the journal's host; default: the host's namespace name
 
-    def run(self, plan: Plan, commit: Commit | None = None) -> list[Step]:
+    def run(self, plan: Plan, commit: Commit | None = None, *, op: str | None = None) -> list[Step]:
         """Apply every step; return the undo steps (newest first). On failure roll back and raise.
 
         `commit` turns the undo steps into store writes (the attachment record, say) that are
         made in the same transaction that closes the journal, so a crash leaves either the
-        journal (and recovery undoes the change) or the record, never neither.
+        journal (and recovery undoes the change) or the record, never neither. `op` is the
+        operation's id when the caller made claims under it before (see journal.Holder).
         """
-        journal = Journal(self.store, plan)
-        journal.begin()
+        journal = Journal(self.store, plan, self.host_id or host_key(self.host), op or new_op_id())
+        activate(journal.op_id)
+        try:
+            return self._run(journal, plan, commit)
+        finally:
+            if op is None:
+                deactivate(journal.op_id)
+
+    def _run(self, journal: Journal, plan: Plan, commit: Commit | None) -> list[Step]:
         for index, step in enumerate(plan.steps):
             try:
+                self._record(journal, index, step)
                 if self.fault is not None:
                     self.fault(index, step)
                 undo = step.apply(self.host)
@@ -131,14 +109,26 @@ class Executor:
             journal.applied(undo)
         undo_steps = journal.undo_steps(skip=set(plan.lasting))
         try:
-            ops = commit(undo_steps) if commit is not None else []
-            journal.finish(ops)
+            ops = list(commit(undo_steps)) if commit is not None else []
+            if not journal.finish([o for o in ops if not isinstance(o, Compare)],
+                                  [c for c in ops if isinstance(c, Compare)]):
+                raise Conflict(f"{plan.operation} of {plan.owner}: what it was about changed meanwhile "
+                               f"(a concurrent process); everything was rolled back")
         except BaseException:
             # The records could not be written: undo everything rather than leave unrecorded state.
             run_best_effort(self.host, journal.undo_steps())
             journal.finish()
             raise
         return undo_steps
+
+    def _record(self, journal: Journal, index: int, step: Step) -> None:
+        """Write progress when recovery needs it: first of all, and before changing what existed."""
+        if journal.store is None:
+            return
+        if step.changes_existing():
+            journal.save(index, step.prepare(self.host))
+        elif index == 0:
+            journal.save(index, None)
 
 
 def _step_error(step: Step, exc: BaseException, rollback_errors: list[str]) -> BaseException:
@@ -167,20 +157,60 @@ def run_best_effort(host: Host, steps: Sequence[Step]) -> list[str]:
     return errors
 
 
-def recover(host: Host, store: Store) -> list[str]:
-    """Undo every operation whose process died mid-way; returns a line per recovered op."""
+def recover(host: Host, store: Store, host_id: str | None = None, *, legacy: bool | None = None) -> list[str]:
+    """Undo every operation on this host whose process died mid-way; a line per recovered op.
+
+    `legacy`: also replay journals older versions wrote without a host (default: on the real
+    host, where they most likely came from). A journal is claimed by compare-and-swap first,
+    so two recovering processes never replay one twice at once; one killed while recovering
+    leaves the journal to the next (its steps are safe to run again).
+    """
+    host_id = host_id or host_key(host)
+    journals = stored_journals(store, host_id)
+    if legacy if legacy is not None else host_id == "-":
+        journals += legacy_journals(store)
     done: list[str] = []
-    for entry in store.scan(OPS_PREFIX):
-        record: dict[str, Any] = entry.value
-        own = int(record.get("pid", 0)) == os.getpid() and entry.key[len(OPS_PREFIX):] not in _ACTIVE
-        if not own and process_alive(int(record.get("pid", 0)), record.get("pid_start")):
+    for journal in journals:
+        if journal.alive():
             continue
-        plan = plan_from_dict(record["plan"])
-        applied = int(record.get("applied", 0))
-        steps = [step_from_dict(s) for group in reversed(record.get("undo", [])) for s in group]
-        # Steps from `applied` on may or may not have run: their crash undo is safe either way.
-        steps = [u for step in reversed(plan.steps[applied:]) for u in step.crash_undo()] + steps
-        errors = run_best_effort(host, steps)
-        store.delete(entry.key)
-        done.append(f"rolled back interrupted {plan.operation} of {plan.owner}" + (f" ({'; '.join(errors)})" if errors else ""))
+        line = _replay(host, store, journal)
+        if line:
+            done.append(line)
     return done
+
+
+def _replay(host: Host, store: Store, journal: Stored) -> str | None:
+    record: dict[str, Any] = journal.head.value
+    op = new_op_id()
+    mine = {**record, "op": op, "pid": os.getpid(), "pid_start": process_start(os.getpid())}
+    if "v" not in record:
+        mine["v"] = 1  # keep the older format's meaning once claimed
+    activate(op)
+    try:
+        if not store.txn([Compare(journal.head.key, journal.head.revision)], [Put(journal.head.key, mine)]):
+            return None  # another process claimed it first
+        plan = plan_from_dict(record["plan"])
+        errors = run_best_effort(host, recovery_steps(plan, record, [e.value for e in journal.records]))
+        store.txn([], [Delete(k) for k in journal.keys])
+    finally:
+        deactivate(op)
+    return f"rolled back interrupted {plan.operation} of {plan.owner}" + (f" ({'; '.join(errors)})" if errors else "")
+
+
+def recovery_steps(plan: Plan, head: dict[str, Any], later: Sequence[dict[str, Any]]) -> list[Step]:
+    """What puts the host back: crash undo past the last record, the in-flight undo, the rest.
+
+    Every step from `applied` on that changes what existed was preceded by a record, so past
+    the last record only steps with a blind-safe crash undo can have run. Older journals
+    (format 1) had no such records: every planned step's crash undo ran, as it did then.
+    """
+    last = later[-1] if later else head
+    groups = [*head.get("undo", []), *(g for record in later for g in record.get("undo", []))]
+    exact = [step_from_dict(s) for group in reversed(groups) for s in group]
+    applied = int(last.get("applied", 0))
+    if int(head.get("v", 1)) < FORMAT:
+        return [u for step in reversed(plan.steps[applied:]) for u in step.crash_undo()] + exact
+    inflight = last.get("inflight")
+    start = applied + 1 if inflight is not None else applied
+    blind = [u for step in reversed(plan.steps[start:]) if not step.changes_existing() for u in step.crash_undo()]
+    return blind + [step_from_dict(s) for s in inflight or ()] + exact

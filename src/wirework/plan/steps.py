@@ -4,6 +4,12 @@ A step is a frozen dataclass of plain values, so a plan can be printed, turned i
 stored in the journal before it runs and rebuilt after a crash. `apply` makes the change and
 returns the steps that undo exactly what it did (nothing when it found the change already
 made), so rollback never removes what was there before.
+
+Crash recovery sorts steps in two kinds. A step that only creates what carries wirework's
+tag (or acts on a link the plan itself created) has a `crash_undo` that is right whether or
+not it ran: the executor runs a group of them without writing anything. A step that changes
+what existed before (`changes_existing()`) has its undo read from the host by `prepare` and
+journaled before it runs, so a process killed right after it can still be put back exactly.
 """
 
 from __future__ import annotations
@@ -53,10 +59,28 @@ class Step:
     def crash_undo(self) -> Sequence[Step]:
         """What to run when a crash hit while this step was in flight (outcome unknown).
 
-        Only steps that create objects carrying wirework's ownership tag return something:
-        those can be removed safely whether or not the step got to create them.
+        Only for steps that do not `changes_existing()`: creators of objects carrying
+        wirework's ownership tag return their tag-checked removal, safe whether or not the
+        step got to create them; steps on links the plan created return nothing.
         """
         return ()
+
+    def changes_existing(self) -> bool:
+        """Whether the step may change something that existed before the plan ran.
+
+        Then its exact undo (`prepare`) is journaled before it runs. The default is the safe
+        answer; creators of tagged objects and steps on fresh links say False.
+        """
+        return True
+
+    def prepare(self, host: Host) -> Sequence[Step]:
+        """Read what `apply` is about to change; return the steps that put it back.
+
+        The result must be right whether or not `apply` then runs (a crash may hit either
+        side of it): it restores the state read now, and restoring it is a no-op when
+        nothing changed. The default suits steps whose crash undo already is exact.
+        """
+        return self.crash_undo()
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"kind": self.kind}

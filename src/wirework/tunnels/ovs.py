@@ -156,6 +156,7 @@ def plan_tunnel(ctx: HostContext, spec: TunnelSpec, underlay: str | None, datapa
 
 
 def add(ctx: HostContext, spec: TunnelSpec, *, dry_run: bool = False) -> Plan:
+    ctx.before_change(dry_run)
     host = ctx.host
     if not host.ovs.available():
         raise Unsupported(feature="Open vSwitch", why="ovsdb-server is not running (apt-get install openvswitch-switch)")
@@ -197,6 +198,7 @@ def _run(ctx: HostContext, spec: TunnelSpec, plan: Plan) -> None:
 
 
 def remove(ctx: HostContext, bridge: str, remote_or_port: str, *, dry_run: bool = False) -> Plan:
+    ctx.before_change(dry_run)
     match = [e for e in ctx.store.scan(f"{PREFIX}{ctx.host_id}/{bridge}/")
              if remote_or_port in (e.value.get("port"), e.value.get("remote"))]
     if not match:

@@ -179,6 +179,7 @@ def uplink(
 ) -> UplinkOutcome:
     """`Wirework.uplink`: validate, probe, plan; then run, check, and revert when unanswered."""
     spec = validate_uplink(bridge, nic, ovs=ovs, check=check)
+    ctx.before_change(dry_run)
     facts = probe_uplink(ctx.host, spec)
     plan = plan_uplink(spec, facts)
     target = spec.check or facts.gateway
@@ -191,6 +192,7 @@ def uplink(
 
 def undo(ctx: HostContext, bridge: str, nic: str | None = None) -> bool:
     """Put back what the uplink of `bridge` changed (`nic`, when given, must be the one it moved)."""
+    ctx.before_change()
     entry = load(ctx.store, ctx.host_id, bridge)
     if nic is not None and entry.value.get("nic") != nic:
         raise NotFound(what=f"uplink of {nic} onto", name=bridge, fix=f"it moved {entry.value.get('nic')}")

@@ -67,6 +67,7 @@ def require(ctx: HostContext, net: Network, endpoint_id: str) -> Endpoint:
 def create_endpoint(ctx: HostContext, network_id: str, endpoint_id: str, address: str, mac: str,
                     options: dict[str, Any]) -> str | None:
     """Record the endpoint with the address IPAM gave it; the MAC to answer when Docker gave none."""
+    ctx.before_change()
     net = nets.require(ctx, network_id)
     model.port_bindings(options)  # refuse what cannot be published before anything happens
     if not address:
@@ -101,6 +102,7 @@ def _lease_owner(ctx: HostContext, net: Network, ip: str, mac: str) -> str:
 
 def join(ctx: HostContext, network_id: str, endpoint_id: str, sandbox: str) -> JoinAnswer:
     """Make the veth in the host (one step with its inverse) and say which end Docker moves."""
+    ctx.before_change()  # first, so that a Join a crash cut short is undone before it is looked at
     net = nets.require(ctx, network_id)
     ep = require(ctx, net, endpoint_id)
     nets.ensure_built(ctx, net)  # after a reboot Docker may start containers before `wirework up`
@@ -137,6 +139,7 @@ def _record(ctx: HostContext, net: Network, ep: Endpoint, guest: Guest, undo: li
 def delete_endpoint(ctx: HostContext, network_id: str, endpoint_id: str) -> None:
     """Ports, then the veth (Docker moved it back out), then the records; the lease stays for
     ReleaseAddress. Unknown endpoints are fine (Docker retrying)."""
+    ctx.before_change()
     net = nets.by_docker_id(ctx, network_id)
     ep = load(ctx, net, endpoint_id) if net is not None else None
     if ep is not None:

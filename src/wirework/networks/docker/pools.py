@@ -54,6 +54,7 @@ def load_pool(ctx: HostContext, pid: str) -> tuple[Reservation, int]:
 def request_pool(ctx: HostContext, pool: str, sub_pool: str, options: dict[str, Any] | None, v6: bool,
                  *, pools: str | None = None) -> str:
     """Reserve `pool` (checked) or a free subnet; the pool id. Idempotent for a pending pool."""
+    ctx.before_change()
     if v6:
         raise Unsupported(feature="IPv6", why="wirework networks are IPv4 only for now; drop --ipv6")
     force = model.parse_ipam_options(options)
@@ -91,6 +92,7 @@ def network_of(ctx: HostContext, subnet: str) -> Network | None:
 
 def request_address(ctx: HostContext, pid: str, address: str, options: dict[str, Any] | None) -> str:
     """The gateway (before the network exists), an aux address, or a container's lease; as CIDR."""
+    ctx.before_change()
     options = options or {}
     net = network_of(ctx, subnet_of(pid))
     if net is not None and options.get(model.ADDRESS_TYPE) != model.GATEWAY_TYPE:

@@ -31,6 +31,7 @@ EPHEMERAL = (49153, 60999)  # Docker's default when the kernel's range cannot be
 
 def publish(ctx: HostContext, net: Network, ep: Endpoint, bindings: list[dict[str, Any]]) -> list[str]:
     """Publish the bindings (after unpublishing different ones); the mappings as text."""
+    ctx.before_change()
     if ep.ports and _satisfied(connops.mappings(ep), bindings):
         return [m.text() for m in connops.mappings(ep)]  # Docker asking again
     if ep.ports:
@@ -54,6 +55,7 @@ def publish(ctx: HostContext, net: Network, ep: Endpoint, bindings: list[dict[st
 
 
 def unpublish(ctx: HostContext, ep: Endpoint) -> Endpoint:
+    ctx.before_change()
     run_best_effort(ctx.host, fw.unpublish_steps(connops.mappings(ep)))
     bare = replace(ep, ports=())
     ctx.store.txn([], [endpoints.put_op(bare)])

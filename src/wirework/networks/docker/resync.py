@@ -55,6 +55,7 @@ def view(docker: DockerClient, network_ids: list[str]) -> DockerView | None:
 
 
 def resync(ctx: HostContext, docker_view: DockerView, *, grace: float = GRACE) -> list[str]:
+    ctx.before_change()
     now = time.time()
     out: list[str] = []
     for net in nets.docker_networks(ctx):
