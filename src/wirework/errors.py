@@ -10,6 +10,7 @@ CNI front puts beside each code; the error's own text goes into the details.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 #: CNI spec error codes and their short messages; 100+ are wirework's own (the spec leaves
@@ -46,6 +47,17 @@ class WireworkError(Exception):
             text = f"{text}; {fix}"
         super().__init__(text)
 
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """"; did you mean 'web'?" for a near name among candidates, else ""."""
+    import difflib
+
+    names = sorted({c for c in candidates if c and c != word})
+    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+    if not close:  # a prefix or a part of a longer name counts too ("web" for "web-frontend")
+        close = [c for c in names if len(word) >= 3 and (c.startswith(word) or word in c)][:1]
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 class InvalidInput(WireworkError):

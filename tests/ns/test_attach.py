@@ -216,7 +216,7 @@ def test_cli_dry_run_and_errors(netns: Namespaces, state_dir: str) -> None:
     assert "create Linux bridge br0" in out and "add route default via 192.168.114.1 dev eth0" in out
     cmds = wirework_cli("pipework", "--dry-run", "--format", "commands", "--netns", host, "br0", g1,
                         "10.0.0.2/24", "U:web", env=env).stdout
-    assert "ip link add wwv" in cmds and "address 02:" in cmds and f"netns {g1}" in cmds
+    assert f"ip -n {host} link add wwv" in cmds and "address 02:" in cmds and f"netns {g1}" in cmds
     bad = wirework_cli("attach", g1, "br0", "--ip", "10.0.0.2/24", "--gateway", "10.9.9.9", "--netns", host,
                        env=env, check=False)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "gateway" in bad.stderr

@@ -49,14 +49,14 @@ def test_healthy_then_each_problem_found_with_its_fix(ww: Wirework, netns: Names
     by_id = {k.split(":", 1)[0]: v for k, v in found.items()}
     assert set(by_id) == {"ip-forward-off", "mtu-mismatch", "subnet-collision", "stale-link", "networkd-manages",
                           "nm-manages", "nm-unmanaged-missing", "iptables-two-backends"}
-    assert by_id["ip-forward-off"]["fix"].startswith("sysctl -w net.ipv4.ip_forward=1")
+    assert by_id["ip-forward-off"]["fix"] == f"ip netns exec {host} sysctl -w net.ipv4.ip_forward=1"
     assert "route 10.91.0.128/25 via 10.99.0.2 dev up0" in by_id["subnet-collision"]["what"]
     assert "MTU 1400" in by_id["mtu-mismatch"]["what"] and "mtu 1500" in by_id["mtu-mismatch"]["fix"]
-    assert by_id["stale-link"]["fix"].startswith("ip link del ww-ghost")
+    assert by_id["stale-link"]["fix"].startswith(f"ip -n {host} link del ww-ghost")
     assert "ww-doc" in by_id["networkd-manages"]["what"] and "Unmanaged=yes" in by_id["networkd-manages"]["fix"]
     assert all(f["why"] and f["fix"] for f in found.values())
     text = cli(host, state_dir, "doctor", "--root", root, check=False).stdout
-    assert "[error] net.ipv4.ip_forward is 0" in text and "    fix: sysctl -w" in text
+    assert "[error] net.ipv4.ip_forward is 0" in text and f"    fix: ip netns exec {host} sysctl -w" in text
 
 
 def test_forward_drop_without_accept(ww: Wirework, state_dir: str, tmp_path: Path) -> None:

@@ -7,13 +7,15 @@ removed one at a time, every Docker call with a timeout).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import RUN_ID, ping
+from tests.conftest import RUN_ID, Namespaces, ping, sh
+from tests.ns.helpers import cli
 from wirework.api import Wirework
 from wirework.errors import InvalidInput
 
@@ -85,3 +87,34 @@ def test_restarted_container_is_wired_again_with_its_address(ww: Wirework, conta
     assert "default via 10.98.0.1" in docker("exec", c, "ip", "route")
     (port,) = ww.ports(c)
     assert (port.host_port, port.guest_ip) == (8080, "10.98.0.50")
+
+
+def test_gc_after_docker_rm_cleans_ports_leases_and_views(netns: Namespaces, state_dir: str,
+                                                            containers: list[str]) -> None:
+    """Issue 12: `docker rm` of a connected container, then gc: nothing of it is left anywhere."""
+    host, other = netns("h"), netns("g")
+    c = _run(containers, "gc", "none")
+    cli(host, state_dir, "network", "create", "web", "--subnet", "10.95.7.0/24")
+    cli(host, state_dir, "connect", "web", f"docker:{c}", "-p", "18102:80")
+    # doctor's MTU fix is a command that reaches a container's namespace (by its PID).
+    pid = docker("inspect", "-f", "{{.State.Pid}}", c)
+    subprocess.run(["nsenter", "-t", pid, "-n", "ip", "link", "set", "eth0", "mtu", "1400"], check=True)
+    found = json.loads(cli(host, state_dir, "doctor", "--json", check=False).stdout)["findings"]
+    (fix,) = [f["fix"].split(",")[0] for f in found if f["id"] == "mtu-mismatch"]
+    assert fix == f"nsenter -t {pid} -n ip link set eth0 mtu 1500"
+    subprocess.run(["sh", "-c", fix], check=True)
+    assert "mtu-mismatch" not in cli(host, state_dir, "doctor", "--json", check=False).stdout
+    docker("rm", "-f", c)
+    found = json.loads(cli(host, state_dir, "doctor", "--json", check=False).stdout)["findings"]
+    gone = [f for f in found if f["id"] == "gone-guest"]
+    assert len(gone) == 1 and c in gone[0]["what"] and "18102" in gone[0]["what"], found
+    assert gone[0]["fix"] == f"wirework gc --netns {host}"
+    out = cli(host, state_dir, "gc").stdout
+    assert f"cleaned up: {c} from network web (10.95.7.2/24, ports 0.0.0.0:18102->80/tcp)" in out, out
+    assert cli(host, state_dir, "port", c, check=False).returncode == 3
+    info = json.loads(cli(host, state_dir, "network", "inspect", "web", "--json").stdout)
+    assert info["guests"] == [] and info["leases"] == []
+    assert "18102" not in sh("nft", "list", "map", "inet", "wirework", "port_addr", ns=host)
+    assert not [f for f in json.loads(cli(host, state_dir, "doctor", "--json", check=False).stdout)["findings"]
+                if f["id"] in ("gone-guest", "stale-nft-port", "stale-lease")]
+    cli(host, state_dir, "connect", "web", f"netns:{other}", "-p", "18102:80")  # the port is free again

@@ -108,7 +108,7 @@ def test_undo_and_dry_run(netns: Namespaces, state_dir: str) -> None:
     before = snapshot(host)
     common = ["--netns", host, "--state-dir", state_dir]
     dry = cli("uplink", "br0", "eth0", "--dry-run", "--format", "commands", *common)
-    assert dry.returncode == 0 and "ip link set eth0 master br0" in dry.stdout
+    assert dry.returncode == 0 and f"ip -n {host} link set eth0 master br0" in dry.stdout
     assert snapshot(host) == before
     assert cli("uplink", "br0", "eth0", "--confirm-within", "0", *common).returncode == 0
     assert moved(host, "br0")

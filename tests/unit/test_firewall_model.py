@@ -59,9 +59,9 @@ def test_port_conflicts() -> None:
     port_conflicts([wild, local], [wild])  # the very same mapping again
     port_conflicts([wild, local], [PortMapping("web", "10.88.0.4", "udp", 8080, 80, None, "att:3")])
     port_conflicts([local], [PortMapping("web", "10.88.0.4", "tcp", 8081, 80, "192.168.1.5", "att:3")])
-    with pytest.raises(Conflict, match=r"host port 127.0.0.1:8080 is already published by att:1"):
+    with pytest.raises(Conflict, match=r"host port 127.0.0.1:8080 is already published \(as 0.0.0.0:8080->80/tcp"):
         port_conflicts([wild], [PortMapping("web", "10.88.0.4", "tcp", 8080, 80, "127.0.0.1", "att:3")])
-    with pytest.raises(Conflict, match="already published by att:2"):
+    with pytest.raises(Conflict, match=r"already published \(as 127.0.0.1:8081->80/tcp"):
         port_conflicts([local], [PortMapping("web", "10.88.0.4", "tcp", 8081, 80, None, "att:3")])
     with pytest.raises(Conflict):
         port_conflicts([], [wild, PortMapping("web", "10.88.0.9", "tcp", 8080, 81, None, "att:9")])
@@ -81,12 +81,12 @@ def test_dry_run_text() -> None:
     step = PublishPort(port)
     assert step.describe() == "publish 127.0.0.1:8080->80/tcp to 10.88.0.2 on network web (wirework:att:1)"
     assert step.commands() == [
-        "nft add element inet wirework hostport_addr '{ 127.0.0.1 . tcp . 8080 comment \"wirework:att:1\" : 10.88.0.2 }'",
-        "nft add element inet wirework hostport_port '{ 127.0.0.1 . tcp . 8080 comment \"wirework:att:1\" : 80 }'",
+        "nft 'add element inet wirework hostport_addr { 127.0.0.1 . tcp . 8080 comment \"wirework:att:1\" : 10.88.0.2 }'",
+        "nft 'add element inet wirework hostport_port { 127.0.0.1 . tcp . 8080 comment \"wirework:att:1\" : 80 }'",
     ]
     net = NetworkRules("web", "wwweb", "10.88.0.0/24", "10.88.0.1", icc=False)
     assert AddNetworkRules(net).describe() == "add firewall rules of network web on wwweb (10.88.0.0/24, masquerade, no-icc)"
     cmds = AddNetworkRules(net).commands()
-    assert "nft add rule inet wirework net-web-from oifname \"wwweb\" drop comment \"wirework:net:web\"" in cmds
-    assert "nft add element bridge wirework noicc '{ 10.88.0.0/24 . 10.88.0.0/24 comment \"wirework:net:web\" }'" in cmds
+    assert "nft 'add rule inet wirework net-web-from oifname \"wwweb\" drop comment \"wirework:net:web\"'" in cmds
+    assert "nft 'add element bridge wirework noicc { 10.88.0.0/24 . 10.88.0.0/24 comment \"wirework:net:web\" }'" in cmds
     assert cmds[-2] == "sysctl -w net.ipv4.conf.wwweb.route_localnet=1"

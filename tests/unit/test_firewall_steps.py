@@ -101,10 +101,11 @@ def test_failure_inside_add_network_leaves_nothing() -> None:
     assert host.state() == before
 
 
-def test_conflicts_name_the_holder() -> None:
+def test_conflicts_say_what_holds_the_port() -> None:
     host = Host()
     run(host, EnsureFirewallBase(), AddNetworkRules(A), PublishPort(PORT))
-    with pytest.raises(Conflict, match=r"host port 0.0.0.0:8080 is already published to 10.88.0.2 by wirework:att:1"):
+    with pytest.raises(Conflict, match=r"host port 0.0.0.0:8080 is already published \(to 10.88.0.2\) for a guest "
+                                       r"wirework has no record of; choose another host port"):
         run(host, PublishPort(replace(PORT, guest_port=81, owner="att:2")))
     with pytest.raises(Conflict, match=r"bridge wwa already has firewall rules \(wirework:net:a #"):
         run(host, AddNetworkRules(replace(A, icc=True)))
@@ -121,7 +122,7 @@ def test_removals_check_owner_and_return_their_inverse() -> None:
     assert run(host, DeleteFirewallBase()) == []  # in use
     assert host.state() == before
     undo = run(host, RemoveNetworkRules(A), UnpublishPort(PORT))
-    assert undo == [PublishPort(PORT), AddNetworkRules(A), LinkNetworks("a", "b")]
+    assert undo == [PublishPort(PORT), AddNetworkRules(A), LinkNetworks("a", "b", "wwa", "wwb")]
     assert host.nft.get_element("inet", "wirework", "from_net", '"wwa"') is None
     assert host.nft.get_element("inet", "wirework", "port_addr", "tcp . 8080") is None
     assert run(host, UnlinkNetworks("a", "b")) == []  # the link went with the network

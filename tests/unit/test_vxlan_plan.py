@@ -58,8 +58,8 @@ def test_new_device_golden_steps_and_commands() -> None:
         "send flood (broadcast, unknown unicast) on vx42 to peer 10.0.0.3",
     ]
     assert [c for s in plan.steps for c in s.commands()] == [
-        "ip link add br0 type bridge",
-        "ip link set br0 alias wirework:lab:t up",
+        "ip link add br0 mtu 1450 type bridge",
+        "ip link set br0 alias wirework:lab:t",
         "ip link set br0 up",
         "ip link add vx42 mtu 1450 type vxlan id 42 local 10.0.0.1 dstport 4789 nolearning dev eth0",
         "ip link set vx42 alias wirework:lab:t",
@@ -201,7 +201,7 @@ def test_routed_peer_triple_and_neighbour_round_trip() -> None:
     assert [c for s in peer_l3_steps("vx1", peer) for c in s.commands()] == [
         "ip neigh replace 10.244.2.0 lladdr 02:aa:bb:cc:dd:ee dev vx1 nud permanent",
         "bridge fdb append 02:aa:bb:cc:dd:ee dev vx1 dst 10.0.0.2",
-        "ip route add 10.244.2.0/24 via 10.244.2.0 dev vx1 onlink",
+        "ip route add 10.244.2.0/24 via 10.244.2.0 dev vx1 onlink proto static",
     ]
     host = underlay_host()
     Executor(host).run(plan_for(host, bridge=None))

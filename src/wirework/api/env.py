@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from wirework.errors import NotFound, did_you_mean
 from wirework.kernel import labenv, proc
 from wirework.kernel.netns import netns_path
 from wirework.store import state_dir as _state_dir
@@ -19,6 +20,36 @@ from wirework.store.config import store_config as _store_config
 def state_dir(explicit: str | None = None) -> str:
     """The state store directory: `explicit`, else $WIREWORK_STATE_DIR, else the default."""
     return _state_dir(explicit)
+
+
+def host_settings(netns: str | None, state_dir_path: str | None) -> tuple[str | None, str | None]:
+    """(state dir, OVS database socket) of a session for --netns/--state-dir.
+
+    A namespace that does not exist is refused here, before anything else ("no such
+    namespace", naming near names). A lab host (`wwl-<lab>-<host>` of a lab indexed in the
+    state dir) is a host like any other: its own state dir and its private Open vSwitch, as
+    the lab made it. Anything else keeps the state dir given and the system's OVS.
+    """
+    if not netns:
+        return state_dir_path, None
+    if "/" in netns or not os.path.exists(netns_path(netns)):
+        known = os.listdir("/run/netns") if os.path.isdir("/run/netns") else []
+        raise NotFound(f"no such network namespace {netns!r}{did_you_mean(netns, known)}")
+    if not netns.startswith("wwl-"):  # lab.resolve.NS_PREFIX: not a lab's (and no lab import)
+        return state_dir_path, None
+    from wirework.api.lab import lab_manager
+
+    manager = lab_manager(state_dir_path)
+    try:
+        for lab in manager.lab_names():
+            names = manager.names(lab)
+            host = netns.removeprefix(names.prefix)
+            if netns.startswith(names.prefix) and os.path.isdir(names.host_state(host)):
+                sock = names.ovs_socket(host)
+                return names.host_state(host), sock if os.path.exists(sock) else None
+    finally:
+        manager.close()
+    return state_dir_path, None
 
 
 def store_config(url: str | None = None, *, prefix: str | None = None, ca: str | None = None,
@@ -43,6 +74,11 @@ def spawn_detached(argv: list[str], *, env: dict[str, str] | None = None, log: s
     return proc.spawn_detached(argv, env=env, log=log)
 
 
-def run_interactive(ns_path: str, argv: list[str]) -> int:
+def run_interactive(ns_path: str, argv: list[str], env: dict[str, str] | None = None) -> int:
     """Run a command inside a namespace with the terminal attached; its exit status."""
-    return labenv.run_interactive(ns_path, argv)
+    return labenv.run_interactive(ns_path, argv, env)
+
+
+def run_captured(ns_path: str, argv: list[str], env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Run a command inside a namespace, its output captured: (exit status, stdout, stderr)."""
+    return labenv.run_captured(ns_path, argv, env)

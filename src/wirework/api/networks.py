@@ -26,9 +26,16 @@ class NetworksAPI:
         return netops.create(self.context, spec, force=force, dry_run=dry_run, no_sysctl=no_sysctl, pools=pools)
 
     def network_rm(self, name: str, *, force: bool = False) -> Any:
+        """Remove a network (refused while guests are connected, unless force disconnects them)."""
         from wirework.networks import connops, netops
 
         return netops.remove(self.context, name, force=force, detach=lambda ep: connops.drop_endpoint(self.context, ep))
+
+    def plan_network_rm(self, name: str, *, force: bool = False) -> Plan:
+        from wirework.networks import connops, netops
+
+        return netops.plan_remove(self.context, name, force=force,
+                                  detach_plan=lambda ep: connops.endpoint_plan(self.context, ep))
 
     def network_ls(self) -> list[dict[str, Any]]:
         from wirework.networks import netops
@@ -56,20 +63,39 @@ class NetworksAPI:
         return connops.connect(self.context, spec, dry_run=dry_run)
 
     def disconnect(self, network: str, guest: str) -> Any:
+        """The endpoint removed, or None when the guest was not connected."""
         from wirework.networks import connops
 
         return connops.disconnect(self.context, network, guest)
+
+    def plan_disconnect(self, network: str, guest: str) -> Plan:
+        from wirework.networks import connops
+
+        return connops.plan_disconnect(self.context, network, guest)
 
     def ports(self, guest: str) -> list[Any]:
         from wirework.networks import connops
 
         return connops.ports_of(self.context, guest)
 
-    def run_guest(self, net: str, command: list[str], **options: Any) -> Any:
-        """Start a command in a namespace of the given mode (wirework run). See networks.modes."""
+    def run_guest(self, net: str, command: list[str], *, capture: bool = False, **options: Any) -> Any:
+        """Start a command in a namespace of the given mode (wirework run): a
+        `networks.modes.RunResult` (exit status, the detached guest's pid, captured output)."""
         from wirework.networks import modes
 
-        return modes.run(self.context, modes.validate_run(net, command, **options))
+        return modes.run(self.context, modes.validate_run(net, command, **options), capture=capture)
+
+    def plan_run(self, net: str, command: list[str], **options: Any) -> list[str]:
+        """What `run_guest` would do, one line a step, after every check it makes (--dry-run)."""
+        from wirework.networks import modes
+
+        return modes.check_run(self.context, modes.validate_run(net, command, **options))
+
+    def run_record(self, name: str) -> Any:
+        """The record of a guest started by `wirework run` (NotFound, naming near names)."""
+        from wirework.networks import modes
+
+        return modes.require(self.context, name)
 
     def remove_guest(self, name: str) -> Any:
         from wirework.networks import modes

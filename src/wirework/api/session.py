@@ -9,7 +9,8 @@ hold the Docker-style network, uplink and tunnel ones).
 from __future__ import annotations
 
 import os
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from wirework.api.docker import DockerAPI
 from wirework.api.networks import NetworksAPI
@@ -19,14 +20,19 @@ from wirework.attachments.listing import AttachmentStatus, GuestReport
 from wirework.attachments.ops import AttachResult
 from wirework.attachments.records import Attachment
 from wirework.context import HostContext, Sweep
+from wirework.errors import GuestNotFound, NotFound, did_you_mean
 from wirework.guests.docker import DockerClient
 from wirework.guests.resolve import resolve
 from wirework.kernel.host import KernelHost
 from wirework.model.guest import Guest
 from wirework.model.specs import AttachSpec, validate_attach
+from wirework.plan.commands import plan_commands
 from wirework.plan.executor import FaultHook, env_fault_hook
 from wirework.plan.steps import Plan, Step
 from wirework.store import ClusterStore, Store, StoreConfig, open_cluster_store, open_stores
+
+if TYPE_CHECKING:
+    from wirework.networks.gc import GcReport
 
 OVS_DB_ENV = "WIREWORK_OVS_DB"  # an ovsdb-server socket other than the system's
 #: What recovery sweeps after undoing dead journals (policy packages' own leftovers).
@@ -56,9 +62,20 @@ class Wirework(NetworksAPI, UplinksAPI, DockerAPI):
         docker = DockerClient(docker_socket)
         self.context = HostContext(
             self.host, records.host_id(netns), local, docker,
-            lambda guest: resolve(guest, docker), fault=fault or env_fault_hook(), sweeps=RECOVERY_SWEEPS,
+            self._resolve_guest, fault=fault or env_fault_hook(), sweeps=RECOVERY_SWEEPS,
             cluster_store=shared, open_cluster_store=lambda: open_cluster_store(self.store_config),
         )
+
+    def _resolve_guest(self, ref: str) -> Guest:
+        try:
+            return resolve(ref, self.context.docker)
+        except GuestNotFound as exc:
+            from wirework.api.names import guest_names  # the error path only: it reads networks' records
+
+            hint = did_you_mean(ref.split(":", 1)[-1], guest_names(self.context))
+            if not hint:
+                raise
+            raise GuestNotFound(f"{exc}{hint}") from None
 
     @property
     def host_id(self) -> str:
@@ -95,6 +112,11 @@ class Wirework(NetworksAPI, UplinksAPI, DockerAPI):
         """Run a plan built elsewhere (a lab host's setup item) through this host's executor."""
         return self.context.executor().run(plan)
 
+    def commands(self, plan: Plan) -> list[str]:
+        """The plan as shell commands that run where its steps run (this host's namespace and
+        Open vSwitch database; guests' namespaces by name, or by PID for containers)."""
+        return plan_commands(plan, self.host.netns, self.host.ovs_db)
+
     def recover(self) -> list[str]:
         """Undo operations that a crashed wirework process left half-done."""
         return self.context.recover()
@@ -112,18 +134,45 @@ class Wirework(NetworksAPI, UplinksAPI, DockerAPI):
         return ops.attach_spec(self.context, spec, dry_run=dry_run)
 
     def detach(self, guest: str, ifname: str | None = None, *, dry_run: bool = False) -> list[Attachment]:
-        """Undo attachments of a guest (all, or one interface). Detaching twice is fine."""
-        return ops.detach(self.context, guest, ifname, dry_run=dry_run)
+        """Undo attachments of a guest (all, or one interface). Detaching twice is fine.
+        A guest's network connections are left to `disconnect` (they hold ports and leases).
+        Nothing here but attachments of that guest on another host (--netns) is an error naming it."""
+        done = ops.detach(self.context, guest, ifname, dry_run=dry_run, keep=self._connection_of)
+        if not done:
+            self._not_here(guest)
+        return done
+
+    def _not_here(self, guest: str) -> None:
+        elsewhere = sorted({a.host for a in records.all_for_host(self.store)
+                            if a.host != self.host_id and guest in (a.guest.ref, a.guest.name, a.guest.key)})
+        if elsewhere:
+            where = " or ".join("the machine itself" if h == "-" else f"--netns {h}" for h in elsewhere)
+            first = "" if elsewhere[0] == "-" else f" --netns {elsewhere[0]}"
+            raise NotFound(f"{guest} has no attachments on this host; it has on {where}: "
+                           f"'wirework detach {guest}{first}'")
 
     def plan_detach(self, guest: str, ifname: str | None = None) -> Plan:
-        return ops.plan_detach_guest(self.context, guest, ifname)
+        return ops.plan_detach_guest(self.context, guest, ifname, keep=self._connection_of)
+
+    def _connection_of(self, att: Attachment) -> str | None:
+        """'wirework disconnect NET GUEST' when `att` is the veth of a network connection."""
+        from wirework.networks import endpoints
+
+        for ep in endpoints.of_guest(self.store, self.host_id, att.guest.key):
+            if ep.att_id == att.id:
+                netns = f" --netns {self.host.netns}" if self.host.netns else ""
+                return f"'wirework disconnect {ep.network} {att.guest.name}{netns}'"
+        return None
 
     def ls(self) -> list[AttachmentStatus]:
         return listing.ls(self.context)
 
-    def gc(self) -> list[Attachment]:
-        """Tear down what is left of attachments whose guest is gone (OVS ports, records)."""
-        return listing.gc(self.context)
+    def gc(self, *, dry_run: bool = False) -> GcReport:
+        """Clean up after guests that are gone: their network connections (published ports,
+        leases, endpoints) and attachments (host ends, OVS ports, records)."""
+        from wirework.networks import gc
+
+        return gc.gc(self.context, dry_run=dry_run)
 
     def renew_leases(self, *, now: float | None = None) -> list[str]:
         """Renew the DHCP leases of this host's attachments that are past half their time (the
@@ -133,7 +182,18 @@ class Wirework(NetworksAPI, UplinksAPI, DockerAPI):
         return leases.renew_leases(self.context, now=now)
 
     def inspect(self, guest: str) -> GuestReport:
-        return listing.inspect(self.context, guest)
+        """A guest's interfaces and routes, what wirework made, and its network mode and
+        connections as `ps` and `network inspect` show them."""
+        from wirework.networks import endpoints, modes
+
+        report = listing.inspect(self.context, guest)
+        eps = endpoints.of_guest(self.store, self.host_id, report.guest.key)
+        run = modes.load(self.context, report.guest.name) if report.guest.kind == "netns" else None
+        main = next((e for e in eps if e.default_route), eps[0] if eps else None)
+        mode = run.mode if run is not None else (main.mode or main.network) if main is not None else report.mode
+        nets = [{"network": e.network, "ifname": e.ifname, "ip": e.ip, "default_route": e.default_route,
+                 "ports": [p for p in e.ports]} for e in eps]
+        return replace(report, mode=mode, networks=nets)
 
     def guest_command(self, what: str, guest: str, args: list[str], *, dry_run: bool = False) -> Plan:
         """pipework route/rule/tc: routes, rules and qdiscs inside a guest's namespace."""

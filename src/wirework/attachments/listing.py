@@ -1,4 +1,5 @@
-"""ls, gc and inspect: what the attachment records say, checked against the machine."""
+"""ls and inspect: what the attachment records say, checked against the machine (gc, which
+also cleans up networks' endpoints, is `networks.gc`)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wirework.attachments import persist
-from wirework.attachments.ops import host_records, ns_id_now, teardown
+from wirework.attachments.ops import host_records
 from wirework.attachments.records import Attachment
 from wirework.context import HostContext
-from wirework.errors import StepFailed, WireworkError
+from wirework.errors import WireworkError
 from wirework.model.guest import Guest
 
 
@@ -26,6 +27,8 @@ class GuestReport:
     links: list[dict[str, Any]]
     routes: list[dict[str, Any]]
     attachments: list[Attachment] = field(default_factory=list)
+    mode: str = ""  # its network mode as `ps` shows it (filled in above attachments: networks, runs)
+    networks: list[dict[str, Any]] = field(default_factory=list)  # its connections to networks
 
 
 def ls(ctx: HostContext) -> list[AttachmentStatus]:
@@ -47,31 +50,6 @@ def guest_ifname(ctx: HostContext, att: Attachment) -> str:
     return peer.name if peer is not None else ""
 
 
-def gc(ctx: HostContext) -> list[Attachment]:
-    """Tear down what is left of attachments whose guest is gone (OVS ports, records).
-
-    A stopped Docker container keeps its attachments (suspended: host side removed, record and
-    address kept) unless they were made `--once`; Docker's own endpoints are left to Docker.
-    Returns what was cleaned up; when a teardown fails, the others still go, then StepFailed
-    names what is left (its record is kept, so the next gc tries again)."""
-    cleaned, errors = [], []
-    for status in ls(ctx):
-        att, state = status.attachment, status.state
-        if att.made_by == "wirework" and state in persist.WAITING and not att.spec.once:
-            persist.suspend(ctx, att)
-        if not persist.gone(att, state):
-            continue
-        try:
-            teardown(ctx, att, ns_id_now(att))
-            cleaned.append(att)
-        except StepFailed as exc:
-            errors.append(str(exc))
-    if errors:
-        done = f" (cleaned up {len(cleaned)} other(s))" if cleaned else ""
-        raise StepFailed("; ".join(errors) + done)
-    return cleaned
-
-
 def inspect(ctx: HostContext, guest: str) -> GuestReport:
     """A guest's interfaces and routes, and the attachments behind them: wirework's, and for a
     Docker container the endpoints Docker made through the plugin."""
@@ -84,7 +62,7 @@ def inspect(ctx: HostContext, guest: str) -> GuestReport:
     routes = [r.__dict__ for r in ctx.host.net.routes(g.netns_path, table=254)]
     keys = {g.key} | _docker_endpoint_keys(ctx, g)
     atts = [a for a in host_records(ctx) if a.guest.key in keys]
-    return GuestReport(g, links, routes, atts)
+    return GuestReport(g, links, routes, atts, g.mode or "-")
 
 
 def _docker_endpoint_keys(ctx: HostContext, g: Guest) -> set[str]:

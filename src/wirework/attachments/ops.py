@@ -7,6 +7,7 @@ executor's closing transaction. `networks.connops` builds its connects on the sa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -167,8 +168,12 @@ def record_ops(ctx: HostContext, att: Attachment) -> list[Op]:
         ops.append(Put(claims.ip_key(att.host, att.host_if, att.cidr.split("/")[0]), att.id))
     return ops
 
-def detach(ctx: HostContext, guest: str, ifname: str | None = None, *, dry_run: bool = False) -> list[Attachment]:
-    """Undo attachments of a guest (all, or one interface). Detaching twice is fine."""
+def detach(ctx: HostContext, guest: str, ifname: str | None = None, *, dry_run: bool = False,
+           keep: Callable[[Attachment], str | None] | None = None) -> list[Attachment]:
+    """Undo attachments of a guest (all, or one interface). Detaching twice is fine.
+    `keep(att)` names the command that owns an attachment made by a higher layer (a network
+    connection: `wirework disconnect NET GUEST`); those stay, and when nothing else matches
+    the caller is told to use that command instead."""
     if not dry_run:
         ctx.ensure_recovered()
     current_ns: str | None
@@ -176,11 +181,18 @@ def detach(ctx: HostContext, guest: str, ifname: str | None = None, *, dry_run: 
         g = ctx.resolve(guest)
         current_ns = g.netns_id
         matches = [a for a in own_records(ctx) if a.guest.key == g.key]
-    except (GuestNotFound, GuestNotRunning, ServiceError):
+    except (GuestNotFound, GuestNotRunning, ServiceError) as exc:
         current_ns = None  # the guest is gone: only host-side leftovers remain
         matches = [a for a in own_records(ctx) if guest in (a.guest.ref, a.guest.name, a.guest.key)]
+        if not matches and isinstance(exc, GuestNotFound):
+            raise  # not a guest, never wired here: a typo (the error names near names)
     if ifname:
         matches = [a for a in matches if a.cont_ifname == ifname]
+    owned = {a.id: keep(a) for a in matches} if keep else {}
+    if matches and all(owned.get(a.id) for a in matches):
+        raise Conflict(f"{' and '.join(a.cont_ifname for a in matches)} of {matches[0].guest.name} "
+                       f"came from a network connection; use {'; '.join(sorted({str(owned[a.id]) for a in matches}))}")
+    matches = [a for a in matches if not owned.get(a.id)]
     if dry_run:
         return matches
     for att in matches:
@@ -190,9 +202,15 @@ def detach(ctx: HostContext, guest: str, ifname: str | None = None, *, dry_run: 
             persist.forget_guest_commands(ctx, key)  # nothing left for its routes to use
     return matches
 
-def plan_detach_guest(ctx: HostContext, guest: str, ifname: str | None = None) -> Plan:
-    plans = [_detach_plan(ctx, a, ns_id_now(a)) for a in detach(ctx, guest, ifname, dry_run=True)]
+def plan_detach_guest(ctx: HostContext, guest: str, ifname: str | None = None,
+                      keep: Callable[[Attachment], str | None] | None = None) -> Plan:
+    plans = [_detach_plan(ctx, a, ns_id_now(a)) for a in detach(ctx, guest, ifname, dry_run=True, keep=keep)]
     return sum(plans[1:], plans[0]) if plans else Plan("detach", guest, ())
+
+def detach_plan(ctx: HostContext, att: Attachment) -> Plan:
+    """What detaching `att` now would do (for --dry-run of detach, disconnect, network rm)."""
+    return _detach_plan(ctx, att, ns_id_now(att))
+
 
 def _detach_plan(ctx: HostContext, att: Attachment, current_ns: str | None) -> Plan:
     others = _others_on(ctx, att)

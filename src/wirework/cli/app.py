@@ -2,7 +2,9 @@
 
 Each subcommand lives in `wirework.cli.commands.<module>` and exposes `register(sub)`, which
 adds its parsers with `set_defaults(func=...)`; a func takes the parsed args and returns an
-exit status. Errors of type WireworkError become one line on stderr and their exit code.
+exit status. Errors of type WireworkError become one line on stderr and their exit code; so
+do argument errors, with the usage of the (sub)command they belong to, and exit status 2.
+With `--json`, an error is also printed as a JSON object on stdout.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from wirework import __version__
 from wirework.errors import WireworkError
@@ -33,12 +35,81 @@ _OPTIONAL_MODULES = (
 )
 
 
+#: Options a command may not have; after parsing they default to these values.
+COMMON_DEFAULTS: dict[str, Any] = {"state_dir": None, "netns": None, "json": False, "dry_run": False}
+
+
+class UsageError(Exception):
+    """An argument error, raised by the (sub)parser that found it instead of exiting."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but errors are raised (one line, this parser's usage) instead of printed."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(self, message)
+
+
 def add_common(parser: argparse.ArgumentParser) -> None:
-    """Options every state-touching command takes."""
-    parser.add_argument("--state-dir", help="state store directory (default /var/lib/wirework, env WIREWORK_STATE_DIR)")
-    parser.add_argument("--netns", help="operate on this network namespace as the host (a lab host)")
+    """--state-dir and --netns; a group's parser and its actions both take them, so they may
+    stand before or after the action (`lab --state-dir X status`, `lab status --state-dir X`)."""
+    parser.add_argument("--state-dir", default=argparse.SUPPRESS,
+                        help="state store directory (default /var/lib/wirework, env WIREWORK_STATE_DIR)")
+    parser.add_argument("--netns", default=argparse.SUPPRESS,
+                        help="operate on this network namespace as the host (a lab host)")
     # SUPPRESS: a subcommand that is not given --store keeps the one given before it (wirework --store URL CMD).
     add_store_options(parser, default=argparse.SUPPRESS)
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print the result as JSON")
+
+
+def add_dry_run(parser: argparse.ArgumentParser, *, plan: bool = True) -> None:
+    """--dry-run (and --format for commands that have a plan to show)."""
+    parser.add_argument("--dry-run", action="store_true", default=argparse.SUPPRESS,
+                        help="print the plan and change nothing")
+    if plan:
+        parser.add_argument("--format", choices=("text", "commands", "json"), default="text",
+                            help="plan format for --dry-run: text, commands (for a shell, run as root) or json")
+
+
+def usage_line(parser: argparse.ArgumentParser) -> str:
+    """The usage of one (sub)command in one line: its words, [OPTIONS], its positionals."""
+    if parser.usage:
+        first = parser.usage.splitlines()[0].strip()
+        return first.removeprefix("usage:").strip() % {"prog": parser.prog}
+    words = [parser.prog]
+    if any(a.option_strings and a.help != argparse.SUPPRESS and not isinstance(a, argparse._HelpAction)
+           for a in parser._actions):
+        words.append("[OPTIONS]")
+    for action in parser._actions:
+        if action.option_strings or action.help == argparse.SUPPRESS:
+            continue
+        name = str(action.metavar or action.dest.upper())
+        if isinstance(action, argparse._SubParsersAction):
+            words.append(f"{name} ...")
+        elif action.nargs == argparse.REMAINDER:
+            words.append(f"[-- {name} ...]" if name.lower() != "words" else "...")
+        elif action.nargs in ("?", "*"):
+            words.append(f"[{name}]")
+        else:
+            words.append(str(name))
+    return " ".join(words)
+
+
+def subcommand_of(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.ArgumentParser:
+    """The deepest (sub)parser the words of argv name (for errors its parser did not see)."""
+    current = parser
+    for word in argv:
+        subs = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
+        if subs and word in subs[0].choices:
+            current = subs[0].choices[word]
+    return current
 
 
 def add_store_options(parser: argparse.ArgumentParser, default: Any = None) -> None:
@@ -68,10 +139,14 @@ def store_config_of(args: argparse.Namespace) -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="wirework", description="Wire containers into networks on Linux.")
+    parser = Parser(prog="wirework", description="Wire containers into networks on Linux.")
     parser.add_argument("--version", action="version", version=f"wirework {__version__}")
+    # Also before the command (`wirework --json --netns h1 ls`), as after it.
+    parser.add_argument("--state-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    parser.add_argument("--netns", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    add_json(parser)
     add_store_options(parser)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in COMMAND_MODULES + _OPTIONAL_MODULES:
         try:
             module = importlib.import_module(name)
@@ -94,10 +169,17 @@ def run(argv: list[str], *, stdout: Any = None, stderr: Any = None) -> int:
     if argv[:1] == ["pipework"] and argv[1:2] not in (["-h"], ["--help"]):
         # pipework's own words (--wait, -i, -l ...) must reach its parser untouched.
         argv = ["pipework", "--", *argv[1:]]
+    json_wanted = "--json" in argv and "--" not in argv[:argv.index("--json")]
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse prints usage and exits 2
+    except UsageError as exc:
+        where = subcommand_of(parser, argv) if exc.parser is parser else exc.parser
+        return _fail(f"{exc}; usage: {usage_line(where)}", 2, json_wanted, out, err)
+    except SystemExit as exc:  # --help and --version print and exit 0
         return int(exc.code or 0)
+    for option, default in COMMON_DEFAULTS.items():
+        if not hasattr(args, option):
+            setattr(args, option, default)
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
     if func is None:
         parser.print_help(out)
@@ -105,16 +187,25 @@ def run(argv: list[str], *, stdout: Any = None, stderr: Any = None) -> int:
     try:
         return int(func(args) or 0)
     except WireworkError as exc:
-        print(f"wirework: {exc}", file=err)
-        return exc.exit_code
+        return _fail(str(exc), exc.exit_code, bool(args.json), out, err)
     except KeyboardInterrupt:
         print("wirework: interrupted", file=err)
         return 130
     except Exception as exc:
         if os.environ.get("WIREWORK_DEBUG"):
             raise
-        print(f"wirework: {type(exc).__name__}: {exc} (run with WIREWORK_DEBUG=1 for details)", file=err)
-        return 1
+        return _fail(f"{type(exc).__name__}: {exc} (run with WIREWORK_DEBUG=1 for details)", 1, bool(args.json),
+                     out, err)
+
+
+def _fail(message: str, code: int, as_json: bool, out: Any, err: Any) -> int:
+    """One error line on stderr (and, with --json, the same as a JSON object on stdout)."""
+    print(f"wirework: {message}", file=err)
+    if as_json:
+        import json
+
+        print(json.dumps({"error": message, "exit_code": code}), file=out)
+    return code
 
 
 def session(args: argparse.Namespace) -> Any:

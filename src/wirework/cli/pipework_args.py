@@ -35,11 +35,13 @@ class PipeworkCommand:
 
 
 def _bad(why: str) -> InvalidInput:
-    return InvalidInput(f"pipework command line: {why}; see 'wirework pipework --help'")
+    first = USAGE.splitlines()[0].removeprefix("usage:").strip()
+    return InvalidInput(f"pipework command line: {why}; usage: {first} (see 'wirework pipework --help')")
 
 
 # wirework's own options may stand anywhere in a pipework line: pipework has none of these.
-OWN_FLAGS = {"--dry-run": 0, "--format": 1, "--netns": 1, "--state-dir": 1, "--timeout": 1, "--once": 0}
+OWN_FLAGS = {"--dry-run": 0, "--format": 1, "--netns": 1, "--state-dir": 1, "--timeout": 1, "--json": 0,
+             "--once": 0}
 
 
 def split_own_options(words: list[str]) -> tuple[dict[str, str], list[str]]:

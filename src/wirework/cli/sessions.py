@@ -16,11 +16,13 @@ KEEP_SESSIONS = False  # set by the service
 def get_session(netns: str | None, state_dir: str | None, store: Any = None) -> Any:
     """`store`: a wirework.store.StoreConfig (None: from the WIREWORK_STORE* environment)."""
     from wirework.api import Wirework
+    from wirework.api.env import host_settings, store_config
     from wirework.api.env import state_dir as resolve_state_dir
-    from wirework.api.env import store_config
 
+    # A lab host's own state dir and Open vSwitch; a namespace that does not exist is refused.
+    state_dir, lab_ovs = host_settings(netns, state_dir)
     config = store if store is not None else store_config()
-    key = (netns, resolve_state_dir(state_dir), os.environ.get("WIREWORK_OVS_DB"), config.identity())
+    key = (netns, resolve_state_dir(state_dir), os.environ.get("WIREWORK_OVS_DB") or lab_ovs, config.identity())
     identity = _identity(netns)
     cached = _SESSIONS.get(key)
     if cached is not None and cached[1] == identity:

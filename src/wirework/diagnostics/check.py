@@ -183,7 +183,7 @@ def matrix(ctx: HostContext, *, lan: str | None = None, lan_addr: str | None = N
             answers = run_probes([Probe(s.netns, _probe_addr(world, s, t, gateways), t.probe_port or t.port, t.proto)
                                   for s, t in pairs])
         for cell, (_, t), answer in zip(result.cells, pairs, answers, strict=True):
-            cell.observed = answer.name == t.responder
+            cell.observed = answer.name == t.responder or (answer.name == "?" and answer.connected)
             cell.seen_as = answer.seen_as
     return result
 

@@ -14,6 +14,7 @@ from wirework.attachments import records
 from wirework.context import HostContext
 from wirework.diagnostics.doctor_fw import firewall_findings, stale_firewall
 from wirework.diagnostics.doctor_guests import guest_findings
+from wirework.diagnostics.fixes import here, wirework
 from wirework.errors import WireworkError
 from wirework.kernel.proc import process_alive
 from wirework.naming import owner_of
@@ -22,6 +23,7 @@ from wirework.networks import network as nets
 from wirework.networks.network import Network
 from wirework.networks.subnets.occupancy import probe_occupied
 from wirework.networks.subnets.pools import overlaps
+from wirework.plan.commands import ip_in
 from wirework.plan.executor import OPS_PREFIX
 
 NM_DIRS = ("etc/NetworkManager/system-connections", "run/NetworkManager/system-connections")
@@ -64,8 +66,9 @@ def forwarding(ctx: HostContext, networks: list[Network]) -> list[Finding]:
     return [Finding("ip-forward-off", "error", "net.ipv4.ip_forward is 0",
                     f"guests of {', '.join(nat)} cannot reach anything beyond the host (Docker: "
                     f"'IPv4 forwarding is disabled. Networking will not work.')",
-                    "sysctl -w net.ipv4.ip_forward=1, and persist it: echo net.ipv4.ip_forward=1 "
-                    "> /etc/sysctl.d/99-wirework.conf")]
+                    here(ctx, "sysctl -w net.ipv4.ip_forward=1") + (
+                        "" if ctx.host.netns else ", and persist it: echo net.ipv4.ip_forward=1 "
+                        "> /etc/sysctl.d/99-wirework.conf"))]
 
 
 def _interfaces(ctx: HostContext, networks: list[Network]) -> list[str]:
@@ -151,8 +154,9 @@ def collisions(ctx: HostContext, networks: list[Network], root: str) -> list[Fin
             out.append(Finding("subnet-collision", "error", f"network {net.name} ({net.subnet}) overlaps {hit.reason}",
                                "traffic to those addresses goes to one of them only: guests or that network "
                                "become unreachable",
-                               f"move the network: wirework network rm {net.name} && wirework network create "
-                               f"{net.name} (a free subnet is chosen), or remove the other route"))
+                               f"move the network: {wirework(ctx, f'network rm {net.name}')} && "
+                               f"{wirework(ctx, f'network create {net.name}')} (a free subnet is chosen), "
+                               f"or remove the other route"))
     return out
 
 
@@ -172,7 +176,8 @@ def mtu(ctx: HostContext, networks: list[Network]) -> list[Finding]:
         out.append(Finding("mtu-mismatch", "warning",
                            f"{ep.guest.name}'s {ep.ifname} has MTU {link.mtu}, bridge {bridge.name} has {bridge.mtu}",
                            "larger packets are dropped silently on one side (TCP may stall, ping -s fails)",
-                           f"ip -n <guest> link set {ep.ifname} mtu {bridge.mtu}, or recreate the network with --mtu"))
+                           f"{ip_in(ep.guest.netns_path)} link set {ep.ifname} mtu {bridge.mtu}, or recreate the "
+                           f"network with --mtu"))
     return out
 
 
@@ -190,17 +195,19 @@ def tunnel_mtu_findings(ctx: HostContext) -> list[Finding]:
             continue
         limit = tunnel.tunnel_mtu(link.mtu, str(rec["type"]), key=rec.get("key") is not None,
                                   ipv6=":" in str(rec["remote"]))
-        too_big = [f"{s.name}{' in ' + s.ns if s.ns else ''}" for s in  # type: ignore[attr-defined]
-                   tunnel.mtu_steps(ctx, str(rec["bridge"]), limit)]
+        steps = tunnel.mtu_steps(ctx, str(rec["bridge"]), limit)
+        too_big = [f"{s.name}{' in ' + s.ns if s.ns else ''}" for s in steps]  # type: ignore[attr-defined]
+        fixes = [here(ctx, c) for s in steps for c in s.commands()]
+        bridge, remote, type_ = rec["bridge"], rec["remote"], rec["type"]
+        readd = (f"{wirework(ctx, f'tunnel rm {bridge} {remote}')} && "
+                 f"{wirework(ctx, f'tunnel add {bridge} --type {type_} --remote {remote}')}")
         if too_big:
             out.append(Finding("tunnel-mtu", "error",
                                f"{', '.join(too_big)} on the {rec['type']} tunnel {rec['port']} of {rec['bridge']} "
                                f"have an MTU above {limit} (underlay {dev} is {link.mtu})",
                                "packets larger than the tunnel carries are dropped silently: pings pass, "
                                "big transfers stall",
-                               f"ip link set <interface> mtu {limit} on each of them (guests: ip -n <guest> ...), "
-                               f"or re-add the tunnel: wirework tunnel rm {rec['bridge']} {rec['remote']} && "
-                               f"wirework tunnel add {rec['bridge']} --type {rec['type']} --remote {rec['remote']}"))
+                               f"{'; '.join(fixes)}; or re-add the tunnel: {readd}"))
     return out
 
 
@@ -213,14 +220,16 @@ def stale_links(ctx: HostContext) -> list[Finding]:
         if owner is None or owner in atts_known or owner in nets_known:
             continue
         if owner.startswith(("net:", "att:")):
-            out.append(Finding("stale-link", "warning", f"interface {link.name} is tagged wirework:{owner} "
+            what = f"network {owner[4:]}" if owner.startswith("net:") else "a guest wirework no longer knows"
+            out.append(Finding("stale-link", "warning", f"interface {link.name} was made by wirework for {what}, "
                                "but no record owns it", "a left-over of an interrupted or hand-undone operation",
-                               f"ip link del {link.name}  (or: wirework up / wirework gc)"))
+                               f"{here(ctx, f'ip link del {link.name}')}  (or: {wirework(ctx, 'gc')})"))
     if ctx.host.ovs.available():
         for port, _bridge, owner in ctx.host.ovs.owned_ports():
             if owner.startswith("att:") and owner not in atts_known:
-                out.append(Finding("stale-ovs-port", "warning", f"OVS port {port} is owned by {owner}, which has no record",
-                                   "a left-over of an interrupted operation", f"ovs-vsctl del-port {port}"))
+                out.append(Finding("stale-ovs-port", "warning", f"OVS port {port} was made by wirework for a guest "
+                                   "it no longer knows", "a left-over of an interrupted operation",
+                                   here(ctx, f"ovs-vsctl del-port {port}")))
     return out
 
 
@@ -230,6 +239,6 @@ def interrupted(ctx: HostContext) -> list[Finding]:
         if not process_alive(int(entry.value.get("pid", 0)), entry.value.get("pid_start")):
             plan = entry.value.get("plan", {})
             out.append(Finding("interrupted-operation", "warning",
-                               f"{plan.get('operation')} of {plan.get('owner')} was interrupted",
-                               "its half-made changes are still on the host", "wirework up (rolls it back)"))
+                               f"a wirework {plan.get('operation')} was interrupted (process {entry.value.get('pid')})",
+                               "its half-made changes are still on the host", f"{wirework(ctx, 'gc')} (rolls it back)"))
     return out

@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from wirework.attachments import records
 from wirework.context import HostContext
+from wirework.diagnostics.fixes import wirework
 from wirework.errors import WireworkError
 from wirework.ipam import Ipam
+from wirework.model.guest import label_of
 from wirework.networks import endpoints
 from wirework.networks.network import Network
 
@@ -51,7 +53,7 @@ def _forward_policy(ctx: HostContext, networks: list[Network]) -> list[Finding]:
                             f"iptables FORWARD policy is DROP with no accept for {net.bridge} (network {net.name})",
                             "routed (and, with br_netfilter, bridged) traffic of its guests is dropped before "
                             "wirework's own rules can accept it." + same,
-                            f"wirework up (adds: iptables -I DOCKER-USER -i {net.bridge} -j ACCEPT; "
+                            f"{wirework(ctx, 'up')} (adds: iptables -I DOCKER-USER -i {net.bridge} -j ACCEPT; "
                             f"iptables -I DOCKER-USER -o {net.bridge} -j ACCEPT)"))
     return out
 
@@ -82,6 +84,17 @@ def _map_elements(ctx: HostContext, name: str) -> list[Any]:
     return []
 
 
+def _port_text(key: Any) -> str:
+    """"8095/tcp" (or "127.0.0.1:8095/tcp") from a port map element's key."""
+    value = key.get("elem", {}).get("val", key) if isinstance(key, dict) else key
+    parts = value.get("concat", []) if isinstance(value, dict) else []
+    if len(parts) == 2:
+        return f"{parts[1]}/{parts[0]}"
+    if len(parts) == 3:
+        return f"{parts[0]}:{parts[2]}/{parts[1]}"
+    return str(value)
+
+
 def _comment(key: Any) -> str:
     return str(key.get("elem", {}).get("comment", "")) if isinstance(key, dict) else ""
 
@@ -95,15 +108,18 @@ def stale_firewall(ctx: HostContext, networks: list[Network]) -> list[Finding]:
     for key, _ in _map_elements(ctx, "from_net"):
         owner = _comment(key).split(" #")[0]
         if owner and owner not in known_nets:
-            out.append(_finding("stale-nft-network", "warning", f"nftables rules of {owner} have no network record",
-                                "a left-over of a removed or interrupted network", "wirework up (rebuilds the tables)"))
+            net = owner.removeprefix("wirework:net:")
+            out.append(_finding("stale-nft-network", "warning", f"nftables rules of network {net} remain, but "
+                                "wirework has no such network", "a left-over of a removed or interrupted network",
+                                f"{wirework(ctx, 'up')} (rebuilds the tables)"))
     for name in ("port_addr", "hostport_addr"):
         for key, value in _map_elements(ctx, name):
             owner = _comment(key)
             if owner.startswith("wirework:att:") and owner not in known_atts:
-                out.append(_finding("stale-nft-port", "warning", f"a published port to {value} is owned by {owner}, "
-                                    "which has no record", "the port stays taken and forwards to a dead address",
-                                    "wirework up (rebuilds the tables)"))
+                out.append(_finding("stale-nft-port", "warning", f"host port {_port_text(key)} is still published "
+                                    f"to {value}, for a guest wirework no longer knows",
+                                    "the port stays taken and forwards to a dead address",
+                                    f"{wirework(ctx, 'up')} (rebuilds the tables)"))
     return out + _stale_leases(ctx, networks)
 
 
@@ -115,6 +131,7 @@ def _stale_leases(ctx: HostContext, networks: list[Network]) -> list[Finding]:
         for lease in ipam.leases(net.name):
             if not endpoints.held(lease.owner, holders) and not lease.taker_alive():
                 out.append(_finding("stale-lease", "warning", f"address {lease.ip} on {net.name} is leased to "
-                                    f"{lease.owner}, which is not connected", "the address cannot be handed out",
-                                    "wirework up (releases leases that interrupted operations left)"))
+                                    f"{label_of(lease.owner)}, which is not connected",
+                                    "the address cannot be handed out",
+                                    f"{wirework(ctx, 'up')} (releases leases that interrupted operations left)"))
     return out

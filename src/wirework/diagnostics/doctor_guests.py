@@ -1,5 +1,5 @@
 """Doctor checks on guests: published ports whose replies cannot come back, DHCP leases that
-ran out with nobody renewing them.
+ran out with nobody renewing them, guests that are gone but still hold ports and leases.
 
 Read-only, like every doctor check; each finding names the guest (not an internal id) and a
 command that fixes it.
@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from wirework.context import HostContext
+from wirework.diagnostics.fixes import wirework
 from wirework.errors import WireworkError
 from wirework.firewall.model import PortMapping
 from wirework.kernel.netns import netns_id
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def guest_findings(ctx: HostContext) -> list[Finding]:
-    return ports_without_way_back(ctx) + expired_leases(ctx)
+    return ports_without_way_back(ctx) + expired_leases(ctx) + gone_guests(ctx)
 
 
 def ports_without_way_back(ctx: HostContext) -> list[Finding]:
@@ -44,9 +45,9 @@ def ports_without_way_back(ctx: HostContext) -> list[Finding]:
             "port-no-route-back", "warning", f"{ep.guest.name} publishes {ports} but has no default route",
             f"replies to clients outside {net.subnet} have no way back: the ports answer on the host's 127.0.0.1, "
             "not on its other addresses nor from other machines",
-            f"wirework pipework route {ep.guest.ref} add default via {net.gateway} dev {ep.ifname}  (or connect it "
-            f"with --default-route: wirework disconnect {ep.network} {ep.guest.ref} && wirework connect "
-            f"{ep.network} {ep.guest.ref} --default-route ...)"))
+            f"{wirework(ctx, f'pipework route {ep.guest.ref} add default via {net.gateway} dev {ep.ifname}')}  (or connect "
+            f"it with --default-route: {wirework(ctx, f'disconnect {ep.network} {ep.guest.ref}')} && "
+            f"{wirework(ctx, f'connect {ep.network} {ep.guest.ref} --default-route')} ...)"))
     return out
 
 
@@ -77,7 +78,27 @@ def expired_leases(ctx: HostContext) -> list[Finding]:
             f"the DHCP lease of {att.guest.name} {att.cont_ifname} ({lease['ip']}) expired {ago} s ago",
             f"nothing renewed it (the server {lease.get('server') or '?'} gave it for {lease['seconds']} s): the "
             "server may give the address to another machine while the guest still uses it",
-            f"wirework service start (the resident service renews DHCP leases); or take a new lease now: wirework "
-            f"detach {att.guest.ref} -i {att.cont_ifname} && wirework pipework {att.host_if} -i {att.cont_ifname} "
-            f"{att.guest.ref} dhcp"))
+            f"wirework service start (the resident service renews DHCP leases); or take a new lease now: "
+            f"{wirework(ctx, f'detach {att.guest.ref} -i {att.cont_ifname}')} && "
+            f"{wirework(ctx, f'pipework {att.host_if} -i {att.cont_ifname} {att.guest.ref} dhcp')}"))
+    return out
+
+
+def gone_guests(ctx: HostContext) -> list[Finding]:
+    """Guests that are gone (container removed, process ended) but still hold what wirework
+    gave them: endpoints with published ports and leases, attachments with host ends."""
+    from wirework.attachments import listing
+    from wirework.diagnostics.doctor import Finding
+    from wirework.networks import gc
+
+    out = [Finding("gone-guest", "warning", f"guest {ep.guest.name} is gone but still connected: "
+                   f"{gc.describe_endpoint(ep)}", "its ports stay taken and forward to nothing, its address "
+                   "stays leased", wirework(ctx, "gc")) for ep in gc.gone_endpoints(ctx)]
+    on_networks = {f.what for f in out}
+    for status in listing.ls(ctx):
+        att = status.attachment
+        if status.state != "ok" and not any(att.guest.name in w for w in on_networks):
+            out.append(Finding("gone-guest", "warning", f"{att.cont_ifname} of guest {att.guest.name} "
+                               f"({att.host_if}) is left: {status.state.replace('-', ' ')}",
+                               "its host end (an OVS port, say) and its address claim stay", wirework(ctx, "gc")))
     return out

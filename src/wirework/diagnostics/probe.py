@@ -39,8 +39,9 @@ class Probe:
 
 @dataclass(frozen=True)
 class Answer:
-    name: str  # "" when nothing answered
+    name: str  # "" when nothing answered; "?" when a server answered that is not a responder
     seen_as: str = ""
+    connected: bool = False  # a TCP connection was accepted (a reachable server, whoever it is)
 
 
 class Responders:
@@ -112,14 +113,18 @@ def probe(p: Probe) -> Answer:
         try:
             if p.proto == "tcp":
                 sock.connect((p.addr, p.port))
-                data = sock.recv(128)
             else:
                 sock.sendto(b"check", (p.addr, p.port))
-                data = sock.recv(128)
         except OSError:
             return Answer("")
+        try:
+            data = sock.recv(128)
+        except OSError:
+            # A server that waits for the client to speak first (HTTP, say): the connection
+            # completed, so the port is reachable; UDP without an answer says nothing.
+            return Answer("?", connected=p.proto == "tcp")
     parts = data.decode(errors="replace").split()
-    return Answer(parts[0], parts[1]) if len(parts) == 2 else Answer("?")
+    return Answer(parts[0], parts[1], True) if len(parts) == 2 else Answer("?", connected=p.proto == "tcp")
 
 
 def run_probes(probes: Sequence[Probe]) -> list[Answer]:

@@ -21,6 +21,7 @@ from wirework.drivers.links import where
 from wirework.drivers.routes import AddAddress, AddRoute
 from wirework.errors import NotFound, WireworkError
 from wirework.model.host import Host, RouteSpec
+from wirework.plan.commands import run_in
 from wirework.plan.steps import Step, register
 
 # Handles both hook conventions: udhcpc ($1=bound, $ip $mask $router) and dhclient
@@ -136,7 +137,8 @@ class RunDhcpClient(Step):
         return f"get a DHCP lease for {self.ifname}{where(self.ns)} ({self.client}) and apply it"
 
     def commands(self) -> list[str]:
-        return [f"nsenter --net={self.ns} udhcpc -i {self.ifname} -q -n"]
+        # udhcpc's default script (busybox) configures the address and the default route itself.
+        return [f"{run_in(self.ns)}udhcpc -i {self.ifname} -f -q -n -t 5 -T 1 -A 1"]
 
 
 @register

@@ -7,30 +7,23 @@ existed before read its state in `prepare`, so the executor journals how to put 
 
 from __future__ import annotations
 
-import os
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from wirework.model.host import Host
 from wirework.naming import tag
+from wirework.plan.commands import ip_in, netns_arg, run_in
 from wirework.plan.steps import Step, register
 
-
-def ns_ip(ns: str | None) -> str:
-    """How to say "inside this namespace" to the ip command, for --format commands."""
-    if ns is None:
-        return "ip"
-    if ns.startswith("/run/netns/"):
-        return f"ip -n {os.path.basename(ns)}"
-    return f"nsenter --net={ns} ip"
+#: How to say "inside this namespace" to the ip command, for --format commands.
+ns_ip = ip_in
+#: What `ip link set ... netns X` takes: a name or a PID, not a path.
+ip_netns_arg = netns_arg
 
 
-def ip_netns_arg(ns: str) -> str:
-    """`ip link set ... netns X` takes a name or a PID, not a path."""
-    if ns.startswith("/run/netns/"):
-        return os.path.basename(ns)
-    parts = ns.split("/")
-    return parts[2] if ns.startswith("/proc/") and len(parts) > 2 else ns
+def _alias(owner: str) -> str:
+    return shlex.quote(tag(owner))
 
 
 def where(ns: str | None) -> str:
@@ -84,18 +77,16 @@ class CreateVeth(Step):
         return f"create veth {self.host_name}{suffix} <-> {self.peer_name}{where(self.peer_ns)}"
 
     def commands(self) -> list[str]:
-        netns = f" netns {ip_netns_arg(self.peer_ns)}" if self.peer_ns else ""
+        netns = f" netns {netns_arg(self.peer_ns)}" if self.peer_ns else ""
         mac = f" address {self.peer_mac}" if self.peer_mac else ""
         mtu = f" mtu {self.mtu}" if self.mtu else ""
         master = f" master {self.master}" if self.master else ""
         up = " up" if self.up else ""
-        cmds = [
-            f"ip link add {self.host_name}{mtu} type veth peer name {self.peer_name}{mac}{mtu}{netns}",
-            f"ip link set {self.host_name} alias {tag(self.owner)}{master}{up}",
+        return [
+            f"ip link add {self.host_name}{mtu}{master}{up} type veth peer name {self.peer_name}{mac}{mtu}{netns}",
+            f"ip link set {self.host_name} alias {_alias(self.owner)}",
+            f"{ip_in(self.peer_ns)} link set {self.peer_name} alias {_alias(self.owner)}{up}",
         ]
-        if self.up:
-            cmds.append(f"{ns_ip(self.peer_ns)} link set {self.peer_name} up")
-        return cmds
 
 
 @register
@@ -122,8 +113,9 @@ class CreateBridge(Step):
         return f"create Linux bridge {self.name}" + (" with VLAN filtering" if self.vlan_filtering else "")
 
     def commands(self) -> list[str]:
+        mtu = f" mtu {self.mtu}" if self.mtu else ""
         vf = " vlan_filtering 1" if self.vlan_filtering else ""
-        return [f"ip link add {self.name} type bridge{vf}", f"ip link set {self.name} alias {tag(self.owner)} up"]
+        return [f"ip link add {self.name}{mtu} type bridge{vf}", f"ip link set {self.name} alias {_alias(self.owner)}"]
 
 
 @register
@@ -153,8 +145,11 @@ class CreateMacvlan(Step):
         return f"create macvlan {self.name} on {self.parent} ({self.mode} mode){where(self.ns)}"
 
     def commands(self) -> list[str]:
-        netns = f" netns {ip_netns_arg(self.ns)}" if self.ns else ""
-        return [f"ip link add link {self.parent} name {self.name}{netns} type macvlan mode {self.mode}"]
+        netns = f" netns {netns_arg(self.ns)}" if self.ns else ""
+        mac = f" address {self.mac}" if self.mac else ""
+        mtu = f" mtu {self.mtu}" if self.mtu else ""
+        return [f"ip link add link {self.parent} name {self.name}{mac}{mtu}{netns} type macvlan mode {self.mode}",
+                f"{ip_in(self.ns)} link set {self.name} alias {_alias(self.owner)}"]
 
 
 @register
@@ -182,7 +177,8 @@ class CreateVlan(Step):
         return f"create 802.1Q VLAN {self.vid} interface {self.name} on {self.parent}"
 
     def commands(self) -> list[str]:
-        return [f"ip link add link {self.parent} name {self.name} type vlan id {self.vid}"]
+        return [f"ip link add link {self.parent} name {self.name} type vlan id {self.vid}",
+                f"ip link set {self.name} alias {_alias(self.owner)} up"]
 
 
 @register
@@ -204,7 +200,7 @@ class DeleteLink(Step):
         return f"delete {self.name}{where(self.ns)}" + (f" (if tagged {tag(self.owner)})" if self.owner else "")
 
     def commands(self) -> list[str]:
-        return [f"{ns_ip(self.ns)} link del {self.name}"]
+        return [f"{ip_in(self.ns)} link del {self.name}"]
 
 
 @register
@@ -222,6 +218,10 @@ class SetMaster(Step):
             if host.net.link(self.name) is not None:
                 host.net.set_master(self.name, None)
             return ()
+        if not self.fresh:
+            link, bridge = host.net.link(self.name), host.net.link(self.master)
+            if link is not None and bridge is not None and link.master == bridge.index:
+                return ()  # already there: nothing changed, nothing to undo
         host.net.set_master(self.name, self.master)
         return () if self.fresh else [SetMaster(self.name, None)]
 
@@ -273,7 +273,7 @@ class LinkUp(Step):
         return f"bring {self.name} up{where(self.ns)}"
 
     def commands(self) -> list[str]:
-        return [f"{ns_ip(self.ns)} link set {self.name} up"]
+        return [f"{ip_in(self.ns)} link set {self.name} up"]
 
 
 @register
@@ -298,7 +298,7 @@ class LinkDown(Step):
         return f"bring {self.name} down{where(self.ns)}"
 
     def commands(self) -> list[str]:
-        return [f"{ns_ip(self.ns)} link set {self.name} down"]
+        return [f"{ip_in(self.ns)} link set {self.name} down"]
 
 
 @register
@@ -324,7 +324,7 @@ class SetMtu(Step):
         return f"set MTU of {self.name} to {self.mtu}{where(self.ns)}"
 
     def commands(self) -> list[str]:
-        return [f"{ns_ip(self.ns)} link set {self.name} mtu {self.mtu}"]
+        return [f"{ip_in(self.ns)} link set {self.name} mtu {self.mtu}"]
 
 
 @register
@@ -351,8 +351,7 @@ class SetTxOffload(Step):
         return f"turn TX checksum offload {'on' if self.on else 'off'} on {self.ifname}{where(self.ns)}{why}"
 
     def commands(self) -> list[str]:
-        prefix = f"nsenter --net={self.ns} " if self.ns else ""
-        return [f"{prefix}ethtool -K {self.ifname} tx {'on' if self.on else 'off'}"]
+        return [f"{run_in(self.ns)}ethtool -K {self.ifname} tx {'on' if self.on else 'off'}"]
 
 
 @register
@@ -426,5 +425,6 @@ class MoveLink(Step):
         return f"move {self.name}{src}{dst} as {self.new_name}"
 
     def commands(self) -> list[str]:
-        target = ip_netns_arg(self.to_ns) if self.to_ns else "1"
-        return [f"{ns_ip(self.from_ns)} link set {self.name} netns {target} name {self.new_name}"]
+        alias = _alias(self.owner) if self.owner else shlex.quote(self.old_alias) if self.old_alias else ""
+        return [f"{ip_in(self.from_ns)} link set {self.name} netns {netns_arg(self.to_ns)} name {self.new_name}"] + (
+            [f"{ip_in(self.to_ns)} link set {self.new_name} alias {alias}"] if alias else [])

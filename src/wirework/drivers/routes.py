@@ -12,9 +12,10 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from wirework.drivers.links import ns_ip, where
+from wirework.drivers.links import where
 from wirework.model.addr import parse_cidr
 from wirework.model.host import Host, RouteInfo, RouteSpec, RuleInfo, RuleSpec
+from wirework.plan.commands import ip_in
 from wirework.plan.steps import Step, register
 
 
@@ -69,7 +70,7 @@ class AddAddress(Step):
         return f"add address {self.cidr} to {self.ifname}{where(self.ns)}"
 
     def commands(self) -> list[str]:
-        return [f"{ns_ip(self.ns)} addr add {self.cidr} dev {self.ifname}"]
+        return [f"{ip_in(self.ns)} addr add {self.cidr} dev {self.ifname}"]
 
 
 @register
@@ -91,10 +92,14 @@ class DelAddress(Step):
         return f"remove address {self.cidr} from {self.ifname}{where(self.ns)}"
 
     def commands(self) -> list[str]:
-        return [f"{ns_ip(self.ns)} addr del {self.cidr} dev {self.ifname}"]
+        return [f"{ip_in(self.ns)} addr del {self.cidr} dev {self.ifname}"]
 
 
-def _route_text(r: RouteSpec) -> str:
+#: rtnetlink's route protocols by the names `ip route` prints and accepts (rt_protos).
+PROTO_NAMES = {1: "redirect", 2: "kernel", 3: "boot", 4: "static", 16: "dhcp"}
+
+
+def _route_text(r: RouteSpec, *, command: bool = False) -> str:
     parts = [r.dst]
     if r.gateway:
         parts += ["via", r.gateway]
@@ -110,8 +115,9 @@ def _route_text(r: RouteSpec) -> str:
         parts += ["scope", r.scope]
     if r.onlink:
         parts.append("onlink")
-    if r.proto:
-        parts += ["proto", str(r.proto)]
+    if r.proto or command:
+        # Unset, netlink (pyroute2) adds routes as "static" where `ip route` would say "boot".
+        parts += ["proto", PROTO_NAMES.get(r.proto or 4, str(r.proto))]
     return " ".join(parts)
 
 
@@ -143,7 +149,7 @@ class AddRoute(Step):
         return f"add route {_route_text(self.route)}{where(self.ns)}"
 
     def commands(self) -> list[str]:
-        return [f"{ns_ip(self.ns)} route add {_route_text(self.route)}"]
+        return [f"{ip_in(self.ns)} route add {_route_text(self.route, command=True)}"]
 
 
 @register
@@ -168,7 +174,7 @@ class DelRoute(Step):
         return f"remove route {_route_text(self.route)}{where(self.ns)}"
 
     def commands(self) -> list[str]:
-        return [f"{ns_ip(self.ns)} route del {_route_text(self.route)}"]
+        return [f"{ip_in(self.ns)} route del {_route_text(self.route, command=True)}"]
 
 
 @register
@@ -198,7 +204,7 @@ class ReplaceRoute(Step):
         return f"replace route {_route_text(self.route)}{where(self.ns)}"
 
     def commands(self) -> list[str]:
-        return [f"{ns_ip(self.ns)} route replace {_route_text(self.route)}"]
+        return [f"{ip_in(self.ns)} route replace {_route_text(self.route, command=True)}"]
 
 
 def _rule_text(r: RuleSpec) -> str:
@@ -232,7 +238,7 @@ class AddRule(Step):
         return f"add rule {_rule_text(self.rule)}{where(self.ns)}"
 
     def commands(self) -> list[str]:
-        return [f"{ns_ip(self.ns)} rule add {_rule_text(self.rule)}"]
+        return [f"{ip_in(self.ns)} rule add {_rule_text(self.rule)}"]
 
 
 @register
@@ -253,4 +259,4 @@ class DelRule(Step):
         return f"remove rule {_rule_text(self.rule)}{where(self.ns)}"
 
     def commands(self) -> list[str]:
-        return [f"{ns_ip(self.ns)} rule del {_rule_text(self.rule)}"]
+        return [f"{ip_in(self.ns)} rule del {_rule_text(self.rule)}"]

@@ -7,12 +7,14 @@ what was there before: `prepare` reads it, and the executor journals the undo fi
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from wirework.errors import WireworkError
 from wirework.model.host import Host
 from wirework.naming import OVS_OWNER_KEY, tag
+from wirework.plan.commands import run_in
 from wirework.plan.steps import Step, register
 
 
@@ -202,7 +204,7 @@ class SetSysctl(Step):
         return f"set {self.key} = {self.value}" + (f" in {self.ns}" if self.ns else "")
 
     def commands(self) -> list[str]:
-        return [f"sysctl -w {self.key}={self.value}"]
+        return [f"{run_in(self.ns)}sysctl -w {self.key}={self.value}"]
 
 
 @register
@@ -235,5 +237,4 @@ class RunProgram(Step):
         return f"run {' '.join(self.argv)}" + (f" in {self.ns}" if self.ns else "")
 
     def commands(self) -> list[str]:
-        prefix = f"nsenter --net={self.ns} " if self.ns else ""
-        return [prefix + " ".join(self.argv)]
+        return [run_in(self.ns) + " ".join(shlex.quote(a) for a in self.argv)]

@@ -24,10 +24,8 @@ def port_conflicts(mappings: Iterable[PortMapping], new: Iterable[PortMapping]) 
     for m in new:
         for old in taken:
             if overlaps(old, m) and old != m:
-                who = f" by {old.owner}" if old.owner else ""
                 raise Conflict(
-                    f"host port {m.text().split('->')[0]} is already published{who} "
-                    f"(as {old.text()} to {old.guest_ip} on network {old.network}); "
-                    f"choose another host port or unpublish that one first"
+                    f"host port {m.text().split('->')[0]} is already published "
+                    f"(as {old.text()} to {old.guest_ip} on network {old.network}); choose another host port"
                 )
         taken.append(m)

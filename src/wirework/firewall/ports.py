@@ -39,9 +39,11 @@ class PublishPort(Step):
             return ()
         except Conflict:
             held = host.nft.get_element("inet", "wirework", r.port_maps(m)[0], r.port_key_text(m))
-            holder = f" to {held[0]} by {held[1]}" if held else ""
-            raise Conflict(f"host port {m.text().split('->')[0]} is already published{holder}; "
-                           f"unpublish it first or choose another host port") from None
+            holder = f" (to {held[0]})" if held else ""
+            # Only a port no record knows gets here (connect checks the records first).
+            raise Conflict(f"host port {m.text().split('->')[0]} is already published{holder} for a guest "
+                           f"wirework has no record of; choose another host port, or clear stale ports "
+                           f"with 'wirework up' (see 'wirework doctor')") from None
 
     def crash_undo(self) -> Sequence[Step]:
         return [UnpublishPort(self.mapping)]

@@ -57,7 +57,7 @@ class EnsureFirewallBase(Step):
         return "create nftables tables inet wirework and bridge wirework (chains, port maps, network maps)"
 
     def commands(self) -> list[str]:
-        return ["nft -j -f - < (render_base(): tables inet/bridge wirework with their chains, sets and maps)"]
+        return [text.json_batch(r.render_base())]
 
 
 @register
@@ -140,8 +140,8 @@ class AddNetworkRules(Step):
     def commands(self) -> list[str]:
         n = self.net
         return [*text.network(n), f"sysctl -w {conf_sysctl('ipv4', n.bridge, 'route_localnet')}=1",
-                f"# if the FORWARD policy is DROP: iptables -I DOCKER-USER -i/-o {n.bridge} "
-                f"-m comment --comment {tag(n.owner)} -j ACCEPT"]
+                f"# only where the FORWARD policy is DROP (Docker): iptables -I DOCKER-USER -i {n.bridge} "
+                f"-m comment --comment {tag(n.owner)} -j ACCEPT; the same with -o {n.bridge}"]
 
 
 @register
@@ -174,7 +174,7 @@ class RemoveNetworkRules(Step):
         names = {bridge: network_of(comment) for bridge, comment in known.items()}
         pairs = [(a, b) for a, b in link_pairs(host) if self.net.bridge in (a, b) and a < b]
         redo: list[Step] = [AddNetworkRules(self.net)]
-        return redo + [LinkNetworks(names.get(a, a), names.get(b, b)) for a, b in pairs], pairs
+        return redo + [LinkNetworks(names.get(a, a), names.get(b, b), a, b) for a, b in pairs], pairs
 
     def describe(self) -> str:
         return f"remove firewall rules of network {self.net.name} (bridge {self.net.bridge}) and its links"
@@ -213,6 +213,9 @@ class LinkNetworks(Step):
     kind = "fw_link_networks"
     a: str
     b: str
+    #: the networks' bridges as planned (for the printed commands; apply looks them up)
+    bridge_a: str = ""
+    bridge_b: str = ""
 
     def _bridges(self, host: Host) -> tuple[str, str]:
         known = bridges_by_network(host)
@@ -229,16 +232,17 @@ class LinkNetworks(Step):
         except Conflict:
             host.nft.run(r.render_link(ba, bb, owner, "add"))
             return ()
-        return [UnlinkNetworks(self.a, self.b)]
+        return [UnlinkNetworks(self.a, self.b, self.bridge_a, self.bridge_b)]
 
     def prepare(self, host: Host) -> Sequence[Step]:
-        return () if _linked(host, self.a, self.b) else [UnlinkNetworks(self.a, self.b)]
+        return () if _linked(host, self.a, self.b) else [UnlinkNetworks(self.a, self.b, self.bridge_a, self.bridge_b)]
 
     def describe(self) -> str:
         return f"allow traffic between networks {self.a} and {self.b}"
 
     def commands(self) -> list[str]:
-        return text.link(f"<bridge of {self.a}>", f"<bridge of {self.b}>", r.link_owner(self.a, self.b))
+        return text.link(self.bridge_a or f"<bridge of {self.a}>", self.bridge_b or f"<bridge of {self.b}>",
+                         r.link_owner(self.a, self.b))
 
 
 @register
@@ -247,6 +251,8 @@ class UnlinkNetworks(Step):
     kind = "fw_unlink_networks"
     a: str
     b: str
+    bridge_a: str = ""
+    bridge_b: str = ""
 
     def apply(self, host: Host) -> Sequence[Step]:
         known = bridges_by_network(host)
@@ -256,17 +262,17 @@ class UnlinkNetworks(Step):
             host.nft.run(r.render_unlink(known[self.a], known[self.b]))
         except NotFound:
             return ()
-        return [LinkNetworks(self.a, self.b)]
+        return [LinkNetworks(self.a, self.b, self.bridge_a, self.bridge_b)]
 
     def prepare(self, host: Host) -> Sequence[Step]:
-        return [LinkNetworks(self.a, self.b)] if _linked(host, self.a, self.b) else ()
+        return [LinkNetworks(self.a, self.b, self.bridge_a, self.bridge_b)] if _linked(host, self.a, self.b) else ()
 
 
     def describe(self) -> str:
         return f"isolate networks {self.a} and {self.b} from each other again"
 
     def commands(self) -> list[str]:
-        return text.unlink(f"<bridge of {self.a}>", f"<bridge of {self.b}>")
+        return text.unlink(self.bridge_a or f"<bridge of {self.a}>", self.bridge_b or f"<bridge of {self.b}>")
 
 
 def _linked(host: Host, a: str, b: str) -> bool:

@@ -17,12 +17,15 @@ def _argv(argv: list[str], netns_path: str | None) -> list[str]:
     return ["nsenter", f"--net={netns_path}", "--", *argv] if netns_path else list(argv)
 
 
-def run_foreground(argv: list[str], netns_path: str | None) -> int:
-    """Run the command to its end with this terminal; its exit status."""
+def run_foreground(argv: list[str], netns_path: str | None, *,
+                   capture: bool = False) -> tuple[int, str | None, str | None]:
+    """Run the command to its end with this terminal (or its output captured); its exit status."""
     try:
-        return subprocess.run(_argv(argv, netns_path), check=False).returncode
+        done = subprocess.run(_argv(argv, netns_path), check=False, capture_output=capture,
+                              text=True if capture else None)
     except FileNotFoundError:
-        return 127
+        return 127, ("" if capture else None), (f"{argv[0]}: not found\n" if capture else None)
+    return done.returncode, done.stdout, done.stderr
 
 
 def start_detached(argv: list[str], netns_path: str | None, log_path: str) -> int:

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from wirework.errors import Conflict
 from wirework.ipam.ranges import AddressRange
 from wirework.kernel.proc import process_alive
+from wirework.model.guest import label_of
 from wirework.naming import short_hash
 from wirework.plan.journal import Holder
 from wirework.store.base import Compare, Delete, Entry, Op, Put, Store
@@ -139,7 +140,7 @@ class Ipam:
         if lease is not None:
             return lease
         taken = self.store.get(self._ip_key(rng.network, ip))
-        who = taken.value["owner"] if taken else "another guest"
+        who = label_of(taken.value["owner"]) if taken else "another guest"
         raise Conflict(f"address {ip} on network {rng.network} is already taken by {who}; "
                        f"pick another --ip or leave it out for a dynamic address")
 

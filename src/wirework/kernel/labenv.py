@@ -155,9 +155,20 @@ def ping(ns_path: str, ip: str, *, size: int | None = None, dont_fragment: bool 
     return done.returncode == 0
 
 
-def run_interactive(ns_path: str, argv: list[str]) -> int:
-    """Run a command inside a namespace on this terminal (lab exec); returns its exit status."""
-    return subprocess.run(["nsenter", f"--net={ns_path}", "--", *resolve_program(argv)], check=False).returncode
+def run_interactive(ns_path: str, argv: list[str], env: dict[str, str] | None = None) -> int:
+    """Run a command inside a namespace on this terminal (lab exec); returns its exit status.
+    `env` adds variables (a lab host's OVS_RUNDIR, so that ovs-vsctl finds its own switch)."""
+    full_env = {**os.environ, **env} if env else None
+    return subprocess.run(["nsenter", f"--net={ns_path}", "--", *resolve_program(argv)], check=False,
+                          env=full_env).returncode
+
+
+def run_captured(ns_path: str, argv: list[str], env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """The same, with the output captured: (exit status, stdout, stderr)."""
+    full_env = {**os.environ, **env} if env else None
+    done = subprocess.run(["nsenter", f"--net={ns_path}", "--", *resolve_program(argv)], check=False,
+                          env=full_env, capture_output=True, text=True)
+    return done.returncode, done.stdout, done.stderr
 
 
 def render_graphviz(dot_text: str, fmt: str) -> bytes:

@@ -36,13 +36,33 @@ def output_format(output: str | None, fmt: str | None) -> str:
     return EXTENSIONS[ext]
 
 
+def underlays(topo: Topology) -> dict[tuple[str, str], str]:
+    """(host, interface) -> the OVS bridge its address moves to. On the userspace datapath (the
+    only one a lab host's private OVS has) `tunnel add` moves the underlay address off the
+    segment interface onto an OVS bridge holding it, `ul-<interface>` unless named."""
+    out: dict[tuple[str, str], str] = {}
+    for item in topo.items("tunnel"):
+        remote = ipaddress.ip_address(str(item.arg("remote")))
+        for _seg, m in topo.members_of(item.host):
+            iface = ipaddress.ip_interface(m.address)
+            if iface.version == remote.version and remote in iface.network:
+                out[(item.host, m.ifname)] = str(item.arg("underlay_bridge") or f"ul-{m.ifname}"[:15])
+    return out
+
+
 def text(topo: Topology) -> str:
     lines = [f"lab {topo.name} ({topo.path})"]
+    moved = underlays(topo)
     for host in topo.hosts.values():
         extras = ["forwarding" if host.forwarding else "no forwarding"] + (["private OVS"] if host.ovs else [])
         lines.append(f"host {host.name}  [{', '.join(extras)}]")
         for seg, m in topo.members_of(host.name):
-            lines.append(f"  {m.ifname:<8} {m.address:<20} -> segment {seg.name}")
+            ul = moved.get((host.name, m.ifname))
+            if ul:
+                lines.append(f"  {m.ifname:<8} {'(port of ' + ul + ')':<20} -> segment {seg.name}")
+                lines.append(f"  {ul:<8} {m.address:<20} (Open vSwitch bridge holding {m.ifname}: the tunnel underlay)")
+            else:
+                lines.append(f"  {m.ifname:<8} {m.address:<20} -> segment {seg.name}")
         for item in host.setup:
             kind = kinds.KINDS.get(item.kind)
             lines.append(f"  {kind.describe(item) if kind else item.kind}")
@@ -83,8 +103,14 @@ def dot(topo: Topology) -> str:
 def _host_cluster(topo: Topology, host: str) -> list[str]:
     h = topo.hosts[host]
     out = [f"  subgraph {_q('cluster_' + host)} {{", f"    label={_q('host ' + host)}; style=rounded; color=gray40;"]
+    moved = underlays(topo)
     for _seg, m in topo.members_of(host):
-        out.append(f"    {_q(host + ':' + m.ifname)} [shape=box label={_q(m.ifname + chr(10) + m.address)}];")
+        ul = moved.get((host, m.ifname))
+        out.append(f"    {_q(host + ':' + m.ifname)} [shape=box label={_q(m.ifname + ('' if ul else chr(10) + m.address))}];")
+        if ul:
+            out.append(f"    {_q(host + ':' + ul)} [shape=box3d style=filled fillcolor=lightblue "
+                       f"label={_q(ul + chr(10) + m.address)}];")
+            out.append(f"    {_q(host + ':' + m.ifname)} -- {_q(host + ':' + ul)};")
     for item in h.setup:
         kind = kinds.KINDS.get(item.kind)
         for name in kind.provides(item) if kind else []:

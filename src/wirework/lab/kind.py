@@ -8,6 +8,7 @@ takes it back.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,9 @@ class Kind:
     check: Callable[[Topology, Item], list[str]] = field(default=lambda topo, item: [])
     #: the arguments to plan with, names of other hosts resolved against the topology
     resolve: Callable[[Topology, Item], dict[str, Any]] = field(default=lambda topo, item: item.args)
+    #: (item, owner) -> shell commands that make the item on a fresh host, written for "here"
+    #: (`plan.commands`): the steps' own commands, or the `wirework` command line of an API kind
+    commands: Callable[[Item, str], list[str]] | None = None
 
 
 # -- plan-based kinds: wirework's own steps, run through the host session's executor ----------
@@ -50,6 +54,21 @@ def undo_steps(ww: Session, item: Item, undo: Undo) -> None:
         errors = run_best_effort(ww.host, [step_from_dict(d) for d in undo])
         if errors:
             raise Conflict(f"removing {item.kind} on {item.host} left: {'; '.join(errors)}")
+
+
+def step_commands(steps: list[Step]) -> list[str]:
+    return [line for step in steps for line in step.commands()]
+
+
+def cli_line(*words: object, **options: object) -> str:
+    """A `wirework` command line: words, then `--option value` for each option set (True: a flag)."""
+    argv = ["wirework", *(str(w) for w in words)]
+    for key, value in options.items():
+        if value is None or value is False:
+            continue
+        flag = "-" + key if len(key) == 1 else "--" + key.replace("_", "-")
+        argv += [flag] if value is True else [flag, str(value)]
+    return " ".join(shlex.quote(a) for a in argv)
 
 
 def as_list(value: Any) -> list[str]:

@@ -18,7 +18,7 @@ from wirework.drivers.links import CreateBridge, LinkUp, SetMaster, SetMtu
 from wirework.drivers.routes import AddAddress, AddRoute
 from wirework.drivers.switch import OvsAddBridge
 from wirework.errors import Conflict, InvalidInput, Unsupported
-from wirework.lab.kind import Kind, Session, Undo, as_list, run_steps, undo_steps
+from wirework.lab.kind import Kind, Session, Undo, as_list, cli_line, run_steps, step_commands, undo_steps
 from wirework.lab.kind_vxlan import VXLAN
 from wirework.lab.model import Item
 from wirework.model.host import RouteSpec
@@ -55,14 +55,18 @@ def _ensure_bridge(ww: Session, name: str, owner: str, mtu: int | None) -> list[
     return [SetMtu(name, mtu)] if mtu else []
 
 
-def _apply_bridge(ww: Session, item: Item, owner: str) -> Undo:
+def _bridge_steps(item: Item, head: list[Step]) -> list[Step]:
     name = str(item.arg("name"))
-    steps = _ensure_bridge(ww, name, owner, item.arg("mtu"))
+    steps = list(head)
     for port in as_list(item.arg("ports")):
         steps += [SetMaster(port, name), LinkUp(port)]
     steps.append(LinkUp(name))
-    steps += [AddAddress(name, cidr) for cidr in as_list(item.arg("address"))]
-    return run_steps(ww, "lab-bridge", owner, steps)
+    return steps + [AddAddress(name, cidr) for cidr in as_list(item.arg("address"))]
+
+
+def _apply_bridge(ww: Session, item: Item, owner: str) -> Undo:
+    head = _ensure_bridge(ww, str(item.arg("name")), owner, item.arg("mtu"))
+    return run_steps(ww, "lab-bridge", owner, _bridge_steps(item, head))
 
 
 register(Kind(
@@ -71,6 +75,7 @@ register(Kind(
     + (f" ports {','.join(as_list(i.arg('ports')))}" if i.arg("ports") else ""),
     apply=_apply_bridge, remove=undo_steps,
     provides=lambda i: [str(i.arg("name"))], addresses=lambda i: as_list(i.arg("address")),
+    commands=lambda i, owner: step_commands(_bridge_steps(i, [CreateBridge(str(i.arg("name")), owner, i.arg("mtu"))])),
 ))
 
 
@@ -86,25 +91,30 @@ register(Kind(
     describe=lambda i: f"route {i.arg('to')}" + (f" via {i.arg('via')}" if i.arg("via") else "")
     + (f" dev {i.arg('dev')}" if i.arg("dev") else ""),
     apply=lambda ww, i, owner: run_steps(ww, "lab-route", owner, [AddRoute(route_spec(i))]),
-    remove=undo_steps,
+    remove=undo_steps, commands=lambda i, owner: step_commands([AddRoute(route_spec(i))]),
 ))
+
+
+def _ovs_bridge_steps(item: Item, head: list[Step]) -> list[Step]:
+    name = str(item.arg("name"))
+    return [*head, LinkUp(name), *(AddAddress(name, cidr) for cidr in as_list(item.arg("address")))]
 
 
 def _apply_ovs_bridge(ww: Session, item: Item, owner: str) -> Undo:
     name = str(item.arg("name"))
     if not ww.host.ovs.available():
         raise Unsupported(feature="Open vSwitch", why=f"the private OVS instance of {item.host} is not running")
-    steps: list[Step] = []
+    head: list[Step] = []
     if not ww.host.ovs.bridge_exists(name):
-        steps.append(OvsAddBridge(name, "system" if ww.host.ovs.kernel_datapath_available() else "netdev", owner))
-    steps.append(LinkUp(name))
-    steps += [AddAddress(name, cidr) for cidr in as_list(item.arg("address"))]
-    return run_steps(ww, "lab-ovs-bridge", owner, steps)
+        head.append(OvsAddBridge(name, "system" if ww.host.ovs.kernel_datapath_available() else "netdev", owner))
+    return run_steps(ww, "lab-ovs-bridge", owner, _ovs_bridge_steps(item, head))
 
 
 register(Kind(
     "ovs_bridge", describe=lambda i: f"Open vSwitch bridge {i.arg('name')}",
     apply=_apply_ovs_bridge, remove=undo_steps, needs_ovs=True, provides=lambda i: [str(i.arg("name"))],
+    # The userspace datapath: the kernel module is missing wherever wirework's labs run today.
+    commands=lambda i, owner: step_commands(_ovs_bridge_steps(i, [OvsAddBridge(str(i.arg("name")), "netdev", owner)])),
 ))
 
 
@@ -121,11 +131,18 @@ def _remove_attach(ww: Session, item: Item, undo: Undo) -> None:
         ww.detach(undo["guest"], undo["ifname"])
 
 
+def _attach_line(item: Item, owner: str) -> list[str]:
+    a = item.args
+    return [cli_line("attach", a["guest"], a["bridge"], i=a.get("ifname", "eth0"), ip=a.get("ip"),
+                     gateway=a.get("gateway"), mac=a.get("mac"), vlan=a.get("vlan"), mtu=a.get("mtu"),
+                     dhcp=bool(a.get("dhcp")))]
+
+
 register(Kind(
     "attach",
     describe=lambda i: f"attach {i.arg('guest_name', i.arg('guest'))} {i.arg('ifname', 'eth0')} "
     f"{i.arg('ip') or 'dhcp'} to {i.arg('bridge')}" + (f" via {i.arg('gateway')}" if i.arg("gateway") else ""),
-    apply=_apply_attach, remove=_remove_attach,
+    apply=_apply_attach, remove=_remove_attach, commands=_attach_line,
 ))
 
 
@@ -145,13 +162,16 @@ def _remove_uplink(ww: Session, item: Item, undo: Undo) -> None:
 
 register(Kind("uplink", describe=lambda i: f"uplink {i.arg('nic')} onto bridge {i.arg('bridge')}",
               apply=_apply_uplink, remove=_remove_uplink, requires="uplink",
-              provides=lambda i: [str(i.arg("bridge"))]))
+              provides=lambda i: [str(i.arg("bridge"))],
+              commands=lambda i, owner: [cli_line("uplink", i.arg("bridge"), i.arg("nic"), confirm_within="0")]))
 
 
 def _apply_tunnel(ww: Session, item: Item, owner: str) -> Undo:
     options = {k: item.arg(k) for k in ("key", "name", "underlay_bridge") if item.arg(k) is not None}
-    result = ww.tunnel_add(item.arg("bridge"), item.arg("remote"), type_=item.arg("type"), **options)
-    return {"bridge": item.arg("bridge"), "remote": item.arg("remote")} if _changed(result) else None
+    bridge, remote = item.arg("bridge"), item.arg("remote")
+    there = any(t["bridge"] == bridge and t["remote"] == remote for t in ww.tunnel_ls())
+    ww.tunnel_add(bridge, remote, type_=item.arg("type"), **options)
+    return None if there else {"bridge": bridge, "remote": remote}
 
 
 def _remove_tunnel(ww: Session, item: Item, undo: Undo) -> None:
@@ -160,7 +180,10 @@ def _remove_tunnel(ww: Session, item: Item, undo: Undo) -> None:
 
 
 register(Kind("tunnel", describe=lambda i: f"{i.arg('type')} tunnel on {i.arg('bridge')} to {i.arg('remote')}",
-              apply=_apply_tunnel, remove=_remove_tunnel, requires="tunnel_add", needs_ovs=True))
+              apply=_apply_tunnel, remove=_remove_tunnel, requires="tunnel_add", needs_ovs=True,
+              commands=lambda i, owner: [cli_line("tunnel", "add", i.arg("bridge"), type=i.arg("type"),
+                                                  remote=i.arg("remote"), key=i.arg("key"), name=i.arg("name"),
+                                                  underlay=i.arg("underlay_bridge"))]))
 
 
 def _apply_network(ww: Session, item: Item, owner: str) -> Undo:
@@ -174,9 +197,17 @@ def _remove_network(ww: Session, item: Item, undo: Undo) -> None:
         ww.network_rm(undo["name"])
 
 
+def _network_line(item: Item, owner: str) -> list[str]:
+    flags = {k: v for k, v in item.args.items() if k != "name"}
+    for key, negated in (("masquerade", "no_masquerade"), ("icc", "no_icc")):
+        if key in flags:
+            flags[negated] = not flags.pop(key)
+    return [cli_line("network", "create", item.arg("name"), **flags)]
+
+
 register(Kind("network", describe=lambda i: f"network {i.arg('name')} {i.arg('subnet', '')}".rstrip(),
               apply=_apply_network, remove=_remove_network, requires="network_create",
-              provides=lambda i: [str(i.arg("bridge"))] if i.arg("bridge") else []))
+              provides=lambda i: [str(i.arg("bridge"))] if i.arg("bridge") else [], commands=_network_line))
 
 
 register(VXLAN)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from wirework.errors import NotFound, Unsupported
+from wirework.errors import NotFound, Unsupported, did_you_mean
 from wirework.lab import etcd as lab_etcd
 from wirework.lab.build import LabFacts, plan_down, plan_up
 from wirework.lab.etcd import EtcdOps, StopEtcd
@@ -31,6 +31,7 @@ from wirework.lab.steps import LabOps, StopOvs, StopProgram
 from wirework.lab.topology import build
 from wirework.model.host import Host
 from wirework.naming import owner_of
+from wirework.plan.commands import plan_commands
 from wirework.plan.executor import Executor, FaultHook, env_fault_hook, recover, run_best_effort
 from wirework.plan.steps import Plan, Step, step_from_dict
 from wirework.store.base import Op, Put, Store
@@ -109,8 +110,42 @@ class LabManager:
             return self.load(ref)
         entry = self.index.get(f"lab/{ref}")
         if entry is None:
-            raise NotFound(what="lab", name=ref, fix="give the lab file, or see 'wirework lab status'")
+            hint = did_you_mean(ref, self.lab_names())
+            raise NotFound(what="lab", name=ref, fix=hint.lstrip("; ") or "give the lab file, or see 'wirework lab status'")
         return self.load(str(entry.value["file"]))
+
+    def lab_names(self) -> list[str]:
+        """The labs this state dir knows as up."""
+        return [e.key.split("/", 1)[1] for e in self.index.scan("lab/")]
+
+    def require_known(self, ref: str) -> str:
+        """The name of a lab given by file, or by a name that is up or has left namespaces."""
+        name = self.name_of(ref)
+        names = self.names(name)
+        if os.path.exists(ref) or name in self.lab_names() or self.env.namespaces(names.prefix) \
+                or self.env.namespaces(names.switch_ns):
+            return name
+        hint = did_you_mean(name, self.lab_names())
+        raise NotFound(f"lab {name!r} is not up" + (hint or "; see 'wirework lab status'"))
+
+    def require_up(self, topo: Topology) -> None:
+        """Refuse (naming the fix) to act on a lab that is not up: its namespaces are missing."""
+        names = self.names(topo.name)
+        if self.index.get(f"lab/{topo.name}") is None or not self.env.namespaces(names.switch_ns):
+            raise NotFound(f"lab {topo.name} is not up; bring it up with 'wirework lab up {topo.path}'")
+
+    def node_env(self, topo: Topology, node: str) -> dict[str, str]:
+        """What a command run on a lab node needs to find that node's own things: a host
+        with a private Open vSwitch gets its run directory (ovs-vsctl, ovs-appctl find it)."""
+        host = topo.hosts.get(node)
+        if host is None or not host.ovs:
+            return {}
+        rundir = self.names(topo.name).ovs_dir(node)
+        return {v: rundir for v in ("OVS_RUNDIR", "OVS_DBDIR", "OVS_LOGDIR")}
+
+    def commands(self, topo: Topology, plan: Plan) -> list[str]:
+        """The lab's plan as shell commands: the lab's own steps act in its switch namespace."""
+        return plan_commands(plan, self.names(topo.name).switch_ns)
 
     # -- up --------------------------------------------------------------------------------
     def up(self, topo: Topology, *, dry_run: bool = False, progress: Progress | None = None) -> UpResult:
@@ -183,7 +218,7 @@ class LabManager:
     # -- down ------------------------------------------------------------------------------
     def down(self, ref: str) -> list[str]:
         """Remove everything the lab made; returns what could not be removed (empty: all gone)."""
-        name = self._name_of(ref)
+        name = self.name_of(ref)
         names = self.names(name)
         runtime = self.env.runtime(names.switch_ns)
         store = self.env.open_store(names.state_dir)
@@ -200,7 +235,8 @@ class LabManager:
             self._forget(names)
         return errors
 
-    def _name_of(self, ref: str) -> str:
+    def name_of(self, ref: str) -> str:
+        """The lab's name, from its file or its name."""
         if os.path.isfile(ref):
             try:
                 return self.load(ref).name

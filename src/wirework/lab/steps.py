@@ -11,6 +11,8 @@ act on what the lab made (tagged namespaces, its pidfiles and OVS run directorie
 from __future__ import annotations
 
 import json
+import os
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,6 +22,7 @@ from wirework.lab import kinds
 from wirework.lab.model import Item
 from wirework.model.host import Host
 from wirework.naming import owner_of
+from wirework.plan.commands import for_host, run_in
 from wirework.plan.steps import Step, register
 
 
@@ -98,7 +101,8 @@ class StartProgram(Step):
         return f"start '{' '.join(self.argv)}' in guest {self.guest} (log {self.log})"
 
     def commands(self) -> list[str]:
-        return [f"nsenter --net={self.ns} {' '.join(self.argv)} >{self.log} 2>&1 &"]
+        argv = " ".join(shlex.quote(a) for a in self.argv)
+        return [f"{run_in(self.ns)}{argv} >{shlex.quote(self.log)} 2>&1 </dev/null &"]
 
 
 @register
@@ -141,6 +145,28 @@ class StartOvs(Step):
 
     def describe(self) -> str:
         return f"start a private Open vSwitch (ovsdb-server + ovs-vswitchd) for host {self.host_name} in {self.rundir}"
+
+    def commands(self) -> list[str]:
+        return ovs_start_commands(self.netns, self.rundir)
+
+
+def ovs_start_commands(netns: str, rundir: str) -> list[str]:
+    """What starting a private instance does (`kernel.ovs_instance.start_instance`), as commands."""
+    q = shlex.quote
+    f = {name: q(os.path.join(rundir, name)) for name in (
+        "conf.db", "db.sock", "ovsdb-server.pid", "ovsdb-server.ctl", "ovs-vswitchd.pid", "ovs-vswitchd.ctl",
+        "ovsdb-server.log", "ovs-vswitchd.log")}
+    env = "env " + " ".join(f"{v}={q(rundir)}" for v in ("OVS_RUNDIR", "OVS_DBDIR", "OVS_LOGDIR", "OVS_SYSCONFDIR"))
+    inside = f"ip netns exec {q(netns.rsplit('/', 1)[-1])} "
+    return [
+        f"mkdir -p {q(rundir)}",
+        f"{inside}ovsdb-tool create {f['conf.db']} /usr/share/openvswitch/vswitch.ovsschema",
+        f"{inside}{env} ovsdb-server {f['conf.db']} --remote=punix:{f['db.sock']} --pidfile={f['ovsdb-server.pid']} "
+        f"--unixctl={f['ovsdb-server.ctl']} --detach --log-file={f['ovsdb-server.log']}",
+        f"ovs-vsctl --db=unix:{f['db.sock']} --no-wait init",
+        f"{inside}{env} ovs-vswitchd unix:{f['db.sock']} --pidfile={f['ovs-vswitchd.pid']} "
+        f"--unixctl={f['ovs-vswitchd.ctl']} --detach --log-file={f['ovs-vswitchd.log']}",
+    ]
 
 
 @register
@@ -196,6 +222,19 @@ class HostSetup(Step):
 
     def describe(self) -> str:
         return f"on {self.host_name}: {kinds.get(self.item_kind).describe(self.item())}"
+
+    def commands(self) -> list[str]:
+        kind = kinds.get(self.item_kind)
+        if kind.commands is None:
+            return [f"# on {self.host_name}: {kind.describe(self.item())} (no shell equivalent)"]
+        host = self.netns.rsplit("/", 1)[-1]
+        out = []
+        for line in kind.commands(self.item(), self.owner):
+            if line.startswith("wirework "):  # the same call the lab makes, through the CLI
+                env = f"WIREWORK_OVS_DB={shlex.quote(self.ovs_db)} " if self.ovs_db else ""
+                line = f"{env}{line} --netns {shlex.quote(host)} --state-dir {shlex.quote(self.state_dir)}"
+            out.append(for_host(line, host, self.ovs_db))
+        return out
 
 
 @register

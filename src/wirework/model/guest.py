@@ -25,6 +25,18 @@ class Guest:
         return cls(**data)
 
 
+def label_of(key: str) -> str:
+    """A guest key (`docker:<id>`, `netns:NAME`, `pid:N:<start>`, `path:P`) as people read it."""
+    kind, _, rest = key.partition(":")
+    if kind == "docker":
+        return f"container {rest[:12]}"
+    if kind == "pid":
+        return f"pid {rest.split(':', 1)[0]}"
+    if kind == "cni":
+        return f"CNI container {rest.partition('/')[0][:12]}"
+    return rest or key
+
+
 # -- CNI attachments: the runtime's (container id, interface name) is the guest's identity --
 CNI_PREFIX = "cni:"
 

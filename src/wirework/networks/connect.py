@@ -116,9 +116,16 @@ def bound_ports(spec: ConnectSpec, net: Network, ip: str, owner: str) -> list[Po
 
 def check_ports(existing: Sequence[Endpoint], new: Sequence[PortMapping], in_use: set[tuple[str, int]]) -> None:
     """A host port is published once; a port a host program listens on is refused too."""
-    from wirework.firewall.check import port_conflicts
+    from wirework.firewall.check import overlaps, port_conflicts
 
-    port_conflicts([PortMapping(**p) for ep in existing for p in ep.ports], list(new))
+    for ep in existing:
+        for old in (PortMapping(**p) for p in ep.ports):
+            m = next((m for m in new if overlaps(old, m)), None)
+            if m is not None:
+                raise Conflict(f"host port {m.text().split('->')[0]} is already published by guest {ep.guest.name} "
+                               f"({old.text()} on network {ep.network}); choose another host port, or "
+                               f"free it: wirework disconnect {ep.network} {ep.guest.name}")
+    port_conflicts([], list(new))  # the same host port twice in one request
     for m in new:
         if (m.proto, m.host_port) in in_use:
             raise Conflict(f"host port {m.host_port}/{m.proto} is in use by a program on the host; "

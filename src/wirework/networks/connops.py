@@ -17,7 +17,7 @@ from wirework.attachments import records
 from wirework.attachments.attach import AttachFacts, check_attach, plan_attach, probe_attach
 from wirework.context import HostContext
 from wirework.drivers.bridgeports import SetHairpin
-from wirework.errors import Conflict, GuestNotFound, GuestNotRunning, StepFailed
+from wirework.errors import Conflict, GuestNotFound, GuestNotRunning, InvalidInput, NotFound, StepFailed
 from wirework.firewall.model import PortMapping
 from wirework.ipam import Ipam, Lease
 from wirework.model.guest import Guest
@@ -53,15 +53,27 @@ class ConnectResult:
     changed: bool
 
 
-def network_for(ctx: HostContext, name: str, *, no_sysctl: bool = False) -> Network:
+def network_for(ctx: HostContext, name: str, *, no_sysctl: bool = False, guest: str | None = None,
+                dry_run: bool = False) -> Network:
     if name == nets.DEFAULT_NETWORK:
+        if dry_run and nets.load(ctx.store, ctx.host_id, name) is None:
+            # A dry run changes nothing, and a connect's plan needs the bridge to probe.
+            raise NotFound(f"the default network {name} does not exist yet: the first real connect or run makes it "
+                           f"(what that does: 'wirework network create {name} --dry-run')")
         return netops.ensure_default(ctx, no_sysctl=no_sysctl)
-    return nets.require(ctx.store, ctx.host_id, name)
+    net = nets.load(ctx.store, ctx.host_id, name)
+    if net is not None:
+        return net
+    if guest is not None and nets.load(ctx.store, ctx.host_id, guest) is not None:
+        raise InvalidInput(what="arguments", value=f"{name} {guest}",
+                           why=f"{guest} is a network and {name} is not: the network comes first "
+                               f"(wirework connect {guest} {name})")
+    raise nets.missing(ctx.store, ctx.host_id, name)
 
 
 def connect(ctx: HostContext, spec: ConnectSpec, *, dry_run: bool = False) -> ConnectResult:
     ctx.before_change(dry_run)
-    net = network_for(ctx, spec.network, no_sysctl=spec.no_sysctl)
+    net = network_for(ctx, spec.network, no_sysctl=spec.no_sysctl, guest=spec.guest, dry_run=dry_run)
     g = ctx.resolve(spec.guest)
     check_guest_mode(g)
     ep = endpoints.load(ctx.store, ctx.host_id, net.name, g.key)
@@ -201,6 +213,10 @@ def mappings(ep: Endpoint) -> list[PortMapping]:
     return [PortMapping(**p) for p in ep.ports]
 
 
+def mappings_text(ep: Endpoint) -> list[str]:
+    return [m.text() for m in mappings(ep)]
+
+
 def drop_endpoint(ctx: HostContext, ep: Endpoint, *, release: bool = True) -> list[str]:
     """Best-effort teardown of one endpoint: ports first, then the veth; then its records,
     which are kept (with the lease) while anything is left, so that a retry finishes it."""
@@ -219,11 +235,20 @@ def drop_endpoint(ctx: HostContext, ep: Endpoint, *, release: bool = True) -> li
     return errors
 
 
+def endpoint_plan(ctx: HostContext, ep: Endpoint) -> Plan:
+    """What dropping an endpoint would do: its ports, then its attachment's teardown."""
+    att = records.load(ctx.store, ctx.host_id, ep.att_id)
+    detach = attachments.detach_plan(ctx, att) if att is not None else Plan("disconnect", "", ())
+    return Plan("disconnect", f"{ep.guest.name}@{ep.network}",
+                (*fw.unpublish_steps(mappings(ep)), *detach.steps))
+
+
 def disconnect(ctx: HostContext, network: str, guest: str) -> Endpoint | None:
-    """Disconnect a guest (running or gone) from a network; disconnecting twice is fine."""
+    """Disconnect a guest (running or gone) from a network; disconnecting twice is fine.
+    An unknown guest (neither running nor ever connected there) is an error naming near names."""
     ctx.before_change()
     net = nets.require(ctx.store, ctx.host_id, network)
-    ep = find_endpoint(ctx, net.name, guest)
+    ep = _connected(ctx, net.name, guest)
     if ep is None:
         return None
     if ep.made_by == "docker":
@@ -233,6 +258,19 @@ def disconnect(ctx: HostContext, network: str, guest: str) -> Endpoint | None:
     if errors:
         raise StepFailed(f"disconnect of {ep.guest.name} from {net.display_name} left: " + "; ".join(errors)
                          + "; its records are kept: run it again once that is fixed")
+    return ep
+
+
+def plan_disconnect(ctx: HostContext, network: str, guest: str) -> Plan:
+    ep = _connected(ctx, network, guest)
+    return endpoint_plan(ctx, ep) if ep is not None else Plan("disconnect", guest, ())
+
+
+def _connected(ctx: HostContext, network: str, guest: str) -> Endpoint | None:
+    network = nets.require(ctx.store, ctx.host_id, network).name  # (or the name Docker knows it by)
+    ep = find_endpoint(ctx, network, guest)
+    if ep is None:
+        ctx.resolve(guest)  # not connected: fine for a guest that exists, an error for a typo
     return ep
 
 
@@ -253,6 +291,7 @@ def find_endpoint(ctx: HostContext, network: str, guest: str) -> Endpoint | None
 
 
 def ports_of(ctx: HostContext, guest: str) -> list[PortMapping]:
+    """The guest's published ports; an unknown guest (not running, never connected) is an error."""
     try:
         g = ctx.resolve(guest)
         eps = endpoints.of_guest(ctx.store, ctx.host_id, g.key)
@@ -261,4 +300,6 @@ def ports_of(ctx: HostContext, guest: str) -> list[PortMapping]:
             eps += [e for e in endpoints.all_endpoints(ctx.store, ctx.host_id) if e.made_by == "docker" and e.guest.ref == cid]
     except (GuestNotFound, GuestNotRunning):
         eps = [e for e in endpoints.all_endpoints(ctx.store, ctx.host_id) if guest in (e.guest.name, e.guest.ref)]
+        if not eps:
+            raise
     return [m for ep in eps for m in mappings(ep)]

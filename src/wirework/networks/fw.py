@@ -31,11 +31,11 @@ def remove_network_steps(net: Network) -> list[Step]:
 
 
 def link_steps(a: Network, b: Network) -> list[Step]:
-    return [fws.EnsureFirewallBase(), fws.LinkNetworks(a.name, b.name)]
+    return [fws.EnsureFirewallBase(), fws.LinkNetworks(a.name, b.name, a.bridge, b.bridge)]
 
 
 def unlink_steps(net: Network, linked: Iterable[Network]) -> list[Step]:
-    return [fws.UnlinkNetworks(net.name, other.name) for other in linked]
+    return [fws.UnlinkNetworks(net.name, other.name, net.bridge, other.bridge) for other in linked]
 
 
 def publish_steps(mappings: Sequence[PortMapping]) -> list[Step]:

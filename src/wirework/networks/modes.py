@@ -22,10 +22,11 @@ from typing import Any
 from wirework.context import HostContext
 from wirework.drivers.links import LinkUp
 from wirework.drivers.namespaces import CreateNetns, DeleteNetns
-from wirework.errors import Conflict, InvalidInput, NotFound
+from wirework.errors import Conflict, InvalidInput, NotFound, did_you_mean
 from wirework.guests import spawn
 from wirework.kernel.proc import process_alive, process_start
 from wirework.networks import connops, endpoints
+from wirework.networks import network as nets
 from wirework.networks.connect import validate_connect
 from wirework.networks.network import DEFAULT_NETWORK, validate_network_name
 from wirework.plan.executor import run_best_effort
@@ -112,41 +113,80 @@ def _save(ctx: HostContext, rec: RunRecord) -> None:
     ctx.store.put(run_key(ctx.host_id, rec.name), {**asdict(rec), "command": list(rec.command)})
 
 
-def run(ctx: HostContext, spec: RunSpec) -> int:
+@dataclass(frozen=True)
+class RunResult:
+    name: str
+    mode: str
+    netns: str
+    pid: int = 0  # a detached guest's process
+    exit_code: int = 0  # a foreground command's exit status
+    stdout: str | None = None  # its output, when captured (--json)
+    stderr: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run(ctx: HostContext, spec: RunSpec, *, capture: bool = False) -> RunResult:
     """Start the guest; a foreground run waits, then removes it and returns the exit status.
-    A detached run returns 0 and leaves the guest running (`wirework rm NAME` removes it)."""
+    A detached run leaves the guest running (`wirework rm NAME` removes it)."""
     ctx.before_change()
     prepared = prepare(ctx, spec)
     if spec.detach:
         log = os.path.join(spec.log_dir, f"run-{spec.name}.log") if spec.log_dir else os.devnull
         pid = spawn.start_detached(list(spec.command), prepared.netns or None, log)
         _save(ctx, RunRecord(**{**asdict(prepared), "pid": pid, "pid_start": process_start(pid)}))
-        return 0
+        return RunResult(spec.name, spec.mode, prepared.netns, pid)
     try:
-        return spawn.run_foreground(list(spec.command), prepared.netns or None)
+        code, out, err = spawn.run_foreground(list(spec.command), prepared.netns or None, capture=capture)
+        return RunResult(spec.name, spec.mode, prepared.netns, 0, code, out, err)
     finally:
         remove(ctx, spec.name)
 
 
-def prepare(ctx: HostContext, spec: RunSpec) -> RunRecord:
-    """Make the guest's namespace and wire it; recorded before anything is made."""
+def check_run(ctx: HostContext, spec: RunSpec) -> list[str]:
+    """Every check that can refuse the run, before anything is made; what it will do, one line each."""
     old = load(ctx, spec.name)
-    if old is not None:
-        if old.alive():
-            raise Conflict(f"guest {spec.name} is running (pid {old.pid}); stop it with 'wirework rm {spec.name}' "
-                           f"or choose another --name")
+    if old is not None and old.alive():
+        raise Conflict(f"guest {spec.name} is running (pid {old.pid}); stop it with 'wirework rm {spec.name}' "
+                       f"or choose another --name")
+    if spec.own_netns and old is None and os.path.exists(f"{NETNS_DIR}/{spec.name}"):
+        raise Conflict(f"network namespace {spec.name!r} already exists; choose another --name")
+    said = [f"create network namespace {spec.name}"] if spec.own_netns else []
+    if spec.mode.startswith("container:"):
+        target = ctx.resolve(spec.mode.split(":", 1)[1])
+        said.append(f"share the network namespace of {target.name}")
+    if spec.network is not None and spec.network != DEFAULT_NETWORK:
+        net = nets.require(ctx.store, ctx.host_id, spec.network)
+        if spec.ip is not None:
+            net.addresses().check_static(spec.ip)
+    if spec.network is not None:
+        ports = f", publish {', '.join(spec.publish)}" if spec.publish else ""
+        route = "" if spec.default_route is False else ", default route"
+        said.append(f"connect it to network {spec.network} as eth0 ({spec.ip or 'next free address'}{route}){ports}")
+    return [*said, f"run {' '.join(spec.command)}" + (" in the background" if spec.detach else "")]
+
+
+def prepare(ctx: HostContext, spec: RunSpec) -> RunRecord:
+    """Make the guest's namespace and wire it; recorded before anything is made, and all of
+    it removed again when any part fails (a failed run leaves nothing)."""
+    check_run(ctx, spec)
+    if load(ctx, spec.name) is not None:
         remove(ctx, spec.name)  # the leftovers of an earlier run of that name
     netns = _target_netns(ctx, spec)
     # Until a detached command takes over, the guest lives as long as this wirework process.
     rec = RunRecord(spec.name, ctx.host_id, spec.mode, netns, spec.command, os.getpid(), process_start(os.getpid()),
                     own_netns=spec.own_netns, created=time.time())
     _save(ctx, rec)
-    if spec.own_netns:
-        owner = f"run:{spec.name}"
-        ctx.executor().run(Plan("run", owner, (CreateNetns(spec.name, owner), LinkUp("lo", netns))))
-    if spec.network is not None:
-        mode = "bridge" if spec.mode == "bridge" else spec.mode
-        ww_connect(ctx, spec, mode)
+    try:
+        if spec.own_netns:
+            owner = f"run:{spec.name}"
+            ctx.executor().run(Plan("run", owner, (CreateNetns(spec.name, owner), LinkUp("lo", netns))))
+        if spec.network is not None:
+            ww_connect(ctx, spec, "bridge" if spec.mode == "bridge" else spec.mode)
+    except BaseException:
+        remove(ctx, spec.name)
+        raise
     return rec
 
 
@@ -167,12 +207,19 @@ def _target_netns(ctx: HostContext, spec: RunSpec) -> str:
     return f"{NETNS_DIR}/{spec.name}"
 
 
+def require(ctx: HostContext, name: str) -> RunRecord:
+    rec = load(ctx, name)
+    if rec is None:
+        hint = did_you_mean(name, [r.name for r in all_runs(ctx)])
+        raise NotFound(what="guest started by wirework run", name=name,
+                       fix=hint.lstrip("; ") or "list them with 'wirework ps'")
+    return rec
+
+
 def remove(ctx: HostContext, name: str) -> RunRecord:
     """Stop a started guest and remove its connections and namespace (repeatable)."""
     ctx.before_change()
-    rec = load(ctx, name)
-    if rec is None:
-        raise NotFound(what="guest started by wirework run", name=name, fix="list them with 'wirework ps'")
+    rec = require(ctx, name)
     if rec.alive() and rec.pid != os.getpid():
         spawn.stop(rec.pid)
     for ep in endpoints.of_guest(ctx.store, ctx.host_id, f"netns:{name}"):

@@ -33,6 +33,7 @@ class CreateResult:
     changed: bool
     skipped: tuple[tuple[str, str], ...] = ()  # candidate subnets passed over, and why
     notes: tuple[str, ...] = field(default=())
+    existed: bool = False  # a repeated create: the network was there (changed: it was repaired)
 
 
 def pools_from(pools: str | None) -> str:
@@ -78,9 +79,9 @@ def _converge(ctx: HostContext, net: Network, spec: NetworkSpec, *, dry_run: boo
         raise Conflict(f"network {net.name} already exists with subnet {net.subnet} on bridge {net.bridge} "
                        f"and other options; remove it first ('wirework network rm {net.name}') or pick another name")
     plan = plan_network(net, probe_network(ctx.host, net), no_sysctl=no_sysctl)
-    if plan.steps and not dry_run:
-        ctx.executor().run(plan)
-    return CreateResult(net, plan, bool(plan.steps), (), plan.notes)
+    # The firewall steps are always planned (they verify); whether anything changed is the undo.
+    undo = ctx.executor().run(plan) if plan.steps and not dry_run else []
+    return CreateResult(net, plan, bool(undo), (), plan.notes, existed=True)
 
 
 def ensure_default(ctx: HostContext, *, no_sysctl: bool = False) -> Network:
@@ -90,10 +91,7 @@ def ensure_default(ctx: HostContext, *, no_sysctl: bool = False) -> Network:
     return create(ctx, nets.validate_network(nets.DEFAULT_NETWORK), no_sysctl=no_sysctl).network
 
 
-def remove(ctx: HostContext, name: str, *, force: bool = False, detach: Any = None, docker: bool = False) -> Network:
-    """Remove a network; refused while guests are attached unless `force` (then they are
-    disconnected first through `detach(endpoint)`)."""
-    ctx.before_change()
+def _removable(ctx: HostContext, name: str, force: bool, docker: bool = False) -> tuple[Network, list[endpoints.Endpoint]]:
     net = nets.require(ctx.store, ctx.host_id, name)
     if net.made_by == "docker" and not docker:
         raise Conflict(f"network {net.display_name} was made by Docker; remove it with "
@@ -104,6 +102,25 @@ def remove(ctx: HostContext, name: str, *, force: bool = False, detach: Any = No
         names = ", ".join(sorted(ep.guest.name for ep in eps)[:5])
         raise Conflict(f"network {name} still has {len(eps)} guest(s) attached ({names}); "
                        f"disconnect them first ('wirework disconnect {name} GUEST') or add --force")
+    return net, eps
+
+
+def plan_remove(ctx: HostContext, name: str, *, force: bool = False, detach_plan: Any = None) -> Plan:
+    """What `remove` would do (--dry-run): each guest's disconnect (`detach_plan(endpoint)`),
+    then the network's firewall rules, address and bridge."""
+    net, eps = _removable(ctx, name, force)
+    plan = plan_remove_network(net, _linked(ctx, net.name))
+    before = [s for ep in eps for s in detach_plan(ep).steps] if detach_plan else []
+    return Plan(plan.operation, plan.owner, (*before, *plan.steps))
+
+
+def remove(ctx: HostContext, name: str, *, force: bool = False, detach: Any = None, docker: bool = False) -> Network:
+    """Remove a network; refused while guests are attached unless `force` (then they are
+    disconnected first through `detach(endpoint)`). A network Docker made is removed only
+    through Docker (`docker`: the plugin's DeleteNetwork)."""
+    ctx.before_change()
+    net, eps = _removable(ctx, name, force, docker)
+    name = net.name
     for ep in eps:
         detach(ep)
     linked = _linked(ctx, name)

@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from wirework.errors import InvalidInput, NotFound
+from wirework.errors import InvalidInput, NotFound, did_you_mean
 from wirework.ipam.ranges import AddressRange
 from wirework.model.addr import parse_ifname, parse_mtu, parse_network
 from wirework.naming import BRIDGE_PREFIX, short_hash
@@ -157,9 +157,22 @@ def require(store: Store, host: str, name: str) -> Network:
     """The network by its wirework name, or by the name Docker knows it by."""
     net = load(store, host, name) or next((n for n in all_networks(store, host) if n.docker_name == name), None)
     if net is None:
-        raise NotFound(what="network", name=name, fix=f"create it with 'wirework network create {name}' "
-                                                       "or list networks with 'wirework network ls'")
+        raise missing(store, host, name)
     return net
+
+
+def missing(store: Store, host: str, name: str) -> NotFound:
+    """The error for a network that does not exist: a near name, or what a reserved name means."""
+    if name == "bridge":
+        return NotFound(f"no network is named 'bridge': it is the mode of the default network {DEFAULT_NETWORK} "
+                        f"(as in Docker; it is created by the first 'wirework run' or 'wirework connect "
+                        f"{DEFAULT_NETWORK} GUEST'); use '{DEFAULT_NETWORK}'")
+    if name in RESERVED:
+        return NotFound(f"no network is named {name!r}: it {RESERVED[name]}; list networks with 'wirework network ls'")
+    hint = did_you_mean(name, [n.name for n in all_networks(store, host)])
+    fix = hint.lstrip("; ") if hint else (f"create it with 'wirework network create {name}' "
+                                          "or list networks with 'wirework network ls'")
+    return NotFound(what="network", name=name, fix=fix)
 
 
 def all_networks(store: Store, host: str) -> list[Network]:

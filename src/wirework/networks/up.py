@@ -20,6 +20,7 @@ from wirework.errors import GuestNotFound, GuestNotRunning, NamespaceGone
 from wirework.firewall.model import NetworkRules, PortMapping
 from wirework.firewall.sync import apply_full_ruleset, full_ruleset
 from wirework.ipam import Ipam
+from wirework.model.guest import label_of
 from wirework.model.host import Host
 from wirework.networks import connops, endpoints, fw, modes, restart
 from wirework.networks import network as nets
@@ -63,12 +64,18 @@ class SyncFirewall(Step):
 def up(ctx: HostContext, *, no_sysctl: bool = False, dry_run: bool = False) -> list[str]:
     report: list[str] = []
     networks = nets.all_networks(ctx.store, ctx.host_id)
+    forwarding = False
     for net in networks:
         plan = plan_network(net, probe_network(ctx.host, net), no_sysctl=no_sysctl, firewall=False)
-        if plan.steps:
-            report.append(f"network {net.name}: " + "; ".join(s.describe() for s in plan.steps))
-            if not dry_run:
-                ctx.executor().run(plan)
+        # One host-wide switch: said once, not once per network that needs it.
+        own = [s for s in plan.steps if not fw.is_forwarding_step(s)]
+        if len(own) < len(plan.steps) and not forwarding:
+            forwarding = True
+            report.append(next(s for s in plan.steps if fw.is_forwarding_step(s)).describe())
+        if own:
+            report.append(f"network {net.name}: " + "; ".join(s.describe() for s in own))
+        if plan.steps and not dry_run:
+            ctx.executor().run(plan)
     report += _runs(ctx) if not dry_run else []
     report += _endpoints(ctx, networks, dry_run)
     if not dry_run:
@@ -102,7 +109,7 @@ def _endpoints(ctx: HostContext, networks: list[Network], dry_run: bool) -> list
     out = []
     for ep in endpoints.all_endpoints(ctx.store, ctx.host_id):
         net = by_name.get(ep.network)
-        state = "docker" if ep.made_by == "docker" else _guest_state(ctx, ep)
+        state = guest_state(ctx, ep)
         if state == "stopped":
             continue  # its container will start again: keep the address and the records
         if net is None or state == "gone":
@@ -122,7 +129,12 @@ def _endpoints(ctx: HostContext, networks: list[Network], dry_run: bool) -> list
     return out
 
 
-def _guest_state(ctx: HostContext, ep: Endpoint) -> str:
+def guest_state(ctx: HostContext, ep: Endpoint) -> str:
+    """"ok", "restarted" (a new namespace: wire it again), "gone" (removed, ended) or, for a Docker
+    container, "stopped" (kept: it is wired again when it starts); "docker" for the endpoints
+    Docker made through the plugin (Docker removes them)."""
+    if ep.made_by == "docker":
+        return "docker"
     if ep.guest.kind == "docker":
         state, ns, pid = persist.container_state(ctx, ep.guest.key[len(persist.DOCKER_KEY):])
         if state == "running":
@@ -159,5 +171,5 @@ def _sweep(ctx: HostContext, networks: list[Network]) -> list[str]:
     for net in networks:
         holders = endpoints.lease_holders(ctx.store, ctx.host_id, net.name)
         for lease in ipam.sweep(net.name, lambda owner, h=holders: endpoints.held(owner, h)):  # type: ignore[misc]
-            out.append(f"lease {lease.ip} on {net.name} of {lease.owner}: left by a killed process, released")
+            out.append(f"lease {lease.ip} on {net.name} of {label_of(lease.owner)}: left by a killed process, released")
     return out

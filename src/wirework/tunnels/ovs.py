@@ -191,8 +191,12 @@ def _run(ctx: HostContext, spec: TunnelSpec, plan: Plan) -> None:
     info = {"bridge": spec.bridge, "port": spec.port, "type": spec.type_, "remote": spec.remote, "key": spec.key,
             "mtu": next((s.mtu for s in plan.steps if isinstance(s, SetMtu) and s.name == spec.bridge), None)}
 
+    old = ctx.store.get(key)
+    kept = list(old.value.get("undo", [])) if old is not None else []
+
     def commit(undo: list[Step]) -> list[Op]:
-        return [Put(key, {**info, "undo": [s.to_dict() for s in undo]})]
+        # A repeated add changes nothing or a little (an MTU): the undo of the first add stays.
+        return [Put(key, {**info, "undo": [s.to_dict() for s in undo] + kept})]
 
     ctx.executor().run(plan, commit)
 
@@ -202,7 +206,8 @@ def remove(ctx: HostContext, bridge: str, remote_or_port: str, *, dry_run: bool 
     match = [e for e in ctx.store.scan(f"{PREFIX}{ctx.host_id}/{bridge}/")
              if remote_or_port in (e.value.get("port"), e.value.get("remote"))]
     if not match:
-        raise NotFound(what=f"tunnel on {bridge} to", name=remote_or_port, fix="'wirework tunnel ls' lists them")
+        raise NotFound(what=f"tunnel on {bridge} to", name=remote_or_port,
+                       fix=f"'wirework tunnel ls{' --netns ' + ctx.host.netns if ctx.host.netns else ''}' lists them")
     entry = match[0]
     steps = tuple(step_from_dict(s) for s in entry.value.get("undo", []))
     plan = Plan("tunnel rm", f"tunnel:{bridge}:{entry.value['port']}", steps)

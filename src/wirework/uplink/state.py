@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wirework.context import HostContext
-from wirework.errors import NotFound, StateError, StepFailed
+from wirework.errors import NotFound, StateError, StepFailed, did_you_mean
 from wirework.model.host import Host
 from wirework.plan.executor import Executor, run_best_effort
 from wirework.plan.steps import Plan, Step, step_from_dict
@@ -74,10 +74,18 @@ def ping_once(host: Host, target: str, wait: int = 1) -> bool:
     return host.icmp.echo(target, timeout=wait)
 
 
+def cli(host_id: str, words: str) -> str:
+    """A wirework command line for the host `host_id` ("-" is the machine itself)."""
+    return f"wirework {words}" + (f" --netns {host_id}" if host_id != "-" else "")
+
+
 def load(store: Store, host_id: str, bridge: str) -> Entry:
     entry = store.get(uplink_key(host_id, bridge))
     if entry is None:
-        raise NotFound(what="uplink of bridge", name=bridge, fix="'wirework uplink --list' shows what there is")
+        known = [str(r.get("bridge")) for r in records(store, host_id)]
+        hint = did_you_mean(bridge, known).lstrip("; ")
+        raise NotFound(what="uplink of bridge", name=bridge,
+                       fix=hint or f"'{cli(host_id, 'uplink --list')}' shows what there is")
     return entry
 
 
@@ -191,7 +199,10 @@ def uplink(
 
 
 def undo(ctx: HostContext, bridge: str, nic: str | None = None) -> bool:
-    """Put back what the uplink of `bridge` changed (`nic`, when given, must be the one it moved)."""
+    """Put back what the uplink of `bridge` changed (`nic`, when given, must be the one it moved).
+    False when there is none (undone already: undoing twice is fine, as detaching twice is)."""
+    if ctx.store.get(uplink_key(ctx.host_id, bridge)) is None:
+        return False
     ctx.before_change()
     entry = load(ctx.store, ctx.host_id, bridge)
     if nic is not None and entry.value.get("nic") != nic:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from wirework.cli.app import add_common, session
-from wirework.cli.render import PLAN_FORMATS, dumps, render_plan, table
+from wirework.cli.app import add_common, add_dry_run, add_json, session
+from wirework.cli.render import dumps, show_plan, table
 from wirework.errors import InvalidInput
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("attach", help="wire a guest to a bridge, an OVS bridge or a NIC (pipework's job)")
     p.add_argument("guest", help="container name/id, PID, netns name, or netns path (docker:, pid:, netns:, path:)")
-    p.add_argument("host_if", nargs="?", default="", help="bridge, OVS bridge or NIC on the host")
+    p.add_argument("host_if", nargs="?", default="", metavar="HOST_IF", help="bridge, OVS bridge or NIC on the host")
     p.add_argument("--bridge", help="a Linux bridge (created when missing)")
     p.add_argument("--ovs-bridge", help="an Open vSwitch bridge (created when missing)")
     p.add_argument("--host-if", dest="host_if_opt", help="an existing host interface (never created)")
@@ -29,36 +29,36 @@ def register(sub: Any) -> None:
                    help="pipework's one-shot behaviour: forget it when the container stops "
                         "(default: a Docker container is wired again each time it starts)")
     add_plan_options(p)
-    add_common(p)
     p.set_defaults(func=cmd_attach)
 
     p = sub.add_parser("detach", help="undo what attach did for a guest (all its interfaces, or -i one)")
     p.add_argument("guest")
-    p.add_argument("--ifname", "-i")
+    p.add_argument("--ifname", "-i", help="only this interface of the guest")
     add_plan_options(p)
-    add_common(p)
     p.set_defaults(func=cmd_detach)
 
-    p = sub.add_parser("ls", help="list attachments made by wirework")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("ls", help="list attachments made by wirework, sorted by guest")
+    add_json(p)
     add_common(p)
     p.set_defaults(func=cmd_ls)
 
     p = sub.add_parser("inspect", help="a guest's interfaces, addresses, routes, bridges and who made them")
     p.add_argument("guest")
-    p.add_argument("--json", action="store_true")
+    add_json(p)
     add_common(p)
     p.set_defaults(func=cmd_inspect)
 
-    p = sub.add_parser("gc", help="clean up after guests that are gone (host ends, OVS ports, records)")
+    p = sub.add_parser("gc", help="clean up after guests that are gone (host ends, OVS ports, ports, leases, records)")
+    add_dry_run(p, plan=False)
+    add_json(p)
     add_common(p)
     p.set_defaults(func=cmd_gc)
 
 
 def add_plan_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
-    p.add_argument("--format", choices=PLAN_FORMATS, default="text", help="plan format for --dry-run")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_dry_run(p)
+    add_json(p)
+    add_common(p)
 
 
 def host_if_and_mode(args: argparse.Namespace) -> tuple[str, str]:
@@ -72,18 +72,18 @@ def host_if_and_mode(args: argparse.Namespace) -> tuple[str, str]:
 
 def cmd_attach(args: argparse.Namespace) -> int:
     host_if, mode = host_if_and_mode(args)
-    result = session(args).attach(
+    ww = session(args)
+    result = ww.attach(
         args.guest, host_if, dry_run=args.dry_run, ip=args.ip, gateway=args.gateway, ifname=args.ifname,
         host_ifname=args.host_ifname, mac=args.mac, vlan=args.vlan, mtu=args.mtu, dhcp=args.dhcp, create=mode,
         once=args.once,
     )
-    return print_attach(result, args)
+    return print_attach(ww, result, args)
 
 
-def print_attach(result: Any, args: argparse.Namespace) -> int:
+def print_attach(ww: Any, result: Any, args: argparse.Namespace) -> int:
     if args.dry_run:
-        print(render_plan(result.plan, args.format))
-        return 0
+        return show_plan(args, result.plan, ww.commands(result.plan))
     att = result.attachment
     if args.json:
         print(dumps({"changed": result.changed, "attachment": att.summary()}))
@@ -98,20 +98,20 @@ def print_attach(result: Any, args: argparse.Namespace) -> int:
 def cmd_detach(args: argparse.Namespace) -> int:
     ww = session(args)
     if args.dry_run:
-        print(render_plan(ww.plan_detach(args.guest, args.ifname), args.format))
-        return 0
+        return show_plan(args, ww.plan_detach(args.guest, args.ifname), ww.commands(ww.plan_detach(args.guest, args.ifname)))
     done = ww.detach(args.guest, args.ifname)
     if args.json:
-        print(dumps([a.summary() for a in done]))
-    elif not done:
-        print(f"nothing to detach for {args.guest}")
-    for att in done if not args.json else []:
+        print(dumps({"detached": [a.summary() for a in done]}))
+        return 0
+    if not done:
+        print(f"nothing to detach for {args.guest}" + (f" -i {args.ifname}" if args.ifname else ""))
+    for att in done:
         print(f"detached: {att.guest.name} {att.cont_ifname} from {att.host_if}")
     return 0
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    statuses = session(args).ls()
+    statuses = sorted(session(args).ls(), key=lambda s: (s.attachment.guest.name, s.attachment.cont_ifname))
     if args.json:
         print(dumps([{"state": s.state, "guest_ifname": s.guest_ifname, **s.attachment.summary()} for s in statuses]))
         return 0
@@ -135,11 +135,12 @@ def _made_by(att: Any) -> str:
 def cmd_inspect(args: argparse.Namespace) -> int:
     report = session(args).inspect(args.guest)
     if args.json:
-        print(dumps({"guest": report.guest.to_dict(), "interfaces": report.links, "routes": report.routes,
-                     "attachments": [a.summary() for a in report.attachments]}))
+        print(dumps({"guest": {**report.guest.to_dict(), "mode": report.mode}, "interfaces": report.links,
+                     "routes": report.routes, "attachments": [a.summary() for a in report.attachments],
+                     "networks": report.networks}))
         return 0
     g = report.guest
-    print(f"guest {g.name} ({g.kind}, network mode {g.mode or '-'}), netns {g.netns_path}")
+    print(f"guest {g.name} ({g.kind}, network mode {report.mode}), netns {g.netns_path}")
     for link in report.links:
         att = next((a for a in report.attachments if (a.made_by == "docker" and a.mac == link["mac"])
                     or (a.made_by != "docker" and a.cont_ifname == link["name"])), None)
@@ -156,11 +157,15 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     ww = session(args)
-    for line in ww.recover():
+    report = ww.gc(dry_run=args.dry_run)
+    if args.json:
+        print(dumps({"dry_run": args.dry_run, **report.to_dict()}))
+        return 0
+    verb = "would clean up" if args.dry_run else "cleaned up"
+    for line in report.recovered:
         print(line)
-    gone = ww.gc()
-    for att in gone:
-        print(f"cleaned up: {att.guest.name} {att.cont_ifname} ({att.host_if})")
-    if not gone:
+    for item in report.cleaned:
+        print(f"{verb}: {item}")
+    if not report.cleaned and not report.recovered:
         print("nothing to clean up")
     return 0

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from wirework.cli.app import add_common, session
+from wirework.cli.app import add_common, add_json, session
 from wirework.cli.render import dumps, table
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("bridges", help="every bridge of the host (brctl show, and OVS, Docker's, wirework's)")
-    p.add_argument("--json", action="store_true", help="the list as JSON (for scripts)")
+    add_json(p)
     add_common(p)
     p.set_defaults(func=cmd_bridges)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from wirework.cli.app import add_common, session
+from wirework.cli.app import add_common, add_json, session
 from wirework.cli.render import dumps
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("doctor", help="find what keeps guests from talking (forwarding, firewalls, collisions, MTU)")
-    p.add_argument("--json", action="store_true", help="findings as JSON (for scripts)")
+    add_json(p)
     p.add_argument("--root", default="/", help=argparse.SUPPRESS)  # config files under another root (tests)
     add_common(p)
     p.set_defaults(func=cmd_doctor)

@@ -1,32 +1,24 @@
-"""network create|ls|inspect|rm|link|unlink, connect, disconnect, run, ps, rm, port, up, check."""
+"""network create|ls|inspect|rm|link|unlink, connect, disconnect, port (run/ps/rm/up/check: guests.py)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from wirework.cli.app import add_common, session
-from wirework.cli.render import PLAN_FORMATS, dumps, render_plan, table
+from wirework.cli.app import add_common, add_dry_run, add_json, session
+from wirework.cli.render import dumps, show_plan, table
+from wirework.errors import NotFound
 
 
 def register(sub: Any) -> None:
     net = sub.add_parser("network", help="Docker-style networks: bridges with subnets, NAT and isolation")
+    add_common(net)
     nsub = net.add_subparsers(dest="network_command", metavar="SUBCOMMAND", required=True)
     _register_network(nsub)
     _register_connect(sub)
-    _register_run(sub)
-    p = sub.add_parser("up", help="re-apply every network, connection and published port (after reboot or flush)")
-    p.add_argument("--dry-run", action="store_true", help="say what would be done, change nothing")
-    p.add_argument("--no-sysctl", action="store_true", help="refuse instead of enabling ip_forward")
-    add_common(p)
-    p.set_defaults(func=cmd_up)
-    p = sub.add_parser("check", help="reachability matrix: who reaches whom, on which ports")
-    p.add_argument("--lan", help="a namespace acting as a LAN neighbour of the host")
-    p.add_argument("--lan-addr", help="the host's address as the LAN neighbour sees it")
-    p.add_argument("--no-probe", action="store_true", help="only what the rules say, send no packet")
-    p.add_argument("--json", action="store_true")
-    add_common(p)
-    p.set_defaults(func=cmd_check)
+    from wirework.cli.commands import guests
+
+    guests.register(sub)
 
 
 def _register_network(nsub: Any) -> None:
@@ -46,23 +38,23 @@ def _register_network(nsub: Any) -> None:
     _plan_options(p)
     p.set_defaults(func=cmd_create)
     p = nsub.add_parser("ls", help="list networks")
-    p.add_argument("--json", action="store_true")
+    add_json(p)
     add_common(p)
     p.set_defaults(func=cmd_ls)
     p = nsub.add_parser("inspect", help="a network with its guests, addresses, ports and links")
     p.add_argument("name")
-    p.add_argument("--json", action="store_true")
+    add_json(p)
     add_common(p)
     p.set_defaults(func=cmd_inspect)
     p = nsub.add_parser("rm", help="remove a network (refused while guests are attached, unless --force)")
     p.add_argument("name")
     p.add_argument("--force", action="store_true", help="disconnect its guests first")
-    add_common(p)
+    _plan_options(p)
     p.set_defaults(func=cmd_rm)
     for verb in ("link", "unlink"):
         p = nsub.add_parser(verb, help=f"{'allow' if verb == 'link' else 'stop'} traffic between two networks")
-        p.add_argument("a")
-        p.add_argument("b")
+        p.add_argument("a", metavar="NETWORK")
+        p.add_argument("b", metavar="OTHER")
         _plan_options(p)
         p.set_defaults(func=cmd_link, unlink=verb == "unlink")
 
@@ -75,43 +67,21 @@ def _register_connect(sub: Any) -> None:
     p.add_argument("--alias", action="append", default=[], help="another name of the guest on this network")
     _default_route_options(p)
     p.add_argument("-p", "--publish", action="append", default=[], help="[HOSTIP:]HOSTPORT[-END]:PORT[-END][/tcp|udp]")
-    p.add_argument("--ifname", help="interface name inside the guest (default: the first free ethN)")
+    p.add_argument("--ifname", "-i", help="interface name inside the guest (default: the first free ethN)")
     p.add_argument("--no-sysctl", action="store_true", help="refuse instead of enabling ip_forward")
     _plan_options(p)
     p.set_defaults(func=cmd_connect)
     p = sub.add_parser("disconnect", help="disconnect a guest from a network")
     p.add_argument("network")
     p.add_argument("guest")
-    add_common(p)
+    _plan_options(p)
     p.set_defaults(func=cmd_disconnect)
-    p = sub.add_parser("port", help="list a guest's published ports")
+    p = sub.add_parser("port", help="list a guest's published ports (or the mapping of one PRIVATE_PORT[/PROTO])")
     p.add_argument("guest")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("private_port", nargs="?", metavar="PRIVATE_PORT[/PROTO]", help="e.g. 80 or 53/udp")
+    add_json(p)
     add_common(p)
     p.set_defaults(func=cmd_port)
-
-
-def _register_run(sub: Any) -> None:
-    p = sub.add_parser("run", help="start a command in a namespace: --net bridge|host|none|container:GUEST|NETWORK")
-    p.add_argument("--net", "--network", default="bridge", dest="net")
-    p.add_argument("--name", help="the guest's (and its namespace's) name")
-    p.add_argument("--ip", help="a static address on the network")
-    p.add_argument("-p", "--publish", action="append", default=[])
-    p.add_argument("-d", "--detach", action="store_true", help="run in the background (wirework rm NAME stops it)")
-    p.add_argument("--no-sysctl", action="store_true")
-    p.add_argument("--no-default-route", dest="default_route", action="store_const", const=False, default=None,
-                   help="no default route via the network (default: one, as the guest's first network)")
-    p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
-    add_common(p)
-    p.set_defaults(func=cmd_run)
-    p = sub.add_parser("ps", help="guests started by wirework run, with their network mode")
-    p.add_argument("--json", action="store_true")
-    add_common(p)
-    p.set_defaults(func=cmd_ps)
-    p = sub.add_parser("rm", help="stop a guest started by wirework run and remove its namespace")
-    p.add_argument("name")
-    add_common(p)
-    p.set_defaults(func=cmd_rm_guest)
 
 
 def _default_route_options(p: argparse.ArgumentParser) -> None:
@@ -124,9 +94,8 @@ def _default_route_options(p: argparse.ArgumentParser) -> None:
 
 
 def _plan_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
-    p.add_argument("--format", choices=PLAN_FORMATS, default="text", help="plan format for --dry-run")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_dry_run(p)
+    add_json(p)
     add_common(p)
 
 
@@ -136,22 +105,26 @@ def cmd_create(args: argparse.Namespace) -> int:
                             bridge=args.bridge, internal=args.internal, masquerade=not args.no_masquerade,
                             icc=not args.no_icc, mtu=args.mtu, force=args.force, dry_run=args.dry_run,
                             no_sysctl=args.no_sysctl, pools=args.pools)
+    n = res.network
     if args.json:
-        print(dumps({"network": res.network.to_dict(), "changed": res.changed, "notes": list(res.notes),
-                     "skipped": [{"subnet": s, "why": w} for s, w in res.skipped], "plan": res.plan.to_dict()}))
+        data = {"network": n.to_dict(), "changed": res.changed, "existed": res.existed, "notes": list(res.notes),
+                "skipped": [{"subnet": s, "why": w} for s, w in res.skipped]}
+        if args.dry_run:
+            return show_plan(args, res.plan, ww.commands(res.plan), data)
+        print(dumps({**data, "plan": res.plan.to_dict()}))
         return 0
     for subnet, why in res.skipped:
         print(f"skipped {subnet}: {why}")
+    what = f"{n.name} ({n.subnet}, gateway {n.gateway}, bridge {n.bridge})"
     if args.dry_run:
-        print(f"would create network {res.network.name}: subnet {res.network.subnet}, gateway {res.network.gateway}, "
-              f"bridge {res.network.bridge}")
-        print(render_plan(res.plan, args.format))
-        return 0
+        print(f"network {what} already exists; checking it" if res.existed else f"would create network {what}")
+        return show_plan(args, res.plan, ww.commands(res.plan))
     for note in res.notes:
         print(f"note: {note}")
-    verb = "created" if res.changed else "already in place:"
-    print(f"{verb} network {res.network.name} ({res.network.subnet}, gateway {res.network.gateway}, "
-          f"bridge {res.network.bridge})")
+    if not res.existed:
+        print(f"created network {what}")
+    else:
+        print(f"network {what} already exists" + ("; put back what was missing" if res.changed else ""))
     return 0
 
 
@@ -189,89 +162,76 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
-    net = session(args).network_rm(args.name, force=args.force)
-    print(f"removed network {net.name}")
+    ww = session(args)
+    if args.dry_run:
+        plan = ww.plan_network_rm(args.name, force=args.force)
+        return show_plan(args, plan, ww.commands(plan))
+    net = ww.network_rm(args.name, force=args.force)
+    print(dumps({"removed": net.to_dict()}) if args.json else f"removed network {net.name}")
     return 0
 
 
 def cmd_link(args: argparse.Namespace) -> int:
-    plan = session(args).network_link(args.a, args.b, unlink=args.unlink, dry_run=args.dry_run)
+    ww = session(args)
+    plan = ww.network_link(args.a, args.b, unlink=args.unlink, dry_run=args.dry_run)
     if args.dry_run:
-        print(render_plan(plan, args.format))
+        return show_plan(args, plan, ww.commands(plan))
+    state = "isolated" if args.unlink else "linked"
+    if args.json:
+        print(dumps({"networks": [args.a, args.b], "state": state, "changed": bool(plan.steps)}))
     elif not plan.steps:
-        print(f"networks {args.a} and {args.b} are already {'isolated' if args.unlink else 'linked'}")
+        print(f"networks {args.a} and {args.b} are already {state}")
     else:
         print(f"{'unlinked' if args.unlink else 'linked'} networks {args.a} and {args.b}")
     return 0
 
 
 def cmd_connect(args: argparse.Namespace) -> int:
-    res = session(args).connect(args.network, args.guest, ip=args.ip, aliases=args.alias, default_route=args.default_route,
-                                publish=args.publish, ifname=args.ifname, no_sysctl=args.no_sysctl, dry_run=args.dry_run)
+    ww = session(args)
+    res = ww.connect(args.network, args.guest, ip=args.ip, aliases=args.alias, default_route=args.default_route,
+                     publish=args.publish, ifname=args.ifname, no_sysctl=args.no_sysctl, dry_run=args.dry_run)
     ep = res.endpoint
+    if args.dry_run:
+        return show_plan(args, res.plan, ww.commands(res.plan), {"endpoint": ep.to_dict()})
     if args.json:
         print(dumps({"endpoint": ep.to_dict(), "changed": res.changed, "plan": res.plan.to_dict()}))
-    elif args.dry_run:
-        print(render_plan(res.plan, args.format))
-    else:
-        for note in res.plan.notes:
-            print(f"note: {note}")
-        state = "connected" if res.changed else "already connected:"
-        print(f"{state} {ep.guest.name} to {ep.network} as {ep.ip} on {ep.ifname}"
-              + (" (default route)" if ep.default_route else ""))
+        return 0
+    for note in res.plan.notes:
+        print(f"note: {note}")
+    state = "connected" if res.changed else "already connected:"
+    print(f"{state} {ep.guest.name} to {ep.network} as {ep.ip} on {ep.ifname}"
+          + (" (default route)" if ep.default_route else ""))
     return 0
 
 
 def cmd_disconnect(args: argparse.Namespace) -> int:
-    ep = session(args).disconnect(args.network, args.guest)
-    print(f"disconnected {ep.guest.name} from {ep.network}" if ep else f"{args.guest} is not connected to {args.network}")
+    ww = session(args)
+    if args.dry_run:
+        plan = ww.plan_disconnect(args.network, args.guest)
+        return show_plan(args, plan, ww.commands(plan))
+    ep = ww.disconnect(args.network, args.guest)
+    if args.json:
+        print(dumps({"disconnected": ep.to_dict() if ep else None}))
+    elif ep:
+        print(f"disconnected {ep.guest.name} from {ep.network}")
+    else:
+        print(f"{args.guest} is not connected to {args.network}")
     return 0
 
 
 def cmd_port(args: argparse.Namespace) -> int:
     maps = session(args).ports(args.guest)
+    if args.private_port:
+        port, _, proto = args.private_port.partition("/")
+        maps = [m for m in maps if str(m.guest_port) == port and m.proto == (proto or "tcp")]
+        if not maps:
+            raise NotFound(f"no public port {port}/{proto or 'tcp'} is published for {args.guest}; "
+                           f"see 'wirework port {args.guest}'")
     if args.json:
         print(dumps([m.__dict__ for m in maps]))
-    else:
-        for m in maps:
-            print(f"{m.guest_port}/{m.proto} -> {m.host_ip or '0.0.0.0'}:{m.host_port}")
+        return 0
+    for m in maps:
+        # Docker's format; with PRIVATE_PORT, only the host side (as `docker port c 80` prints).
+        host = f"{m.host_ip or '0.0.0.0'}:{m.host_port}"
+        print(host if args.private_port else f"{m.guest_port}/{m.proto} -> {host}")
     return 0
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    from wirework.api.env import state_dir
-
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    return int(session(args).run_guest(args.net, command, name=args.name, ip=args.ip, publish=args.publish,
-                                       detach=args.detach, no_sysctl=args.no_sysctl, log_dir=state_dir(args.state_dir),
-                                       default_route=args.default_route))
-
-
-def cmd_ps(args: argparse.Namespace) -> int:
-    rows = session(args).guests()
-    if args.json:
-        print(dumps(rows))
-    else:
-        print(table([[r["name"], r["mode"], r["state"], str(r["pid"]), r["command"]] for r in rows],
-                    ["NAME", "MODE", "STATE", "PID", "COMMAND"]))
-    return 0
-
-
-def cmd_rm_guest(args: argparse.Namespace) -> int:
-    rec = session(args).remove_guest(args.name)
-    print(f"removed guest {rec.name} ({rec.mode})")
-    return 0
-
-
-def cmd_up(args: argparse.Namespace) -> int:
-    for line in session(args).up(no_sysctl=args.no_sysctl, dry_run=args.dry_run):
-        print(line)
-    return 0
-
-
-def cmd_check(args: argparse.Namespace) -> int:
-    from wirework.diagnostics.check import render_matrix
-
-    result = session(args).check(lan=args.lan, lan_addr=args.lan_addr, probe=not args.no_probe)
-    print(dumps(result.to_dict()) if args.json else render_matrix(result))
-    return 0 if result.consistent else 1

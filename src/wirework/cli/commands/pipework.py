@@ -6,18 +6,21 @@ import argparse
 import time
 from typing import Any
 
-from wirework.cli.app import add_common, session
+from wirework.cli.app import add_common, add_dry_run, add_json, session
 from wirework.cli.commands.attach import print_attach
 from wirework.cli.pipework_args import USAGE, parse, split_own_options
-from wirework.cli.render import PLAN_FORMATS, render_plan
+from wirework.cli.render import PLAN_FORMATS, dumps, show_plan
 from wirework.errors import InvalidInput, WireworkError
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("pipework", help="pipework's command line, accepted unchanged", usage=USAGE,
-                       description="Runs a pipework command line through wirework (planned, reversible).")
-    p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
-    p.add_argument("--format", choices=PLAN_FORMATS, default="text")
+    p = sub.add_parser("pipework", help="pipework's command line, accepted unchanged",
+                       usage=USAGE.removeprefix("usage: "),
+                       description="Runs a pipework command line through wirework (planned, reversible). "
+                                   "wirework's own options (--dry-run, --format, --json, --netns, --state-dir, "
+                                   "--timeout) may stand anywhere in it.")
+    add_dry_run(p)
+    add_json(p)
     p.add_argument("--timeout", type=float, default=0.0, help="--wait: give up after this many seconds (0: never)")
     add_common(p)
     p.add_argument("words", nargs=argparse.REMAINDER, help="pipework's arguments")
@@ -27,17 +30,24 @@ def register(sub: Any) -> None:
                           ("tc", "qdisc add dev eth1 root tbf rate 10mbit burst 10kb latency 50ms")):
         p = sub.add_parser(what, help=f"{what} inside a guest's network namespace (e.g. {example})")
         p.add_argument("guest")
-        p.add_argument("--dry-run", action="store_true")
-        p.add_argument("--format", choices=PLAN_FORMATS, default="text")
+        add_dry_run(p)
+        add_json(p)
         add_common(p)
-        p.add_argument("words", nargs=argparse.REMAINDER)
+        p.add_argument("words", nargs=argparse.REMAINDER, metavar="ARGS", help=f"what 'ip {what}' or tc takes")
         p.set_defaults(func=cmd_guest, what=what)
 
 
 def cmd_guest(args: argparse.Namespace) -> int:
-    plan = session(args).guest_command(args.what, args.guest, list(args.words), dry_run=args.dry_run)
+    ww = session(args)
+    plan = ww.guest_command(args.what, args.guest, list(args.words), dry_run=args.dry_run)
+    return _after_guest_command(ww, plan, args)
+
+
+def _after_guest_command(ww: Any, plan: Any, args: argparse.Namespace) -> int:
     if args.dry_run:
-        print(render_plan(plan, args.format))
+        return show_plan(args, plan, ww.commands(plan))
+    if args.json:
+        print(dumps({"done": [s.describe() for s in plan.steps]}))
     return 0
 
 
@@ -47,6 +57,7 @@ def cmd_pipework(args: argparse.Namespace) -> int:
         words = words[1:]
     own, words = split_own_options(words)
     args.dry_run = args.dry_run or "--dry-run" in own
+    args.json = args.json or "--json" in own
     args.format = own.get("--format", args.format)
     args.netns = own.get("--netns", args.netns)
     args.state_dir = own.get("--state-dir", args.state_dir)
@@ -55,18 +66,19 @@ def cmd_pipework(args: argparse.Namespace) -> int:
         raise InvalidInput(what="--format", value=args.format, why=f"use one of {', '.join(PLAN_FORMATS)}")
     cmd = parse(words)
     if cmd.action == "wait":
-        return wait_for_interface(cmd.ifname, args.timeout)
+        code = wait_for_interface(cmd.ifname, args.timeout)
+        if args.json:
+            print(dumps({"ifname": cmd.ifname, "up": True}))
+        return code
+    ww = session(args)
     if cmd.action in ("route", "rule", "tc"):
-        plan = session(args).guest_command(cmd.action, cmd.guest, list(cmd.args), dry_run=args.dry_run)
-        if args.dry_run:
-            print(render_plan(plan, args.format))
-        return 0
+        plan = ww.guest_command(cmd.action, cmd.guest, list(cmd.args), dry_run=args.dry_run)
+        return _after_guest_command(ww, plan, args)
     options = dict(cmd.attach)
     options["once"] = "--once" in own  # pipework's one-shot behaviour: not wired again after a restart
     host_if = options.pop("host_if")
-    result = session(args).attach(cmd.guest, host_if, dry_run=args.dry_run, **options)
-    args.json = False
-    return print_attach(result, args)
+    result = ww.attach(cmd.guest, host_if, dry_run=args.dry_run, **options)
+    return print_attach(ww, result, args)
 
 
 def wait_for_interface(ifname: str, timeout: float) -> int:

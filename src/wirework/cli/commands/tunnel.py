@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from wirework.cli.app import add_common, session
-from wirework.cli.render import PLAN_FORMATS, dumps, render_plan, table
+from wirework.cli.app import add_common, add_dry_run, add_json, session
+from wirework.cli.render import dumps, show_plan, table
 from wirework.model.tunnel import TUNNEL_TYPES
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("tunnel", help="Open vSwitch tunnels (GRE, VXLAN, Geneve) between hosts")
+    add_common(p)
     tsub = p.add_subparsers(dest="tunnel_command", metavar="ACTION", required=True)
 
     a = tsub.add_parser("add", help="add a tunnel port to a peer (builds the userspace underlay, lowers MTUs)")
@@ -36,24 +37,28 @@ def register(sub: Any) -> None:
     r.set_defaults(func=cmd_rm)
 
     ls = tsub.add_parser("ls", help="list tunnels made by wirework, with what OVS says about them")
-    ls.add_argument("--json", action="store_true")
+    add_json(ls)
     add_common(ls)
     ls.set_defaults(func=cmd_ls)
 
 
 def _plan_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
-    p.add_argument("--format", choices=PLAN_FORMATS, default="text")
+    add_dry_run(p)
+    add_json(p)
     add_common(p)
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    plan = session(args).tunnel_add(args.bridge, args.remote, type_=args.type_, key=args.key, name=args.name,
-                                    underlay_bridge=args.underlay, dry_run=args.dry_run)
+    ww = session(args)
+    plan = ww.tunnel_add(args.bridge, args.remote, type_=args.type_, key=args.key, name=args.name,
+                         underlay_bridge=args.underlay, dry_run=args.dry_run)
     if args.dry_run:
-        print(render_plan(plan, args.format))
-        return 0
+        return show_plan(args, plan, ww.commands(plan))
     port = plan.steps[-1].port if plan.steps else "?"
+    if args.json:
+        print(dumps({"port": port, "bridge": args.bridge, "type": args.type_, "remote": args.remote,
+                     "changed": bool(plan.steps), "notes": list(plan.notes)}))
+        return 0
     print(f"tunnel {port}: {args.type_} from {args.bridge} to {args.remote}")
     for note in plan.notes:
         print(f"note: {note}")
@@ -61,8 +66,12 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
-    plan = session(args).tunnel_rm(args.bridge, args.peer, dry_run=args.dry_run)
-    print(render_plan(plan, args.format) if args.dry_run else f"removed tunnel {plan.owner.split(':')[-1]}")
+    ww = session(args)
+    plan = ww.tunnel_rm(args.bridge, args.peer, dry_run=args.dry_run)
+    if args.dry_run:
+        return show_plan(args, plan, ww.commands(plan))
+    port = plan.owner.split(":")[-1]
+    print(dumps({"removed": port, "bridge": args.bridge}) if args.json else f"removed tunnel {port}")
     return 0
 
 

@@ -19,8 +19,8 @@ import signal
 import sys
 from typing import Any
 
-from wirework.cli.app import add_common, session
-from wirework.cli.render import PLAN_FORMATS, dumps, render_plan, table
+from wirework.cli.app import add_common, add_dry_run, add_json, session
+from wirework.cli.render import dumps, show_plan, table
 from wirework.errors import InvalidInput
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "": 1.0}
@@ -34,9 +34,8 @@ def register(sub: Any) -> None:
     p.add_argument("--confirm-within", default="30s", type=duration,
                    help="revert unless confirmed within this time (default 30s; 0: no confirmation)")
     p.add_argument("--check", help="address to ping afterwards (default: the default gateway)")
-    p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
-    p.add_argument("--format", choices=PLAN_FORMATS, default="text", help="plan format for --dry-run")
-    p.add_argument("--json", action="store_true")
+    add_dry_run(p)
+    add_json(p)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--confirm", action="store_true", help="keep the pending uplink of BRIDGE")
     mode.add_argument("--undo", action="store_true", help="put back what the uplink of BRIDGE changed")
@@ -62,30 +61,50 @@ def cmd_uplink(args: argparse.Namespace) -> int:
     if args.watchdog:
         print(f"uplink watchdog of {args.bridge}: {ww.uplink_watch(args.bridge)}", flush=True)
         return 0
-    if args.confirm:
-        ww.uplink_confirm(args.bridge)
-        print(f"uplink of {args.bridge} confirmed; it stays")
-        return 0
-    if args.undo:
-        done = ww.uplink_undo(args.bridge, args.nic)
-        print(f"uplink of {args.bridge} undone" if done else f"no uplink of {args.bridge} to undo")
-        return 0
+    if args.confirm or args.undo:
+        return _confirm_or_undo(ww, args)
     if not args.nic:
         raise InvalidInput(what="NIC", value="", why="name the NIC: wirework uplink BRIDGE NIC")
     return _apply(ww, args)
 
 
+def _confirm_or_undo(ww: Any, args: argparse.Namespace) -> int:
+    verb = "confirm" if args.confirm else "undo"
+    pending = {r["bridge"]: r for r in ww.uplinks()}.get(args.bridge)
+    if args.dry_run:
+        would = (f"{verb} the uplink of {args.bridge} ({pending['nic']}, {pending['state']})" if pending
+                 else f"nothing: there is no uplink of {args.bridge}")
+        print(dumps({"dry_run": True, "would": would}) if args.json else f"would {would}")
+        return 0
+    if args.confirm:
+        record = ww.uplink_confirm(args.bridge)
+        print(dumps({"bridge": args.bridge, "state": record.get("state")}) if args.json
+              else f"uplink of {args.bridge} confirmed; it stays")
+        return 0
+    done = ww.uplink_undo(args.bridge, args.nic)
+    if args.json:
+        print(dumps({"bridge": args.bridge, "undone": done}))
+    else:
+        print(f"uplink of {args.bridge} undone" if done
+              else f"no uplink of {args.bridge} to undo (undone already?); '{_cli(args, 'uplink --list')}' lists them")
+    return 0
+
+
+def _cli(args: argparse.Namespace, words: str) -> str:
+    return f"wirework {words}{_common_text(args)}"
+
+
 def _apply(ww: Any, args: argparse.Namespace) -> int:
     if args.dry_run:
         out = ww.uplink(args.bridge, args.nic, ovs=args.ovs or None, check=args.check, dry_run=True)
-        print(render_plan(out.plan, args.format))
-        return 0
+        return show_plan(args, out.plan, ww.commands(out.plan))
     # A dropped SSH session must not stop us between the change and the watchdog's start.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     out = ww.uplink(args.bridge, args.nic, ovs=args.ovs or None, check=args.check,
                     confirm_within=args.confirm_within, on_applied=lambda rec: _start_watchdog(args, rec))
     if args.json:
-        print(dumps({"plan": out.plan.to_dict(), "record": out.record, "check": out.check, "reachable": out.reachable}))
+        print(dumps({"plan": out.plan.to_dict(), "record": out.record, "check": out.check, "reachable": out.reachable,
+                     "confirm": _cli(args, f"uplink --confirm {args.bridge}")}))
         return 0
     if not out.plan.steps:
         print(f"{args.nic} already is uplinked to {args.bridge}")
@@ -93,8 +112,8 @@ def _apply(ww: Any, args: argparse.Namespace) -> int:
     checked = f"; {out.check} answers" if out.reachable else "; connectivity not checked (no gateway, no --check)"
     print(f"moved {args.nic}'s addresses and routes onto {args.bridge}{checked}")
     if out.record and out.record.get("state") == "pending":
-        print(f"confirm within {args.confirm_within:g} s with 'wirework uplink --confirm {args.bridge}"
-              f"{_common_text(args)}', or everything is put back")
+        print(f"confirm within {args.confirm_within:g} s with '{_cli(args, f'uplink --confirm {args.bridge}')}', "
+              f"or everything is put back")
     return 0
 
 
