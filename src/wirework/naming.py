@@ -12,6 +12,7 @@ import hashlib
 
 TAG_PREFIX = "wirework:"
 VETH_PREFIX = "wwv"  # host end of an attachment's veth
+DOCKER_PEER_PREFIX = "wwd"  # the other end, made in the host for Docker to move into a sandbox
 BRIDGE_PREFIX = "ww"  # bridges of wirework networks
 OVS_OWNER_KEY = "wirework-owner"
 
@@ -43,6 +44,10 @@ def attachment_id(guest_key: str, cont_ifname: str) -> str:
 
 def host_veth_name(att_id: str) -> str:
     return VETH_PREFIX + att_id[:12]
+
+
+def docker_peer_name(att_id: str) -> str:
+    return DOCKER_PEER_PREFIX + att_id[:12]
 
 
 def guest_mac(att_id: str) -> str:

@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from wirework.api.cluster import ClusterAPI
+from wirework.api.docker import DockerAPI
 from wirework.api.networks import NetworksAPI
 from wirework.api.uplinks import UplinksAPI
 from wirework.attachments import claims, listing, ops, records
@@ -41,7 +42,7 @@ OVS_DB_ENV = "WIREWORK_OVS_DB"  # an ovsdb-server socket other than the system's
 RECOVERY_SWEEPS: tuple[Sweep, ...] = (claims.release_stale_claims, ops.sweep_forward_rules)
 
 
-class Wirework(NetworksAPI, UplinksAPI, ClusterAPI):
+class Wirework(NetworksAPI, UplinksAPI, ClusterAPI, DockerAPI):
     """A session: adapters for one host namespace plus the state store, kept open."""
 
     def __init__(

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from wirework.attachments import claims, records
+from wirework.attachments import claims, persist, records
 from wirework.attachments.attach import (
     bridge_prunable,
     check_attach,
@@ -27,7 +27,6 @@ from wirework.drivers.dhcp import DhcpLease
 from wirework.drivers.routes import DelAddress, DelRoute
 from wirework.errors import Conflict, GuestNotFound, GuestNotRunning, ServiceError, StepFailed, WireworkError
 from wirework.kernel.netns import netns_id
-from wirework.kernel.proc import process_start
 from wirework.model.guest import Guest
 from wirework.model.specs import AttachSpec
 from wirework.naming import attachment_id, guest_mac, host_veth_name
@@ -55,11 +54,12 @@ def sweep_forward_rules(ctx: HostContext) -> list[str]:
     return out
 
 
-def attach_spec(ctx: HostContext, spec: AttachSpec, *, dry_run: bool = False) -> AttachResult:
+def attach_spec(ctx: HostContext, spec: AttachSpec, *, dry_run: bool = False, guest: Guest | None = None) -> AttachResult:
+    """`guest`: the spec's guest already resolved (a restarted container, looked up once)."""
     if not dry_run:
         ctx.ensure_recovered()  # first, so that probing sees the host as recovery leaves it
     spec = _resolve_host_mac(ctx, spec)
-    g = ctx.resolve(spec.guest)
+    g = guest or ctx.resolve(spec.guest)
     att_id = attachment_id(g.key, spec.cont_ifname)
     gone = _gone_holder(ctx, spec, att_id)
     if gone is not None and not dry_run:
@@ -128,7 +128,8 @@ def _gone_holder(ctx: HostContext, spec: AttachSpec, att_id: str) -> Attachment 
     if holder_id == att_id:
         return None
     holder = records.load(ctx.store, ctx.host_id, holder_id)
-    return holder if holder is not None and state_of(ctx, holder) != "ok" else None
+    # A stopped container keeps its address (it is wired again when it starts) unless --once.
+    return holder if holder is not None and persist.gone(holder, state_of(ctx, holder)) else None
 
 def _clear(ctx: HostContext, gone: Attachment) -> None:
     """Tear down an attachment whose guest is gone, as gc would, so that the everyday
@@ -179,10 +180,10 @@ def detach(ctx: HostContext, guest: str, ifname: str | None = None, *, dry_run: 
     try:
         g = ctx.resolve(guest)
         current_ns = g.netns_id
-        matches = [a for a in host_records(ctx) if a.guest.key == g.key]
+        matches = [a for a in own_records(ctx) if a.guest.key == g.key]
     except (GuestNotFound, GuestNotRunning, ServiceError) as exc:
         current_ns = None  # the guest is gone: only host-side leftovers remain
-        matches = [a for a in host_records(ctx) if guest in (a.guest.ref, a.guest.name, a.guest.key)]
+        matches = [a for a in own_records(ctx) if guest in (a.guest.ref, a.guest.name, a.guest.key)]
         if not matches and isinstance(exc, GuestNotFound):
             raise  # not a guest, never wired here: a typo (the error names near names)
     if ifname:
@@ -196,6 +197,9 @@ def detach(ctx: HostContext, guest: str, ifname: str | None = None, *, dry_run: 
         return matches
     for att in matches:
         teardown(ctx, att, current_ns)
+    for key in {a.guest.key for a in matches}:
+        if not any(a.guest.key == key for a in host_records(ctx)):
+            persist.forget_guest_commands(ctx, key)  # nothing left for its routes to use
     return matches
 
 def plan_detach_guest(ctx: HostContext, guest: str, ifname: str | None = None,
@@ -239,6 +243,10 @@ def _others_on(ctx: HostContext, att: Attachment) -> int:
 def host_records(ctx: HostContext) -> list[Attachment]:
     return records.all_for_host(ctx.store, ctx.host_id)
 
+def own_records(ctx: HostContext) -> list[Attachment]:
+    """The attachments wirework was asked for (Docker's endpoints are Docker's to remove)."""
+    return [a for a in host_records(ctx) if a.made_by == "wirework"]
+
 def ns_id_now(att: Attachment) -> str | None:
     try:
         return netns_id(att.guest.netns_path)
@@ -246,30 +254,24 @@ def ns_id_now(att: Attachment) -> str | None:
         return None
 
 def state_of(ctx: HostContext, att: Attachment) -> str:
-    """"ok"; "guest-gone" (its namespace is no longer the recorded one: the container was
-    removed or restarted, the process died or its PID is another's, the netns was deleted);
-    or "link-missing" (its host end was removed by hand). gc tears down all but "ok", and an
-    attach asking for the address of one that is not "ok" does the same for that one first."""
-    if ns_id_now(att) != att.guest.netns_id or not _same_process(att):
-        return "guest-gone"
-    if att.host_ifname and ctx.host.net.link(att.host_ifname) is None:
-        return "link-missing"
-    return "ok"
-
-def _same_process(att: Attachment) -> bool:
-    """A `pid:` guest's key pins the process's start time: a reused PID is another process."""
-    if att.guest.kind != "pid" or att.guest.pid is None:
-        return True
-    return process_start(att.guest.pid) == att.guest.key.rsplit(":", 1)[-1]
+    """"ok"; "guest-gone" (the container was removed, the process died or its PID is another's,
+    the netns was deleted); "link-missing" (its host end was removed by hand); for a Docker
+    container also "stopped" and "restarted" (see `attachments.persist`). gc tears down what
+    `persist.gone` says, and an attach asking for the address of such a one does the same first."""
+    return persist.state_of(ctx, att)
 
 # -- routes, rules and tc inside a guest (pipework route/rule/tc)
 
 
-def guest_command(ctx: HostContext, what: str, guest: str, args: list[str], *, dry_run: bool = False) -> Plan:
+def guest_command(ctx: HostContext, what: str, guest: str, args: list[str], *, dry_run: bool = False,
+                  remember: bool = True) -> Plan:
+    """Routes, rules, qdiscs inside a guest; a Docker container's are replayed after a restart."""
     if not dry_run:
         ctx.ensure_recovered()
     g = ctx.resolve(guest)
     plan = plan_guest_command(what, g, args)
     if not dry_run:
         ctx.executor().run(plan)
+        if remember and g.kind == "docker":
+            persist.remember_guest_command(ctx, g.key, what, args)
     return plan

@@ -41,6 +41,12 @@ class Attachment:
     dhcp_lease: dict[str, Any] | None = None  # ip, router, seconds, server, obtained, client (attachments.leases)
     undo: tuple[dict[str, Any], ...] = ()
     nonce: str = ""  # the per-attempt part of the ownership tag (see AttachFacts.nonce)
+    #: Who asked for it: "wirework" (attach, pipework, connect) or "docker" (the Docker plugin:
+    #: Docker owns its lifecycle, wirework only built the host side).
+    made_by: str = "wirework"
+    #: Its Docker container stopped: the host side is gone, the record and address wait for the
+    #: container to start again (`attachments.persist`).
+    suspended: bool = False
 
     @property
     def owner(self) -> str:

@@ -20,7 +20,8 @@ USAGE = (
     "usage: wirework pipework <hostif> [-i cif] [-l localif] [-a 4|6] <guest> <ip>/<prefix>[@gw] [mac][@vlan]\n"
     "       wirework pipework <hostif> [-i cif] <guest> dhcp [mac][@vlan]\n"
     "       wirework pipework route|rule|tc <guest> <args...>\n"
-    "       wirework pipework --wait [-i cif]"
+    "       wirework pipework --wait [-i cif]\n"
+    "  --once: pipework's one-shot wiring (a Docker container is otherwise wired again when it starts)"
 )
 
 
@@ -39,7 +40,8 @@ def _bad(why: str) -> InvalidInput:
 
 
 # wirework's own options may stand anywhere in a pipework line: pipework has none of these.
-OWN_FLAGS = {"--dry-run": 0, "--format": 1, "--netns": 1, "--state-dir": 1, "--timeout": 1, "--json": 0}
+OWN_FLAGS = {"--dry-run": 0, "--format": 1, "--netns": 1, "--state-dir": 1, "--timeout": 1, "--json": 0,
+             "--once": 0}
 
 
 def split_own_options(words: list[str]) -> tuple[dict[str, str], list[str]]:

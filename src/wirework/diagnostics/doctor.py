@@ -165,6 +165,8 @@ def mtu(ctx: HostContext, networks: list[Network]) -> list[Finding]:
     out = []
     for ep in endpoints.all_endpoints(ctx.store, ctx.host_id):
         bridge = bridges.get(ep.network)
+        if not ep.ifname:
+            continue  # Docker's endpoints: Docker names them inside the container
         try:
             link = ctx.host.net.link(ep.ifname, ep.guest.netns_path)
         except WireworkError:

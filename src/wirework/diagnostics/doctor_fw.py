@@ -127,9 +127,9 @@ def _stale_leases(ctx: HostContext, networks: list[Network]) -> list[Finding]:
     out = []
     ipam = Ipam(ctx.store, ctx.host_id)
     for net in networks:
-        connected = {ep.guest.key for ep in endpoints.on_network(ctx.store, ctx.host_id, net.name)}
+        holders = endpoints.lease_holders(ctx.store, ctx.host_id, net.name)
         for lease in ipam.leases(net.name):
-            if lease.owner not in connected and not lease.taker_alive():
+            if not endpoints.held(lease.owner, holders) and not lease.taker_alive():
                 out.append(_finding("stale-lease", "warning", f"address {lease.ip} on {net.name} is leased to "
                                     f"{label_of(lease.owner)}, which is not connected",
                                     "the address cannot be handed out",

@@ -13,6 +13,7 @@ rather than silently ignored.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -134,18 +135,56 @@ class DockerClient:
 
     def events(self, types: tuple[str, ...] = ("container",)) -> Iterator[dict[str, Any]]:
         """Stream Docker events (blocks); used by the resident service."""
-        filters = urllib.parse.quote(json.dumps({"type": list(types)}))
-        with self._connect(None) as sock:
-            _send(sock, "GET", f"/events?filters={filters}", b"")
-            reader = _Reader(sock)
-            _, headers = reader.head()
-            pending = b""
-            for chunk in reader.body(headers):
+        stream = self.event_stream(types)
+        try:
+            yield from stream
+        finally:
+            stream.close()
+
+    def event_stream(self, types: tuple[str, ...] = ("container",), since: float | None = None) -> EventStream:
+        """Docker's events from `since` (a Unix time; events before now are replayed) on."""
+        query = {"filters": json.dumps({"type": list(types)})}
+        if since is not None:
+            query["since"] = f"{since:.9f}"
+        return EventStream(self, "/events?" + urllib.parse.urlencode(query))
+
+
+class EventStream:
+    """An open `/events` request: iterate for events; `close()` from any thread ends the iteration."""
+
+    def __init__(self, client: DockerClient, url: str) -> None:
+        try:
+            self._sock = client._connect(client.timeout)
+        except OSError as exc:
+            raise ServiceError(f"Docker API at {client.path} did not answer GET /events: {exc}; is dockerd running?") from None
+        try:
+            _send(self._sock, "GET", url, b"")
+            self._reader = _Reader(self._sock)
+            status, self._headers = self._reader.head()
+        except (OSError, ValueError) as exc:
+            self._sock.close()
+            raise ServiceError(f"Docker API at {client.path} did not answer GET /events: {exc}; is dockerd running?") from None
+        if status != 200:
+            self._sock.close()
+            raise ServiceError(f"Docker API: GET /events answered {status}")
+        self._sock.settimeout(None)  # events come when they come
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        pending = b""
+        try:
+            for chunk in self._reader.body(self._headers):
                 pending += chunk
                 *lines, pending = pending.split(b"\n")
                 for line in lines:
                     if line.strip():
                         yield json.loads(line)
+        except (OSError, ValueError):
+            return  # closed (by close(), from another thread), or dockerd went away
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
 
 
 def _send(sock: socket.socket, method: str, path: str, payload: bytes) -> None:

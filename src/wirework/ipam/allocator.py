@@ -83,20 +83,26 @@ class Ipam:
         lease = self.store.get(self._ip_key(network, entry.value["ip"]))
         return Lease(**lease.value) if lease is not None and lease.value["owner"] == owner else None
 
+    def lease_at(self, network: str, ip: str) -> Lease | None:
+        entry = self.store.get(self._ip_key(network, ip))
+        return Lease(**entry.value) if entry is not None else None
+
     def leases(self, network: str) -> list[Lease]:
         return [Lease(**e.value) for e in self.store.scan(self._base(network) + "ip/")]
 
     # -- allocation ------------------------------------------------------------------------
-    def allocate(self, rng: AddressRange, owner: str, requested: str | None = None, *, op: str = "") -> Lease:
+    def allocate(self, rng: AddressRange, owner: str, requested: str | None = None, *, op: str = "",
+                 in_range_ok: bool = False) -> Lease:
         """The owner's lease: the one it holds, the requested address, or the next free one.
 
         With `op` (the operation's id) a new lease is taken for that operation: a lease that
         another running operation took for the same owner is refused; one that is settled (a
         connected guest's) or was left by a dead operation is reused as it is, so the failure
-        path of this operation (`release_own`) never frees it.
+        path of this operation (`release_own`) never frees it. `in_range_ok`: a requested address may
+        lie in the dynamic range (Docker's --ip may).
         """
         if requested is not None:
-            requested = rng.check_static(requested)
+            requested = rng.check_static(requested, in_range_ok=in_range_ok)
         for _ in range(5):
             held = self._lease_entry(rng.network, owner)
             if held is not None:

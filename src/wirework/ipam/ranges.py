@@ -44,9 +44,10 @@ class AddressRange:
         first, last = self.bounds()
         return first <= int(ipaddress.ip_address(ip)) <= last
 
-    def check_static(self, ip: str) -> str:
+    def check_static(self, ip: str, *, in_range_ok: bool = False) -> str:
         """A requested (--ip) address: inside the subnet, a host address, not the gateway,
-        and outside an explicit dynamic range (so no dynamically addressed guest can take it)."""
+        and outside an explicit dynamic range (so no dynamically addressed guest can take it;
+        `in_range_ok` follows Docker, which lets `--ip` take a free address of its --ip-range)."""
         try:
             addr = ipaddress.ip_address(ip.split("/")[0])
         except ValueError:
@@ -58,7 +59,7 @@ class AddressRange:
             raise InvalidInput(what="address", value=ip, why=f"it is the network or broadcast address of {net}")
         if str(addr) == self.gateway:
             raise InvalidInput(what="address", value=ip, why=f"it is the gateway of network {self.network}")
-        if self.ip_range and addr in ipaddress.ip_network(self.ip_range):
+        if self.ip_range and not in_range_ok and addr in ipaddress.ip_network(self.ip_range):
             raise InvalidInput(what="address", value=ip,
                                why=f"it is inside the dynamic range {self.ip_range} of network {self.network}; "
                                    f"pick a static address outside it (in {net}) so no other guest can take it")

@@ -176,7 +176,16 @@ class LinkCore:
         try:
             if fd is not None:
                 peer["net_ns_fd"] = fd
-            self._create(host_name, kind="veth", peer=peer, **extra)
+            try:
+                self._create_raw(host_name, kind="veth", peer=peer, **extra)
+            except NetlinkError as exc:
+                if not master or exc.code not in (errno.EINVAL, errno.ENODEV):
+                    raise _create_error(host_name, "veth", exc) from None
+                # The cached index of the bridge may be stale (another session or process
+                # replaced the bridge since): the kernel says EINVAL. Look it up once more.
+                self._forget_index(master, None)
+                extra["master"] = self._index(master)
+                self._create(host_name, kind="veth", peer=peer, **extra)
         finally:
             if fd is not None:
                 os.close(fd)
@@ -219,9 +228,12 @@ class LinkCore:
 
     def _create(self, name: str, **kwargs: Any) -> None:
         try:
-            self.sock().link("add", ifname=name, **kwargs)
+            self._create_raw(name, **kwargs)
         except NetlinkError as exc:
             raise _create_error(name, str(kwargs.get("kind")), exc) from None
+
+    def _create_raw(self, name: str, **kwargs: Any) -> None:
+        self.sock().link("add", ifname=name, **kwargs)
 
     def delete_link(self, name: str, ns: str | None = None, *, owner: str | None = None) -> bool:
         info = self.link(name, ns)

@@ -31,6 +31,9 @@ class AttachSpec:
     create: str = "auto"  # how to create a missing host interface: auto = pipework's br*/ovs* rule
     dhcp_options: tuple[str, ...] = ()
     direct: bool = False  # pipework --direct-phys: move the NIC itself into the guest
+    #: pipework's one-shot behaviour: forget the attachment when the container stops, instead of
+    #: wiring it again when the container starts (the default for Docker containers).
+    once: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -58,6 +61,7 @@ def validate_attach(
     create: str = "auto",
     dhcp_options: tuple[str, ...] | list[str] = (),
     direct: bool = False,
+    once: bool = False,
 ) -> AttachSpec:
     if not guest:
         raise InvalidInput(what="guest", value=guest, why="name a container, PID or network namespace")
@@ -101,4 +105,5 @@ def validate_attach(
         create=create,
         dhcp_options=tuple(dhcp_options),
         direct=direct,
+        once=once,
     )

@@ -170,7 +170,7 @@ def _endpoint(spec: ConnectSpec, net: Network, g: Guest, prep: _Prepared, ip: st
     cidr = f"{ip}/{net.addresses().prefixlen}"
     ep = Endpoint(network=net.name, host=net.host, guest=g, att_id=prep.facts.att_id, ifname=prep.ifname, ip=cidr,
                   default_route=bool(spec.default_route), static=spec.ip is not None, aliases=spec.aliases,
-                  ports=tuple(_port_dict(m) for m in ports), mode=spec.mode or g.mode)
+                  ports=tuple(port_dict(m) for m in ports), mode=spec.mode or g.mode)
     return ep, cidr
 
 
@@ -190,7 +190,7 @@ def _run(ctx: HostContext, spec: ConnectSpec, net: Network, g: Guest, prep: _Pre
     return ConnectResult(ep, plan, True)
 
 
-def _port_dict(m: PortMapping) -> dict[str, Any]:
+def port_dict(m: PortMapping) -> dict[str, Any]:
     return {"network": m.network, "guest_ip": m.guest_ip, "proto": m.proto, "host_port": m.host_port,
             "guest_port": m.guest_port, "host_ip": m.host_ip, "owner": m.owner}
 
@@ -231,7 +231,7 @@ def drop_endpoint(ctx: HostContext, ep: Endpoint, *, release: bool = True) -> li
         return errors
     ctx.store.txn([], [endpoints.delete_op(ep)])
     if release:
-        Ipam(ctx.store, ctx.host_id).release(ep.network, ep.guest.key)
+        Ipam(ctx.store, ctx.host_id).release(ep.network, ep.owner_of_lease)
     return errors
 
 
@@ -247,12 +247,16 @@ def disconnect(ctx: HostContext, network: str, guest: str) -> Endpoint | None:
     """Disconnect a guest (running or gone) from a network; disconnecting twice is fine.
     An unknown guest (neither running nor ever connected there) is an error naming near names."""
     ctx.before_change()
-    ep = _connected(ctx, network, guest)
+    net = nets.require(ctx.store, ctx.host_id, network)
+    ep = _connected(ctx, net.name, guest)
     if ep is None:
         return None
+    if ep.made_by == "docker":
+        raise Conflict(f"{ep.guest.name} was connected to {net.display_name} by Docker; "
+                       f"run 'docker network disconnect {net.display_name} {ep.guest.name}' instead")
     errors = drop_endpoint(ctx, ep)
     if errors:
-        raise StepFailed(f"disconnect of {ep.guest.name} from {network} left: " + "; ".join(errors)
+        raise StepFailed(f"disconnect of {ep.guest.name} from {net.display_name} left: " + "; ".join(errors)
                          + "; its records are kept: run it again once that is fixed")
     return ep
 
@@ -263,7 +267,7 @@ def plan_disconnect(ctx: HostContext, network: str, guest: str) -> Plan:
 
 
 def _connected(ctx: HostContext, network: str, guest: str) -> Endpoint | None:
-    nets.require(ctx.store, ctx.host_id, network)
+    network = nets.require(ctx.store, ctx.host_id, network).name  # (or the name Docker knows it by)
     ep = find_endpoint(ctx, network, guest)
     if ep is None:
         ctx.resolve(guest)  # not connected: fine for a guest that exists, an error for a typo
@@ -273,7 +277,12 @@ def _connected(ctx: HostContext, network: str, guest: str) -> Endpoint | None:
 def find_endpoint(ctx: HostContext, network: str, guest: str) -> Endpoint | None:
     try:
         g = ctx.resolve(guest)
-        return endpoints.load(ctx.store, ctx.host_id, network, g.key)
+        found = endpoints.load(ctx.store, ctx.host_id, network, g.key)
+        if found is None and g.kind == "docker":  # the endpoint Docker made for it, if any
+            cid = g.key.split(":", 1)[1]
+            found = next((e for e in endpoints.on_network(ctx.store, ctx.host_id, network)
+                          if e.made_by == "docker" and e.guest.ref == cid), None)
+        return found
     except (GuestNotFound, GuestNotRunning):
         for ep in endpoints.on_network(ctx.store, ctx.host_id, network):
             if guest in (ep.guest.ref, ep.guest.name, ep.guest.key):
@@ -284,8 +293,11 @@ def find_endpoint(ctx: HostContext, network: str, guest: str) -> Endpoint | None
 def ports_of(ctx: HostContext, guest: str) -> list[PortMapping]:
     """The guest's published ports; an unknown guest (not running, never connected) is an error."""
     try:
-        key = ctx.resolve(guest).key
-        eps = endpoints.of_guest(ctx.store, ctx.host_id, key)
+        g = ctx.resolve(guest)
+        eps = endpoints.of_guest(ctx.store, ctx.host_id, g.key)
+        if g.kind == "docker":  # and the endpoints Docker made for it through the plugin
+            cid = g.key.split(":", 1)[1]
+            eps += [e for e in endpoints.all_endpoints(ctx.store, ctx.host_id) if e.made_by == "docker" and e.guest.ref == cid]
     except (GuestNotFound, GuestNotRunning):
         eps = [e for e in endpoints.all_endpoints(ctx.store, ctx.host_id) if guest in (e.guest.name, e.guest.ref)]
         if not eps:

@@ -32,6 +32,13 @@ class Endpoint:
     ports: tuple[dict[str, Any], ...] = ()  # published ports (firewall PortMapping fields)
     mode: str = ""  # how the guest joined: bridge, the network's name, or the guest's own mode
     created: float = field(default_factory=time.time)
+    made_by: str = "wirework"  # or "docker": an endpoint Docker made through the plugin
+    lease_owner: str = ""  # who holds the IPAM lease, when not the guest (Docker: the MAC)
+    mac: str = ""
+
+    @property
+    def owner_of_lease(self) -> str:
+        return self.lease_owner or self.guest.key
 
     @property
     def key(self) -> str:
@@ -84,3 +91,17 @@ def put_op(ep: Endpoint) -> Put:
 
 def delete_op(ep: Endpoint) -> Delete:
     return Delete(ep.key)
+
+
+#: Leases held for Docker (the plugin's IPAM driver: containers' by MAC, `--aux-address`es):
+#: Docker says when they go, and the plugin's resync removes what Docker forgot.
+DOCKER_LEASE_PREFIX = "docker-"
+
+
+def lease_holders(store: Store, host: str, network: str) -> set[str]:
+    """Owners whose leases on `network` are in use: connected guests, and Docker's."""
+    return {ep.owner_of_lease for ep in on_network(store, host, network)}
+
+
+def held(owner: str, holders: set[str]) -> bool:
+    return owner in holders or owner.startswith(DOCKER_LEASE_PREFIX)

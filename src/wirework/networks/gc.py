@@ -3,8 +3,10 @@
 A guest that no longer exists (container removed, process ended, namespace deleted) may hold
 more than an attachment: on a network it also holds an endpoint record, published ports (nft
 map elements) and an IPAM lease. Its endpoints are dropped first (ports, veth, records,
-lease), then attachments whose guest is gone or restarted: the same judgement as `up`, which
-also wires a restarted guest's endpoints again. A guest of `wirework run` whose command ended
+lease), then attachments whose guest is gone: the same judgement as `up`, which also wires a
+restarted guest's endpoints again. A stopped Docker container keeps its wiring (suspended: its
+host-side leftovers removed, its address kept) unless it was made `--once`; what Docker made
+through the plugin is Docker's to remove. A guest of `wirework run` whose command ended
 stays listed (exited) until `wirework rm` or `wirework up`.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from wirework.attachments import listing
+from wirework.attachments import listing, persist
 from wirework.attachments.ops import ns_id_now, teardown
 from wirework.context import HostContext
 from wirework.errors import StepFailed
@@ -54,9 +56,11 @@ def gc(ctx: HostContext, *, dry_run: bool = False) -> GcReport:
         if not dry_run:
             report.left.extend(connops.drop_endpoint(ctx, ep))
     for status in listing.ls(ctx):
-        if status.state == "ok":
-            continue
         att = status.attachment
+        if not dry_run and att.made_by == "wirework" and status.state in persist.WAITING and not att.spec.once:
+            persist.suspend(ctx, att)  # its container stopped: kept, wired again when it starts
+        if not persist.gone(att, status.state):
+            continue  # ok, a stopped container's, or Docker's own
         report.cleaned.append(f"{att.guest.name} {att.cont_ifname} ({att.host_if})")
         if not dry_run:
             try:

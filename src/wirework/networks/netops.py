@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from wirework.context import HostContext
@@ -40,13 +40,16 @@ def pools_from(pools: str | None) -> str:
 
 
 def create(ctx: HostContext, spec: NetworkSpec, *, force: bool = False, dry_run: bool = False,
-           no_sysctl: bool = False, pools: str | None = None, root: str = "/") -> CreateResult:
+           no_sysctl: bool = False, pools: str | None = None, root: str = "/",
+           origin: dict[str, Any] | None = None) -> CreateResult:
+    """Create a network; `origin` sets who made it (`made_by`, `docker_id`) on its record."""
     ctx.before_change(dry_run)
     existing = nets.load(ctx.store, ctx.host_id, spec.name)
     if existing is not None:
         return _converge(ctx, existing, spec, dry_run=dry_run, no_sysctl=no_sysctl)
     _check_bridge_unused(ctx, spec)
-    occupied = probe_occupied(ctx.host, ctx.store, ctx.host_id, ctx.docker, root=root, exclude_bridge=spec.bridge)
+    occupied = probe_occupied(ctx.host, ctx.store, ctx.host_id, ctx.docker, root=root, exclude_bridge=spec.bridge,
+                              exclude_net=spec.name)
     skipped: tuple[tuple[str, str], ...] = ()
     notes: list[str] = []
     if spec.subnet is not None:
@@ -55,7 +58,7 @@ def create(ctx: HostContext, spec: NetworkSpec, *, force: bool = False, dry_run:
     else:
         choice = pick_subnet(parse_pools(pools_from(pools)), occupied)
         subnet, skipped = choice.subnet, choice.skipped
-    net = nets.settle(spec, ctx.host_id, subnet)
+    net = replace(nets.settle(spec, ctx.host_id, subnet), **(origin or {}))
     plan = plan_network(net, probe_network(ctx.host, net), no_sysctl=no_sysctl)
     if not dry_run:
         ctx.executor().run(plan, lambda undo: [nets.put_op(net)])
@@ -87,12 +90,16 @@ def ensure_default(ctx: HostContext, *, no_sysctl: bool = False) -> Network:
     return create(ctx, nets.validate_network(nets.DEFAULT_NETWORK), no_sysctl=no_sysctl).network
 
 
-def _removable(ctx: HostContext, name: str, force: bool, cluster: bool = False
+def _removable(ctx: HostContext, name: str, force: bool, cluster: bool = False, docker: bool = False
                ) -> tuple[Network, list[endpoints.Endpoint]]:
     net = nets.require(ctx.store, ctx.host_id, name)
     if net.driver and not cluster:
         raise Conflict(f"network {name} is a cluster network ({net.driver}, {net.cluster_cidr}) that this host's agent "
                        f"manages; remove it for the whole cluster with 'wirework network rm {name} --store URL'")
+    if net.made_by == "docker" and not docker:
+        raise Conflict(f"network {net.display_name} was made by Docker; remove it with "
+                       f"'docker network rm {net.display_name}'")
+    name = net.name
     eps = endpoints.on_network(ctx.store, ctx.host_id, name)
     if eps and not force:
         names = ", ".join(sorted(ep.guest.name for ep in eps)[:5])
@@ -105,17 +112,20 @@ def plan_remove(ctx: HostContext, name: str, *, force: bool = False, detach_plan
     """What `remove` would do (--dry-run): each guest's disconnect (`detach_plan(endpoint)`),
     then the network's firewall rules, address and bridge."""
     net, eps = _removable(ctx, name, force)
-    plan = plan_remove_network(net, _linked(ctx, name))
+    plan = plan_remove_network(net, _linked(ctx, net.name))
     before = [s for ep in eps for s in detach_plan(ep).steps] if detach_plan else []
     return Plan(plan.operation, plan.owner, (*before, *plan.steps))
 
 
-def remove(ctx: HostContext, name: str, *, force: bool = False, detach: Any = None, cluster: bool = False) -> Network:
+def remove(ctx: HostContext, name: str, *, force: bool = False, detach: Any = None, cluster: bool = False,
+           docker: bool = False) -> Network:
     """Remove a network; refused while guests are attached unless `force` (then they are
     disconnected first through `detach(endpoint)`). A cluster network's local part is its
-    agent's (`cluster=True`): the user removes the network cluster-wide instead."""
+    agent's (`cluster=True`): the user removes the network cluster-wide instead. A network
+    Docker made is removed only through Docker (`docker`: the plugin's DeleteNetwork)."""
     ctx.before_change()
-    net, eps = _removable(ctx, name, force, cluster)
+    net, eps = _removable(ctx, name, force, cluster, docker)
+    name = net.name
     for ep in eps:
         detach(ep)
     linked = _linked(ctx, name)
@@ -140,6 +150,7 @@ def link(ctx: HostContext, a: str, b: str, *, unlink: bool = False, dry_run: boo
         raise InvalidInput(what="network link", value=f"{a} {b}", why="name two different networks")
     ctx.before_change(dry_run)
     na, nb = nets.require(ctx.store, ctx.host_id, a), nets.require(ctx.store, ctx.host_id, b)
+    a, b = na.name, nb.name  # a Docker-made network may be named as Docker knows it
     key = nets.link_key(ctx.host_id, a, b)
     present = ctx.store.get(key) is not None
     if present != unlink:
@@ -169,6 +180,7 @@ def listing(ctx: HostContext) -> list[dict[str, Any]]:
 
 def inspect(ctx: HostContext, name: str) -> dict[str, Any]:
     net = nets.require(ctx.store, ctx.host_id, name)
+    name = net.name
     guests = [_endpoint_view(ep) for ep in endpoints.on_network(ctx.store, ctx.host_id, name)]
     linked = [n.name for n in _linked(ctx, name)]
     leases = Ipam(ctx.store, ctx.host_id).leases(name)
@@ -181,7 +193,7 @@ def _endpoint_view(ep: endpoints.Endpoint) -> dict[str, Any]:
 
     return {"guest": ep.guest.name, "key": ep.guest.key, "mode": ep.mode or ep.guest.mode, "ifname": ep.ifname,
             "ip": ep.ip, "default_route": ep.default_route, "static": ep.static, "aliases": list(ep.aliases),
-            "ports": [PortMapping(**p).text() for p in ep.ports]}
+            "ports": [PortMapping(**p).text() for p in ep.ports], "made_by": ep.made_by}
 
 
 def guests_of(ctx: HostContext, names: Sequence[str]) -> list[endpoints.Endpoint]:

@@ -62,6 +62,14 @@ class Network:
     #: driver, and the whole network's subnet (`subnet` above is this host's share of it).
     driver: str = ""
     cluster_cidr: str = ""
+    made_by: str = "wirework"  # or "docker": `docker network create -d wirework` (the plugin)
+    docker_id: str = ""  # Docker's network id, for networks Docker made
+    docker_name: str = ""  # Docker's name for it, once learned (Docker's events or a resync)
+
+    @property
+    def display_name(self) -> str:
+        """The name users know it by: Docker's for the networks Docker made."""
+        return self.docker_name or self.name
 
     @property
     def owner(self) -> str:
@@ -136,7 +144,7 @@ def settle(spec: NetworkSpec, host: str, subnet: str) -> Network:
 
 
 def same_definition(a: Network, b: Network) -> bool:
-    return replace(a, created=0.0) == replace(b, created=0.0)
+    return replace(a, created=0.0, docker_name="") == replace(b, created=0.0, docker_name="")
 
 
 # -- records ------------------------------------------------------------------------------
@@ -150,7 +158,8 @@ def load(store: Store, host: str, name: str) -> Network | None:
 
 
 def require(store: Store, host: str, name: str) -> Network:
-    net = load(store, host, name)
+    """The network by its wirework name, or by the name Docker knows it by."""
+    net = load(store, host, name) or next((n for n in all_networks(store, host) if n.docker_name == name), None)
     if net is None:
         raise missing(store, host, name)
     return net

@@ -13,18 +13,17 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from wirework.attachments import records
+from wirework.attachments import persist, records
 from wirework.context import HostContext
 from wirework.drivers.links import LinkUp, SetMaster
-from wirework.errors import GuestNotFound, GuestNotRunning, NamespaceGone, WireworkError
+from wirework.errors import GuestNotFound, GuestNotRunning, NamespaceGone
 from wirework.firewall.model import NetworkRules, PortMapping
 from wirework.firewall.sync import apply_full_ruleset, full_ruleset
 from wirework.ipam import Ipam
 from wirework.model.guest import label_of
 from wirework.model.host import Host
-from wirework.networks import connops, endpoints, fw, modes
+from wirework.networks import connops, endpoints, fw, modes, restart
 from wirework.networks import network as nets
-from wirework.networks.connect import validate_connect
 from wirework.networks.endpoints import Endpoint
 from wirework.networks.netplan import plan_network, probe_network
 from wirework.networks.network import Network
@@ -80,6 +79,7 @@ def up(ctx: HostContext, *, no_sysctl: bool = False, dry_run: bool = False) -> l
     report += _runs(ctx) if not dry_run else []
     report += _endpoints(ctx, networks, dry_run)
     if not dry_run:
+        report += restart.resync(ctx)  # attachments of containers that restarted meanwhile
         report += _sweep(ctx, networks)
     sync = sync_step(ctx)
     report.append(sync.describe())
@@ -110,6 +110,8 @@ def _endpoints(ctx: HostContext, networks: list[Network], dry_run: bool) -> list
     for ep in endpoints.all_endpoints(ctx.store, ctx.host_id):
         net = by_name.get(ep.network)
         state = guest_state(ctx, ep)
+        if state == "stopped":
+            continue  # its container will start again: keep the address and the records
         if net is None or state == "gone":
             errors = [] if dry_run else connops.drop_endpoint(ctx, ep)
             out.append(f"{ep.guest.name} on {ep.network}: guest gone, " + (
@@ -118,7 +120,7 @@ def _endpoints(ctx: HostContext, networks: list[Network], dry_run: bool) -> list
         elif state == "restarted":
             out.append(f"{ep.guest.name} on {ep.network}: guest restarted, wired again with {ep.ip}")
             if not dry_run:
-                _rewire(ctx, ep)
+                restart.rewire(ctx, ep)
         else:
             steps = _host_side(ctx, ep, net)
             if steps and not dry_run:
@@ -128,7 +130,16 @@ def _endpoints(ctx: HostContext, networks: list[Network], dry_run: bool) -> list
 
 
 def guest_state(ctx: HostContext, ep: Endpoint) -> str:
-    """"ok", "restarted" (a new namespace: wire it again) or "gone" (removed, stopped, ended)."""
+    """"ok", "restarted" (a new namespace: wire it again), "gone" (removed, ended) or, for a Docker
+    container, "stopped" (kept: it is wired again when it starts); "docker" for the endpoints
+    Docker made through the plugin (Docker removes them)."""
+    if ep.made_by == "docker":
+        return "docker"
+    if ep.guest.kind == "docker":
+        state, ns, pid = persist.container_state(ctx, ep.guest.key[len(persist.DOCKER_KEY):])
+        if state == "running":
+            return "ok" if persist.same_run(ep.guest.netns_id, ep.guest.pid, ns, pid) else "restarted"
+        return {"removed": "gone", "unknown": "ok"}.get(state, "stopped")
     try:
         g = ctx.resolve(ep.guest.ref)
     except (GuestNotFound, GuestNotRunning, NamespaceGone):
@@ -154,23 +165,11 @@ def _host_side(ctx: HostContext, ep: Endpoint, net: Network) -> list[Step]:
     return steps
 
 
-def _rewire(ctx: HostContext, ep: Endpoint) -> None:
-    connops.drop_endpoint(ctx, ep, release=False)
-    ports = [f"{p['host_ip'] + ':' if p['host_ip'] else ''}{p['host_port']}:{p['guest_port']}/{p['proto']}" for p in ep.ports]
-    spec = validate_connect(ep.network, ep.guest.ref, ip=ep.address if ep.static else None, aliases=ep.aliases,
-                            default_route=ep.default_route, publish=ports, ifname=ep.ifname, mode=ep.mode)
-    try:
-        connops.connect(ctx, spec)
-    except WireworkError:
-        Ipam(ctx.store, ctx.host_id).release(ep.network, ep.guest.key)
-        raise
-
-
 def _sweep(ctx: HostContext, networks: list[Network]) -> list[str]:
     out = []
     ipam = Ipam(ctx.store, ctx.host_id)
     for net in networks:
-        connected = {ep.guest.key for ep in endpoints.on_network(ctx.store, ctx.host_id, net.name)}
-        for lease in ipam.sweep(net.name, lambda owner, c=connected: owner in c):  # type: ignore[misc]
+        holders = endpoints.lease_holders(ctx.store, ctx.host_id, net.name)
+        for lease in ipam.sweep(net.name, lambda owner, h=holders: endpoints.held(owner, h)):  # type: ignore[misc]
             out.append(f"lease {lease.ip} on {net.name} of {label_of(lease.owner)}: left by a killed process, released")
     return out

@@ -4,14 +4,13 @@
 - every `CACHE_REFRESH_EVERY` s, read again the adapters' caches of hosts in use (the iptables
   listing, trusted 10 s), so that their requests never wait for `iptables`;
 - DHCP lease renewal (`service.leases`), which also decides whether the service may exit idle;
-- a thread follows Docker's event stream and queues a gc on every host when a container dies
-  (unlike a veth, an OVS port does not vanish with the container's namespace).
+- Docker's event stream is followed by `service.docker_watch` (started with the plugin by
+  `service.docker_side`): a container's wiring is suspended when it stops, put back when it starts.
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -52,29 +51,3 @@ def _refresh_caches(session: Any) -> None:
 
     with contextlib.suppress(WireworkError, OSError):
         session.refresh_caches()
-
-
-def follow_docker(stopping: threading.Event) -> None:
-    from wirework.guests.docker import DockerClient
-
-    client = DockerClient()
-    while not stopping.is_set():
-        try:
-            for event in client.events():
-                if event.get("Action") in ("die", "destroy", "stop", "kill"):
-                    gc_all()
-        except Exception:
-            pass
-        stopping.wait(2.0)
-
-
-def gc_all() -> None:
-    """Queue a gc on every host's lane (one at a time per host: a burst of events queues one)."""
-    from wirework.cli import sessions
-    from wirework.errors import WireworkError
-
-    def gc(session: Any) -> None:
-        with contextlib.suppress(WireworkError, OSError):
-            session.gc()
-
-    sessions.on_each_session("docker-gc", gc)

@@ -124,10 +124,7 @@ def serve(path: str, *, watch_docker: bool = True, idle_exit: float = 0, group: 
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    if watch_docker:
-        from wirework.service.background import follow_docker
-
-        threading.Thread(target=follow_docker, args=(stopping,), daemon=True).start()
+    docker = _start_docker_side(watch_docker, path)
     server = srv.Server(listener, gid, _log)
     sessions.RUN_ON = server.run_on
     sessions.ON_LANE = server.on_lane
@@ -140,6 +137,7 @@ def serve(path: str, *, watch_docker: bool = True, idle_exit: float = 0, group: 
                 os.unlink(path)
         _drain_backlog(server)
         listener.close()
+        docker.stop()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(_pidfile(path))
         sessions.close_all()
@@ -261,3 +259,13 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
     from wirework.service.server import handle as handle_request
 
     return handle_request(request)
+
+
+def _start_docker_side(watch_docker: bool, path: str) -> Any:
+    """Docker's events (containers keep their wiring across restarts) and the Docker plugin."""
+    from wirework.cli.main import DEFAULT_SOCKET
+    from wirework.service.docker_side import DockerSide
+
+    side = DockerSide.from_environment(watch_docker=watch_docker, log=_log, default_socket=path == DEFAULT_SOCKET)
+    side.start()
+    return side

@@ -25,6 +25,9 @@ def register(sub: Any) -> None:
     p.add_argument("--mac", help="MAC address, or U:<text> for one derived from text")
     p.add_argument("--vlan", type=str, help="VLAN id (OVS tag, or VLAN-filtering Linux bridge)")
     p.add_argument("--mtu", type=str, help="MTU of the new interfaces")
+    p.add_argument("--once", action="store_true",
+                   help="pipework's one-shot behaviour: forget it when the container stops "
+                        "(default: a Docker container is wired again each time it starts)")
     add_plan_options(p)
     p.set_defaults(func=cmd_attach)
 
@@ -73,6 +76,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
     result = ww.attach(
         args.guest, host_if, dry_run=args.dry_run, ip=args.ip, gateway=args.gateway, ifname=args.ifname,
         host_ifname=args.host_ifname, mac=args.mac, vlan=args.vlan, mtu=args.mtu, dhcp=args.dhcp, create=mode,
+        once=args.once,
     )
     return print_attach(ww, result, args)
 
@@ -109,12 +113,23 @@ def cmd_detach(args: argparse.Namespace) -> int:
 def cmd_ls(args: argparse.Namespace) -> int:
     statuses = sorted(session(args).ls(), key=lambda s: (s.attachment.guest.name, s.attachment.cont_ifname))
     if args.json:
-        print(dumps([{"state": s.state, **s.attachment.summary()} for s in statuses]))
+        print(dumps([{"state": s.state, "guest_ifname": s.guest_ifname, **s.attachment.summary()} for s in statuses]))
         return 0
-    rows = [[s.attachment.guest.name, s.attachment.guest.kind, s.attachment.cont_ifname, s.attachment.cidr or "-",
-             s.attachment.host_if, s.attachment.host_kind, s.attachment.host_ifname or "-", s.state] for s in statuses]
-    print(table(rows, ["GUEST", "KIND", "IFNAME", "ADDRESS", "HOST IF", "TYPE", "HOST END", "STATE"]))
+    rows = [[s.attachment.guest.name, _kind(s.attachment), s.guest_ifname or "-", s.attachment.cidr or "-",
+             s.attachment.host_if, s.attachment.host_kind, s.attachment.host_ifname or "-", s.state,
+             _made_by(s.attachment)] for s in statuses]
+    print(table(rows, ["GUEST", "KIND", "IFNAME", "ADDRESS", "HOST IF", "TYPE", "HOST END", "STATE", "MADE BY"]))
     return 0
+
+
+def _kind(att: Any) -> str:
+    return "docker" if att.guest.kind == "docker-ep" else str(att.guest.kind)
+
+
+def _made_by(att: Any) -> str:
+    if att.made_by == "docker":
+        return "docker"
+    return "wirework --once" if att.spec.once else "wirework"
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -126,10 +141,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         return 0
     g = report.guest
     print(f"guest {g.name} ({g.kind}, network mode {report.mode}), netns {g.netns_path}")
-    made = {a.cont_ifname: a for a in report.attachments}
     for link in report.links:
-        att = made.get(link["name"])
-        via = f"  -> {att.host_if} ({att.host_kind}, host end {att.host_ifname or '-'}), made by wirework" if att else ""
+        att = next((a for a in report.attachments if (a.made_by == "docker" and a.mac == link["mac"])
+                    or (a.made_by != "docker" and a.cont_ifname == link["name"])), None)
+        who = "made by Docker (wirework network driver)" if att is not None and att.made_by == "docker" \
+            else "made by wirework" + (" --once" if att is not None and att.spec.once else "")
+        via = f"  -> {att.host_if} ({att.host_kind}, host end {att.host_ifname or '-'}), {who}" if att else ""
         state = "UP" if link["up"] else "DOWN"
         print(f"  {link['name']:<10} {state:<4} {link['mac']} mtu {link['mtu']} {' '.join(link['addresses'])}{via}")
     for r in report.routes:

@@ -149,8 +149,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if args.json:
         print(dumps({"local": rows, "cluster": ww.cluster_networks()} if clustered else rows))
         return 0
-    print(table([[r["name"], r["subnet"], r["gateway"], r["bridge"], str(r["guests"]), r["state"], _opts(r)] for r in rows],
-                ["NAME", "SUBNET", "GATEWAY", "BRIDGE", "GUESTS", "STATE", "OPTIONS"]))
+    print(table([[r.get("docker_name") or r["name"], r["subnet"], r["gateway"], r["bridge"], str(r["guests"]), r["state"],
+                  _opts(r), r.get("made_by", "wirework")] for r in rows],
+                ["NAME", "SUBNET", "GATEWAY", "BRIDGE", "GUESTS", "STATE", "OPTIONS", "MADE BY"]))
     if clustered:
         print("\ncluster networks:\n" + cluster_listing(ww, False))
     return 0
@@ -182,12 +183,14 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         print(dumps(info))
         return 0
     flags = _opts(info)
+    if info.get("made_by") == "docker":
+        print(f"made by Docker: {info.get('docker_name') or '(name not known yet)'}, id {info.get('docker_id', '')[:12]}")
     print(f"network {info['name']}: subnet {info['subnet']}, gateway {info['gateway']}, bridge {info['bridge']}"
           + (f", ip-range {info['ip_range']}" if info["ip_range"] else "") + (f" ({flags})" if flags != "-" else ""))
     print(f"linked to: {', '.join(info['links']) or '-'}")
-    print(table([[g["guest"], g["mode"], g["ifname"], g["ip"], "yes" if g["default_route"] else "no",
-                  ", ".join(g["ports"]) or "-"] for g in info["guests"]],
-                ["GUEST", "MODE", "IFNAME", "ADDRESS", "DEFAULT-ROUTE", "PORTS"]))
+    print(table([[g["guest"], g["mode"], g["ifname"] or "-", g["ip"], "yes" if g["default_route"] else "no",
+                  ", ".join(g["ports"]) or "-", g.get("made_by", "wirework")] for g in info["guests"]],
+                ["GUEST", "MODE", "IFNAME", "ADDRESS", "DEFAULT-ROUTE", "PORTS", "MADE BY"]))
     return 0
 
 

@@ -75,6 +75,7 @@ def cmd_pipework(args: argparse.Namespace) -> int:
         plan = ww.guest_command(cmd.action, cmd.guest, list(cmd.args), dry_run=args.dry_run)
         return _after_guest_command(ww, plan, args)
     options = dict(cmd.attach)
+    options["once"] = "--once" in own  # pipework's one-shot behaviour: not wired again after a restart
     host_if = options.pop("host_if")
     result = ww.attach(cmd.guest, host_if, dry_run=args.dry_run, **options)
     return print_attach(ww, result, args)

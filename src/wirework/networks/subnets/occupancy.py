@@ -20,6 +20,7 @@ from wirework.guests.docker import DockerClient
 from wirework.model.host import Host
 from wirework.networks.network import all_networks
 from wirework.networks.subnets.pools import Occupied
+from wirework.networks.subnets.reservations import all_reservations
 from wirework.store.base import Store
 
 LIBVIRT_DIRS = ("etc/libvirt/qemu/networks", "run/libvirt/network")
@@ -32,10 +33,13 @@ def probe_occupied(host: Host, store: Store, host_id: str, docker: DockerClient 
                    root: str = "/", exclude_bridge: str | None = None, exclude_net: str | None = None) -> list[Occupied]:
     """Every range in use, except what belongs to `exclude_bridge`/`exclude_net` (re-checks)."""
     out = list(_kernel(host, exclude_bridge))
-    out += [Occupied(n.subnet, f"wirework network {n.name} ({n.subnet})")
-            for n in all_networks(store, host_id) if n.name != exclude_net]
-    if docker is not None:
-        out += _docker(docker)
+    ours = all_networks(store, host_id)
+    out += [Occupied(n.subnet, f"wirework network {n.display_name} ({n.subnet})") for n in ours if n.name != exclude_net]
+    # "wirework network ..." reasons are hard conflicts (see pools.check_subnet): so are these.
+    out += [Occupied(r.subnet, f"wirework network pool {r.subnet} reserved by {r.holder}")
+            for r in all_reservations(store, host_id) if r.network != exclude_net]
+    if docker is not None:  # the Docker networks that are wirework's (made by the plugin) are listed above
+        out += _docker(docker, {n.docker_id for n in ours if n.docker_id})
     out += _libvirt(root) + _cni(root) + _dns(root)
     return out
 
@@ -56,7 +60,7 @@ def _kernel(host: Host, exclude_bridge: str | None) -> Iterator[Occupied]:
         yield Occupied(str(ipaddress.ip_interface(a.cidr).network), f"address {a.cidr} on {a.ifname}")
 
 
-def _docker(docker: DockerClient) -> list[Occupied]:
+def _docker(docker: DockerClient, ours: set[str]) -> list[Occupied]:
     if not docker.available():
         return []
     try:
@@ -67,6 +71,8 @@ def _docker(docker: DockerClient) -> list[Occupied]:
         return []
     out = []
     for net in data:
+        if net.get("Id") in ours:
+            continue
         for cfg in ((net.get("IPAM") or {}).get("Config") or []):
             subnet = cfg.get("Subnet")
             if subnet and ":" not in subnet:

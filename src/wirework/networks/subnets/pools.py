@@ -94,7 +94,8 @@ def pick_subnet(pools: Sequence[Pool], occupied: Sequence[Occupied]) -> Choice:
                    f"every candidate collides with something in use; give --subnet or configure {POOLS_ENV}")
 
 
-def check_subnet(subnet: Network, occupied: Sequence[Occupied], force: bool) -> list[str]:
+def check_subnet(subnet: Network, occupied: Sequence[Occupied], force: bool, *,
+                 force_hint: str = "add --force") -> list[str]:
     """Refuse an explicit subnet that collides (naming what it collides with) unless forced."""
     hits = overlaps(subnet, occupied)
     hard = [h for h in hits if h.reason.startswith("wirework network")]
@@ -103,7 +104,7 @@ def check_subnet(subnet: Network, occupied: Sequence[Occupied], force: bool) -> 
                        f"(wirework networks never overlap, not even with --force)")
     if hits and not force:
         raise Conflict(f"subnet {subnet} collides with {hits[0].reason}; choose another --subnet, "
-                       f"or add --force if that overlap is intended")
+                       f"or {force_hint} if that overlap is intended")
     return [f"subnet {subnet} overlaps {h.reason} (kept because of --force)" for h in hits]
 
 
