@@ -109,10 +109,10 @@ def unusable(binding: ClusterBinding) -> Conflict:
                     f"ls {binding.cluster}'); try again")
 
 
-def wait_materialised(ctx: HostContext, binding: ClusterBinding, timeout: float = WAIT_FOR_AGENT) -> Network:
+def wait_materialised(ctx: HostContext, binding: ClusterBinding, timeout: float | None = None) -> Network:
     """The materialised network, waiting a little for the agent (it runs on another thread) when
     the cluster network was only just defined; the reason when it does not come."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + (WAIT_FOR_AGENT if timeout is None else timeout)
     while True:
         net = materialised(ctx, binding)
         if net is not None:
