@@ -19,13 +19,15 @@ import ipaddress
 import json
 import os
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.conftest import RUN_ID
+from tests.cluster.topo import guest_ip
+from tests.conftest import RUN_ID, Namespaces, ping, sh, wirework_cli
 from tests.system.conftest import Service
 from tests.system.dockerd import PrivateDockerd, wait_until
 
@@ -120,3 +122,53 @@ def test_docker_network_on_a_cluster_network(dockerd: PrivateDockerd, clustered:
 def _address(dockerd: PrivateDockerd, container: str) -> str:
     line = next(ln for ln in dockerd.addresses(container).splitlines() if " eth0 " in f" {ln} ")
     return line.split()[3]
+
+
+def test_a_docker_container_reaches_a_guest_of_another_host(dockerd: PrivateDockerd, etcd_server: Any,
+                                                              netns: Namespaces, state_dir: str,
+                                                              tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Two hosts on one etcd: this machine (dockerd + the service's agent) and a namespace host
+    running `wirework agent --netns`, joined by a veth underlay; VXLAN carries the traffic."""
+    under = f"172.29.{SEED % 250}"
+    store = ["--store", etcd_server.url, "--store-prefix", f"/wwdc/{uuid.uuid4().hex[:10]}/"]
+    name, root_end = f"wwx{RUN_ID}", f"wwu{RUN_ID}"
+    h2, g2 = netns("h2"), netns("g2")
+    sh("ip", "link", "add", root_end, "type", "veth", "peer", "name", "eth0", "netns", h2)
+    svc = Service(str(tmp_path_factory.mktemp("dcstate")), dockerd.host, plugin=True)
+    agent: subprocess.Popen[bytes] | None = None
+    try:
+        sh("ip", "addr", "add", f"{under}.1/30", "dev", root_end)
+        sh("ip", "link", "set", root_end, "up")
+        sh("ip", "addr", "add", f"{under}.2/30", "dev", "eth0", ns=h2)
+        sh("ip", "link", "set", "eth0", "up", ns=h2)
+        svc.cli("service", "start", "--socket", svc.socket, *store, "--public-ip", f"{under}.1", "--lease-ttl", "5s")
+        plugin = ("-d", svc.plugin, "--ipam-driver", svc.plugin)
+        dockerd.network_create(name, *plugin, "--subnet", SUBNET, "-o", "wirework.driver=vxlan",
+                               "-o", f"wirework.vni={int(VNI) + 1}")
+        here = wait_until("the agent to build this host's share", lambda: _built(svc, name), timeout=60)
+        assert isinstance(here, dict)
+        remote = ("--netns", h2, "--state-dir", f"{state_dir}/h2", *store)
+        with open(f"{state_dir}/h2-agent.log", "ab") as log:
+            agent = subprocess.Popen([sys.executable, "-m", "wirework.cli.main", "agent", *remote, "--public-ip",
+                                      f"{under}.2", "--lease-ttl", "5s"], stdout=log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "WIREWORK_NO_SERVICE": "1"})
+        wait_until("both hosts in the network", lambda: len(_json(svc, "host", "ls", name, *store)) == 2, timeout=60)
+        wait_until("the other host to build its share", lambda: "connected" in wirework_cli(
+            "connect", name, f"netns:{g2}", *remote, check=False).stdout, timeout=60, every=0.5)
+        c1 = dockerd.run(f"wwx{RUN_ID}a", "--net", name)
+        far = guest_ip(g2)
+        assert ipaddress.ip_address(far) not in ipaddress.ip_network(here["subnet"])
+        wait_until("the container to reach the other host's guest",
+                   lambda: dockerd.exec(c1, "ping", "-c", "1", "-W", "1", far).returncode == 0, timeout=30)
+        assert ping(g2, _address(dockerd, c1).split("/")[0])
+        dockerd.rm(c1)
+        dockerd.cli("network", "rm", name)
+        dockerd.networks.remove(name)
+        svc.cli("network", "rm", name, "--force", *store, local=True)
+        wait_until("this host's part to go", lambda: here["bridge"] not in _links(), timeout=60)
+    finally:
+        if agent is not None:
+            agent.terminate()
+            agent.wait(30)
+        svc.remove()
+        sh("ip", "link", "del", root_end, check=False)
