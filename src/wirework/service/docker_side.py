@@ -20,6 +20,7 @@ this host's cluster agent on it (`service.agent_side`), tuned by `WIREWORK_AGENT
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -83,8 +84,13 @@ def _shared_store() -> Any:
     if not os.environ.get("WIREWORK_STORE"):
         return None
     from wirework.api.env import store_config
+    from wirework.errors import WireworkError
 
-    config = store_config(env=os.environ)
+    try:
+        config = store_config(env=os.environ)
+    except WireworkError as exc:  # said in the service's log; the service serves on without it
+        sys.stderr.write(f"wireworkd: WIREWORK_STORE ignored, no cluster agent: {exc}\n")
+        return None
     return config if config.scheme in ("etcd", "etcds") else None
 
 

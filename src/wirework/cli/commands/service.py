@@ -47,9 +47,13 @@ def cmd_service(args: argparse.Namespace) -> int:
         os.environ.update(agent_environment(args))
         return daemon.serve(path, watch_docker=watch, idle_exit=args.idle_exit, group=args.group)
     if args.action == "start":
-        pid = daemon.start(path, watch_docker=watch, idle_exit=int(args.idle_exit), group=args.group,
-                           env=agent_environment(args))
+        env = agent_environment(args)
+        already = daemon.running_pid(path)
+        pid = daemon.start(path, watch_docker=watch, idle_exit=int(args.idle_exit), group=args.group, env=env)
         print(f"wirework service running (pid {pid}, socket {path})")
+        if already and env:
+            print("it was running already: it keeps the store and agent options it started with "
+                  "('wirework service stop', then start it again, to change them)")
         return 0
     if args.action == "stop":
         stopped = daemon.stop(path)
