@@ -87,8 +87,8 @@ def test_docker_network_on_a_cluster_network(dockerd: PrivateDockerd, clustered:
     assert host["subnet"] == str(share)
     status = json.loads(svc.cli("service", "status", "--socket", svc.socket, "--json").stdout)
     assert status["agent"]["store"] == store[1] and status["agent"]["host"] == host["host"]
-    wait_until("the status to show the network", lambda: name in (json.loads(svc.cli(
-        "service", "status", "--socket", svc.socket, "--json").stdout)["agent"]["networks"] or {}))
+    wait_until("the status to show the network", lambda: f"networks: {name} {share}" in svc.cli(
+        "service", "status", "--socket", svc.socket).stdout)
 
     c1 = dockerd.run(f"wwc{RUN_ID}a", "--net", name)
     inside = str(share.network_address + 50)
