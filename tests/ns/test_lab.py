@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import RUN_ID
 
 EXAMPLES = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "..", "examples", "*.yaml")))
-ROUTED = next(p for p in EXAMPLES if p.endswith("routed.yaml"))
+ROUTED = next(p for p in EXAMPLES if os.path.basename(p) == "routed.yaml")
 
 
 def wirework(state_dir: str, *argv: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -198,8 +198,8 @@ def test_delay_needs_netem_and_says_so(state_dir: str, tmp_path: Path) -> None:
     assert lab.owned() == NOTHING
 
 
-VXLAN_OVERLAY = next(p for p in EXAMPLES if p.endswith("vxlan-overlay.yaml"))
-OVS_OVERLAY = next(p for p in EXAMPLES if p.endswith("ovs-overlay.yaml"))
+VXLAN_OVERLAY = next(p for p in EXAMPLES if os.path.basename(p) == "vxlan-overlay.yaml")
+OVS_OVERLAY = next(p for p in EXAMPLES if os.path.basename(p) == "ovs-overlay.yaml")
 
 
 def row(out: str, *cells: str) -> bool:
@@ -286,7 +286,7 @@ def test_vxlan_peer_errors_point_at_the_line_and_create_nothing(state_dir: str, 
     assert lab.owned() == NOTHING
 
 
-OVS_GRE = next(p for p in EXAMPLES if p.endswith("ovs-gre.yaml"))
+OVS_GRE = next(p for p in EXAMPLES if os.path.basename(p) == "ovs-gre.yaml")
 
 
 def test_a_lab_host_is_a_host_for_every_command(state_dir: str, tmp_path: Path) -> None:
