@@ -97,6 +97,19 @@ def test_a_different_definition_is_refused_at_create_or_at_every_start(ctx: Host
     with pytest.raises(Conflict, match=r"Docker network green: cluster network green already exists with subnet.*"
                                        r"docker network rm green"):
         pools.request_address(ctx, pools.pool_id("10.246.0.0/16"), "", {})
+    other = "ef" * 32
+    pools.request_pool(ctx, "10.245.0.0/16", "", {}, False)
+    dockernets.create_network(ctx, store, other, _options(), [{"Pool": "10.245.0.0/16"}], [])
+    dockernets.learn_name(ctx, store, other, "greener")  # green's subnet, another name
+    with pytest.raises(Conflict, match=r"subnet 10.245.0.0/16 is cluster network green's; a Docker network on it "
+                                       r"must have that name too"):
+        pools.request_address(ctx, pools.pool_id("10.245.0.0/16"), "", {})
+
+
+def test_an_ip_range_is_refused_for_a_cluster_network(ctx: HostContext) -> None:
+    pools.request_pool(ctx, SUBNET, "10.244.1.0/24", {}, False)
+    with pytest.raises(InvalidInput, match="leave --ip-range out"):
+        dockernets.create_network(ctx, MemoryClusterStore(), NID, _options(), [{"Pool": SUBNET}], [])
 
 
 def test_a_cluster_pool_needs_a_subnet_and_one_binding_per_host(ctx: HostContext) -> None:

@@ -55,6 +55,9 @@ def create_network(ctx: HostContext, store: ClusterStore, network_id: str, optio
         raise InvalidInput(what="subnet", value=subnet, why=(
             f"a cluster network ({opts.driver}) spans every host: name its whole range with --subnet "
             f"(e.g. --subnet 10.244.0.0/16), each host takes a share of it"))
+    if found[0].data.get("sub_pool"):
+        raise InvalidInput(what="IP range", value=str(found[0].data["sub_pool"]), why=(
+            "each host of a cluster network hands out addresses of its own share; leave --ip-range out"))
     wanted = _definition(network_id, opts, subnet)
     _check_against_store(store, wanted)
     taken = bindings.by_subnet(ctx, subnet)
@@ -130,11 +133,20 @@ def ensure_defined(ctx: HostContext, store: ClusterStore) -> None:
             _define(ctx, store, binding)
 
 
+def _same_subnet_other_name(store: ClusterStore, net: ClusterNetwork) -> None:
+    """The subnet is another name's: say which name the Docker network must have."""
+    for defined in registry.all_networks(store):
+        if defined.network.subnet == net.subnet and defined.network.name != net.name:
+            raise Conflict(f"subnet {net.subnet} is cluster network {defined.network.name}'s; a Docker network on it "
+                           f"must have that name too ('docker network create ... {defined.network.name}')")
+
+
 def _define(ctx: HostContext, store: ClusterStore, binding: ClusterBinding) -> bool:
     if binding.cluster or binding.error or not binding.docker_name:
         return False
     try:
         net = ClusterNetwork.from_dict({**binding.definition, "name": binding.docker_name, "subnet": binding.subnet})
+        _same_subnet_other_name(store, net)
         registry.define(store, validate_cluster_network(
             net.name, driver=net.driver, subnet=net.subnet, host_subnet_len=net.host_subnet_len, vni=net.vni,
             mtu=net.mtu, port=net.port))

@@ -106,7 +106,7 @@ def unusable(binding: ClusterBinding) -> Conflict:
                         f"events a moment after 'docker network create' and defines it then; try again")
     return Conflict(f"cluster network {binding.cluster} has not reached this host yet: the wirework service's agent "
                     f"builds it once this host holds a subnet of it (see 'wirework service status' and 'wirework host "
-                    f"ls {binding.cluster}'); try again")
+                    f"ls {binding.cluster}'; if it was removed cluster-wide, 'docker network rm' this one); try again")
 
 
 def wait_materialised(ctx: HostContext, binding: ClusterBinding, timeout: float | None = None) -> Network:
