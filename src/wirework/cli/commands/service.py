@@ -91,8 +91,10 @@ def agent_environment(args: argparse.Namespace) -> dict[str, str]:
     if args.lease_ttl:
         env[AGENT_ENV["lease_ttl"]] = str(parse_duration(args.lease_ttl))
     if env and not getattr(args, "store", None) and not os.environ.get("WIREWORK_STORE"):
-        raise InvalidInput(what="--public-ip/--lease-ttl/--host-id", value="", why="they tune the cluster agent, "
-                           "which the service runs only with a shared store: add --store etcd://HOST:PORT")
+        given = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in (("public_ip", args.public_ip),
+                         ("lease_ttl", args.lease_ttl), ("host_id", args.host_id)) if v)
+        raise InvalidInput(what="agent option", value=given, why="it tunes the cluster agent, which the service runs "
+                           "only with a shared store: add --store etcd://HOST:PORT")
     return env
 
 
