@@ -4,6 +4,9 @@ cluster pool (this host's share only). Also the service's agent settings and sta
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import pytest
 
 from wirework.cluster import dockernets, registry
@@ -172,3 +175,70 @@ def test_the_service_runs_an_agent_only_with_a_shared_store(monkeypatch: pytest.
     line = agent_line({"host": "h1", "store": "etcd://x:1", "state": "running",
                        "networks": {"blue": {"subnet": "10.244.7.0/24"}}})
     assert line == "cluster agent h1 on etcd://x:1: running; networks: blue 10.244.7.0/24"
+
+
+class _FakeAgent:
+    def __init__(self, fail_step: bool) -> None:
+        from types import SimpleNamespace
+
+        self.fail_step, self.stopped, self.store_ok = fail_step, False, True
+        self.config = SimpleNamespace(host_id="h1", public_ip="192.0.2.9", lease_ttl=5.0)
+        self.sync = SimpleNamespace(status=lambda: {"blue": {"subnet": "10.244.7.0/24", "peers": 0, "problems": []}})
+
+    def start(self) -> None:
+        pass
+
+    def step(self, timeout: float) -> None:
+        if self.fail_step:
+            self.fail_step = False
+            raise RuntimeError("boom")
+        time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+def test_the_services_agent_retries_its_join_restarts_after_a_defect_and_stops_with_it(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wirework.service import agent_side
+
+    monkeypatch.setattr(agent_side, "RETRY_EVERY", 0.01)
+    sessions: list[Any] = []
+    agents: list[_FakeAgent] = []
+
+    asked: list[int] = []
+
+    class Session:
+        closed = False
+
+        def agent(self, **_: Any) -> _FakeAgent:
+            asked.append(1)
+            if len(asked) == 1:
+                raise Conflict("host id h1 is in use by another agent")  # the first join: refused
+            agents.append(_FakeAgent(fail_step=len(agents) == 0))
+            return agents[-1]
+
+        def close(self) -> None:
+            self.closed = True
+
+    def make() -> Session:
+        sessions.append(Session())
+        return sessions[-1]
+
+    lines: list[str] = []
+    status = str(tmp_path / "s.sock.agent")
+    runner = agent_side.AgentRunner(agent_side.AgentSettings("etcd://x:1"), make, lines.append, status)
+    runner.start()
+    deadline = time.monotonic() + 10
+    while len(agents) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert runner.running and len(agents) == 2 and sessions[0].closed  # a fresh session after the defect
+    assert any("cannot join yet: host id h1 is in use" in ln for ln in lines)
+    assert any("cluster agent failed: RuntimeError: boom" in ln for ln in lines)
+    while agent_side.read_status(str(tmp_path / "s.sock")).get("state") != "running":  # type: ignore[union-attr]
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert agent_side.read_status(str(tmp_path / "s.sock"))["networks"]["blue"]["subnet"] == "10.244.7.0/24"  # type: ignore[index]
+    runner.stop()
+    assert not runner.running and agents[-1].stopped and sessions[-1].closed
+    assert agent_side.read_status(str(tmp_path / "s.sock")) is None

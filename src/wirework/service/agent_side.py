@@ -85,28 +85,35 @@ class AgentRunner:
 
     # -- the thread ------------------------------------------------------------------------
     def _run(self) -> None:
-        session = None
-        try:
-            session = self.make_session()
-            agent = self._join(session)
-            if agent is None:
-                return
-            written = 0.0
-            while not self._stopping.is_set():
-                agent.step(1.0)
-                if time.monotonic() - written >= STATUS_EVERY or agent.sync.status() != self._state["networks"]:
-                    self._update(agent)
-                    written = time.monotonic()
-            agent.stop()
-            self.log("cluster agent stopped; this host keeps forwarding, and its claims expire unless the service "
-                     f"comes back within {agent.config.lease_ttl:g} s")
-        except Exception as exc:  # a defect: say it, keep the service serving the rest
-            self._state.update(state="failed", error=f"{type(exc).__name__}: {exc}")
-            self._write()
-            self.log(f"cluster agent failed: {type(exc).__name__}: {exc}")
-        finally:
-            if session is not None:
-                session.close()
+        """Join, then step until the service stops; an unexpected error (a defect) is logged and
+        the agent starts again with a fresh session after `RETRY_EVERY` seconds (its lease is
+        resumed: the host keeps its subnets), as a supervisor would restart `wirework agent`."""
+        while not self._stopping.is_set():
+            session = None
+            try:
+                session = self.make_session()
+                agent = self._join(session)
+                if agent is not None:
+                    self._serve(agent)
+            except Exception as exc:
+                self._state.update(state="restarting", error=f"{type(exc).__name__}: {exc}")
+                self._write()
+                self.log(f"cluster agent failed: {type(exc).__name__}: {exc} (starting it again in {RETRY_EVERY:g} s)")
+                self._stopping.wait(RETRY_EVERY)
+            finally:
+                if session is not None:
+                    session.close()
+
+    def _serve(self, agent: Any) -> None:
+        written = 0.0
+        while not self._stopping.is_set():
+            agent.step(1.0)
+            if time.monotonic() - written >= STATUS_EVERY or agent.sync.status() != self._state["networks"]:
+                self._update(agent)
+                written = time.monotonic()
+        agent.stop()
+        self.log("cluster agent stopped; this host keeps forwarding, and its claims expire unless the service "
+                 f"comes back within {agent.config.lease_ttl:g} s")
 
     def _join(self, session: Any) -> Any:
         """The started agent; tried again until it joins or the service stops (None then)."""
