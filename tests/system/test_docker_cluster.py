@@ -99,6 +99,7 @@ def test_docker_network_on_a_cluster_network(dockerd: PrivateDockerd, clustered:
     assert dockerd.exec(c1, "cat", "/sys/class/net/eth0/mtu").stdout.strip() == str(here["mtu"])
     assert dockerd.exec(c1, "ping", "-c", "1", "-W", "2", inside).returncode == 0
     assert dockerd.exec(c2, "ping", "-c", "1", "-W", "2", ip1.split("/")[0]).returncode == 0
+    assert dockerd.exec(c2, "ping", "-c", "1", "-W", "2", c1).returncode == 0  # names: Docker's embedded DNS
 
     outside = str(next(s for s in ipaddress.ip_network(SUBNET).subnets(new_prefix=24) if s != share)[9])
     dockerd.containers.append(f"wwc{RUN_ID}c")
