@@ -77,13 +77,33 @@ def _package(program: str) -> str:
     }.get(program, program)
 
 
-def process_start(pid: int) -> str:
-    """The start time of `pid` from /proc ("" when there is no such process)."""
+def process_start(pid: int, *, running_only: bool = False) -> str:
+    """The start time of `pid` from /proc ("" when there is no such process). With
+    `running_only`, "" too once it has ended and waits to be reaped (a zombie): whoever stops
+    a daemon by its pidfile must see it gone then."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
+            # The name (field 2) may hold spaces and parentheses: split after its last ")".
+            fields = f.read().rsplit(")", 1)[1].split()
     except OSError:
         return ""
+    return "" if running_only and fields[0] in ("Z", "X") else fields[19]
+
+
+def write_pidfile(path: str, pid: int, start: str) -> None:
+    """Write "PID START" to path: with the start time a reused PID is never taken for this process."""
+    with open(path, "w", encoding="ascii") as f:
+        f.write(f"{pid} {start}\n")
+
+
+def read_pidfile(path: str) -> tuple[int, str] | None:
+    """(PID, start) from a pidfile `write_pidfile` wrote; None when absent or unreadable."""
+    try:
+        with open(path, encoding="ascii") as f:
+            pid, start = f.read().split()
+        return int(pid), start
+    except (OSError, ValueError):
+        return None
 
 
 def process_alive(pid: int, start: object) -> bool:
