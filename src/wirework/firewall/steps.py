@@ -13,7 +13,7 @@ base chain wins over wirework's accepts, so the real filtering happens in `inet 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from wirework.drivers.switch import SetSysctl
@@ -21,6 +21,7 @@ from wirework.errors import Conflict, NotFound
 from wirework.firewall import render as r
 from wirework.firewall import text
 from wirework.firewall.model import NetworkRules
+from wirework.firewall.nftjson import Json
 from wirework.firewall.state import bridges_by_network, is_empty, link_pairs, missing_base, network_of, registry
 from wirework.model.host import Host
 from wirework.naming import conf_sysctl, tag
@@ -84,6 +85,18 @@ class DeleteFirewallBase(Step):
 
     def commands(self) -> list[str]:
         return ["nft delete table inet wirework", "nft delete table bridge wirework"]
+
+
+def create_or_confirm(host: Host, render: Callable[[str], list[Json]]) -> bool:
+    """Run the batch `render("create")`; when what it creates is there already, `render("add")`,
+    which succeeds only when it is the same (else its Conflict goes up). True when created:
+    only then is there something for the step's undo to remove."""
+    try:
+        host.nft.run(render("create"))
+    except Conflict:
+        host.nft.run(render("add"))
+        return False
+    return True
 
 
 def _undo_on_failure(host: Host, undo: list[Step], exc: BaseException) -> None:
@@ -227,10 +240,7 @@ class LinkNetworks(Step):
     def apply(self, host: Host) -> Sequence[Step]:
         ba, bb = self._bridges(host)
         owner = r.link_owner(self.a, self.b)
-        try:
-            host.nft.run(r.render_link(ba, bb, owner, "create"))
-        except Conflict:
-            host.nft.run(r.render_link(ba, bb, owner, "add"))
+        if not create_or_confirm(host, lambda how: r.render_link(ba, bb, owner, how)):
             return ()
         return [UnlinkNetworks(self.a, self.b, self.bridge_a, self.bridge_b)]
 
