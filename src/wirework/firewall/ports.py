@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from wirework.errors import Conflict
 from wirework.firewall import render as r
 from wirework.firewall import text
+from wirework.firewall.links import create_or_confirm
 from wirework.firewall.model import PortMapping
-from wirework.firewall.steps import create_or_confirm
 from wirework.model.host import Host
 from wirework.naming import tag
 from wirework.plan.steps import Step, register

@@ -109,6 +109,7 @@ STEP_MODULES = (
     "wirework.drivers.vxlan",
     "wirework.drivers.fdb",
     "wirework.firewall.steps",
+    "wirework.firewall.links",
     "wirework.firewall.ports",
     "wirework.networks.up",
     "wirework.lab.steps",
