@@ -21,7 +21,7 @@ from wirework.drivers.fdb import AddFdb as AddFdb
 from wirework.drivers.fdb import AddNeighbour as AddNeighbour
 from wirework.drivers.fdb import DelFdb as DelFdb
 from wirework.drivers.fdb import DelNeighbour as DelNeighbour
-from wirework.drivers.links import CreateBridge, DeleteLink, LinkUp, SetMaster, SetMtu
+from wirework.drivers.links import CreateBridge, DeleteLink, LinkUp, SetMaster, SetMtu, tag_or_remove
 from wirework.errors import Conflict, InvalidInput, NotFound
 from wirework.model.addr import parse_ifname
 from wirework.model.host import FdbEntry, Host, LinkInfo, RouteSpec, VxlanInfo
@@ -194,11 +194,7 @@ class CreateVxlan(Step):
     def apply(self, host: Host) -> Sequence[Step]:
         host.net.create_vxlan(self.name, vni=self.vni, local=self.local, port=self.port, learning=False,
                               underlay=self.underlay, mtu=self.mtu, mac=self.mac)
-        try:
-            host.net.set_alias(self.name, tag(self.owner))
-        except Exception:
-            host.net.delete_link(self.name)
-            raise
+        tag_or_remove(host, self.name, None, self.owner)
         return [_delete(self.name, self.owner)]
 
     def crash_undo(self) -> Sequence[Step]:

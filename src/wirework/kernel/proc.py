@@ -106,6 +106,16 @@ def read_pidfile(path: str) -> tuple[int, str] | None:
         return None
 
 
+def read_text(path: str) -> str:
+    """A file's text ("" when it cannot be read): a program's log, a configuration that may be
+    absent. Undecodable bytes are replaced: such files are shown, never parsed strictly."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 def process_alive(pid: int, start: object) -> bool:
     """True when `pid` runs and is the very process that started at `start`."""
     return pid > 0 and bool(start) and process_start(pid) == start
