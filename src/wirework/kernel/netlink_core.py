@@ -1,4 +1,5 @@
-"""Netlink adapter, core part: sockets per namespace, links, and link changes.
+"""Netlink adapter, core part: sockets per namespace, links, and link changes (bridge ports and
+offloads: `netlink.PortOps`).
 
 The host's socket is opened once inside the host's netns; guest sockets are opened inside
 the guest's netns (setns in this thread, create, switch back) and kept in a small cache keyed
@@ -19,16 +20,12 @@ from collections import OrderedDict
 from typing import Any
 
 from wirework.errors import Conflict, NotFound, Unsupported
-from wirework.kernel import sockets
 from wirework.kernel.netlink_lib import IPRoute, NetlinkError
 from wirework.kernel.netns import inside, netns_id, netns_path, open_netns
-from wirework.model.host import (
-    LinkInfo,
-)
+from wirework.model.host import LinkInfo
 from wirework.naming import owner_of
 
 _GUEST_SOCKETS = 16
-_NUD_PERMANENT = 0x80
 #: How long a name -> index answer is trusted. Indices are never reused soon within a netns,
 #: so a stale entry fails with ENODEV (and is looked up again) rather than hitting another link.
 _INDEX_TTL = 2.0
@@ -279,24 +276,6 @@ class LinkCore:
     def set_mtu(self, name: str, mtu: int, ns: str | None = None) -> None:
         self._set(name, ns, mtu=mtu)
 
-    def bridge_vlan(self, port: str, vid: int, *, add: bool) -> None:
-        self.sock().vlan_filter(
-            "add" if add else "del", index=self._index(port), vlan_info={"vid": vid, "flags": ["pvid", "untagged"]}
-        )
-
-    def hairpin(self, port: str) -> bool | None:
-        """Whether bridge port `port` may send a frame back out of the port it came in by (None:
-        `port` is no bridge port)."""
-        msg = self.sock().link("get", index=self._index(port))[0]
-        mode = msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_SLAVE_DATA", "IFLA_BRPORT_MODE")
-        return None if mode is None else bool(mode)
-
-    def set_hairpin(self, port: str, on: bool) -> None:
-        self.sock().brport("set", index=self._index(port), mode=int(on))  # IFLA_BRPORT_MODE
-
-    def set_tx_offload(self, name: str, ns: str | None, on: bool) -> None:
-        with inside(ns):
-            sockets.set_tx_checksum(name, on)
 
 def _link_info(msg: Any) -> LinkInfo:
     kind = msg.get(("linkinfo", "kind")) or ""
