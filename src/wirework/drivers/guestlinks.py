@@ -10,7 +10,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from wirework.drivers.links import DeleteLink, quoted_tag, tag_or_remove, where
+from wirework.drivers.links import CreatesTaggedLink, DeleteLink, quoted_tag, tag_or_remove, where
 from wirework.model.host import Host
 from wirework.naming import tag
 from wirework.plan.commands import ip_in, netns_arg, run_in
@@ -19,7 +19,7 @@ from wirework.plan.steps import Step, register
 
 @register
 @dataclass(frozen=True)
-class CreateMacvlan(Step):
+class CreateMacvlan(CreatesTaggedLink):
     kind = "create_macvlan"
     parent: str
     name: str
@@ -32,13 +32,10 @@ class CreateMacvlan(Step):
     def apply(self, host: Host) -> Sequence[Step]:
         host.net.create_macvlan(self.parent, self.name, self.ns, mode=self.mode, mac=self.mac, mtu=self.mtu)
         tag_or_remove(host, self.name, self.ns, self.owner)
-        return [DeleteLink(self.name, self.ns, self.owner)]
+        return [self.removal()]
 
-    def crash_undo(self) -> Sequence[Step]:
-        return [DeleteLink(self.name, self.ns, self.owner)]
-
-    def changes_existing(self) -> bool:
-        return False
+    def removal(self) -> Step:
+        return DeleteLink(self.name, self.ns, self.owner)
 
     def describe(self) -> str:
         return f"create macvlan {self.name} on {self.parent} ({self.mode} mode){where(self.ns)}"
@@ -53,7 +50,7 @@ class CreateMacvlan(Step):
 
 @register
 @dataclass(frozen=True)
-class CreateVlan(Step):
+class CreateVlan(CreatesTaggedLink):
     kind = "create_vlan"
     parent: str
     name: str
@@ -64,13 +61,10 @@ class CreateVlan(Step):
         host.net.create_vlan(self.parent, self.name, self.vid)
         tag_or_remove(host, self.name, None, self.owner)
         host.net.set_up(self.name)
-        return [DeleteLink(self.name, None, self.owner)]
+        return [self.removal()]
 
-    def crash_undo(self) -> Sequence[Step]:
-        return [DeleteLink(self.name, None, self.owner)]
-
-    def changes_existing(self) -> bool:
-        return False
+    def removal(self) -> Step:
+        return DeleteLink(self.name, None, self.owner)
 
     def describe(self) -> str:
         return f"create 802.1Q VLAN {self.vid} interface {self.name} on {self.parent}"

@@ -36,9 +36,23 @@ def tag_or_remove(host: Host, name: str, ns: str | None, owner: str) -> None:
         raise
 
 
+class CreatesTaggedLink(Step):
+    """A step that creates one link carrying its owner's tag: removing it, only while it carries
+    that tag (`removal`), undoes the step whether or not it ran, so a crash needs no journal."""
+
+    def removal(self) -> Step:
+        raise NotImplementedError
+
+    def crash_undo(self) -> Sequence[Step]:
+        return [self.removal()]
+
+    def changes_existing(self) -> bool:
+        return False
+
+
 @register
 @dataclass(frozen=True)
-class CreateVeth(Step):
+class CreateVeth(CreatesTaggedLink):
     kind = "create_veth"
     host_name: str
     peer_name: str
@@ -52,7 +66,7 @@ class CreateVeth(Step):
     def apply(self, host: Host) -> Sequence[Step]:
         host.net.create_veth(self.host_name, self.peer_name, self.peer_ns, mtu=self.mtu, peer_mac=self.peer_mac,
                              master=self.master, up=self.up)
-        undo = [DeleteLink(self.host_name, None, self.owner)]
+        undo = [self.removal()]
         try:
             host.net.set_alias(self.host_name, tag(self.owner))
             host.net.set_alias(self.peer_name, tag(self.owner), self.peer_ns, up=self.up)
@@ -61,11 +75,8 @@ class CreateVeth(Step):
             raise
         return undo
 
-    def crash_undo(self) -> Sequence[Step]:
-        return [DeleteLink(self.host_name, None, self.owner)]
-
-    def changes_existing(self) -> bool:
-        return False
+    def removal(self) -> Step:
+        return DeleteLink(self.host_name, None, self.owner)
 
     def describe(self) -> str:
         extras = [f"in bridge {self.master}"] if self.master else []
@@ -88,7 +99,7 @@ class CreateVeth(Step):
 
 @register
 @dataclass(frozen=True)
-class CreateBridge(Step):
+class CreateBridge(CreatesTaggedLink):
     kind = "create_bridge"
     name: str
     owner: str
@@ -98,13 +109,10 @@ class CreateBridge(Step):
     def apply(self, host: Host) -> Sequence[Step]:
         host.net.create_bridge(self.name, mtu=self.mtu, vlan_filtering=self.vlan_filtering)
         tag_or_remove(host, self.name, None, self.owner)
-        return [DeleteLink(self.name, None, self.owner)]
+        return [self.removal()]
 
-    def crash_undo(self) -> Sequence[Step]:
-        return [DeleteLink(self.name, None, self.owner)]
-
-    def changes_existing(self) -> bool:
-        return False
+    def removal(self) -> Step:
+        return DeleteLink(self.name, None, self.owner)
 
     def describe(self) -> str:
         return f"create Linux bridge {self.name}" + (" with VLAN filtering" if self.vlan_filtering else "")

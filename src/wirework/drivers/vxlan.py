@@ -21,7 +21,7 @@ from wirework.drivers.fdb import AddFdb as AddFdb
 from wirework.drivers.fdb import AddNeighbour as AddNeighbour
 from wirework.drivers.fdb import DelFdb as DelFdb
 from wirework.drivers.fdb import DelNeighbour as DelNeighbour
-from wirework.drivers.links import CreateBridge, DeleteLink, LinkUp, SetMaster, SetMtu, tag_or_remove
+from wirework.drivers.links import CreateBridge, CreatesTaggedLink, DeleteLink, LinkUp, SetMaster, SetMtu, tag_or_remove
 from wirework.errors import Conflict, InvalidInput, NotFound
 from wirework.model.addr import parse_ifname
 from wirework.model.host import FdbEntry, Host, LinkInfo, RouteSpec, VxlanInfo
@@ -180,7 +180,7 @@ def peer_l3_steps(dev: str, peer: VxlanPeer) -> list[Step]:
 # -- steps ----------------------------------------------------------------------------------
 @register
 @dataclass(frozen=True)
-class CreateVxlan(Step):
+class CreateVxlan(CreatesTaggedLink):
     kind = "create_vxlan"
     name: str
     vni: int
@@ -195,13 +195,10 @@ class CreateVxlan(Step):
         host.net.create_vxlan(self.name, vni=self.vni, local=self.local, port=self.port, learning=False,
                               underlay=self.underlay, mtu=self.mtu, mac=self.mac)
         tag_or_remove(host, self.name, None, self.owner)
-        return [_delete(self.name, self.owner)]
+        return [self.removal()]
 
-    def crash_undo(self) -> Sequence[Step]:
-        return [_delete(self.name, self.owner)]
-
-    def changes_existing(self) -> bool:
-        return False
+    def removal(self) -> Step:
+        return DeleteLink(self.name, None, self.owner)  # tag-checked, tolerates absence; FDB entries go with it
 
     def describe(self) -> str:
         return (f"create VXLAN device {self.name} (VNI {self.vni}, local {self.local}, UDP {self.port}, "
@@ -213,7 +210,3 @@ class CreateVxlan(Step):
         dev = f" dev {self.underlay}" if self.underlay else ""
         return [f"ip link add {self.name}{mtu} type vxlan id {self.vni} local {self.local} dstport {self.port}"
                 f" nolearning{dev}", f"ip link set {self.name} alias {tag(self.owner)}"]
-
-
-def _delete(name: str, owner: str) -> Step:
-    return DeleteLink(name, None, owner)  # tag-checked, tolerates absence; FDB entries go with it
