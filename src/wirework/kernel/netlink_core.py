@@ -81,17 +81,17 @@ class LinkCore:
 
     # -- links -------------------------------------------------------------------------
     def link(self, name: str, ns: str | None = None) -> LinkInfo | None:
-        try:
-            msg = self.sock(ns).link("get", ifname=name)[0]
-        except NetlinkError as exc:
-            if exc.code == errno.ENODEV:
-                return None
-            raise
-        return _link_info(msg)
+        msg = self._link_msg(ns, ifname=name)
+        return None if msg is None else _link_info(msg)
 
     def link_by_index(self, index: int, ns: str | None = None) -> LinkInfo | None:
+        msg = self._link_msg(ns, index=index)
+        return None if msg is None else _link_info(msg)
+
+    def _link_msg(self, ns: str | None, **which: Any) -> Any:
+        """The kernel's answer for one link (`ifname=` or `index=`); None when there is none."""
         try:
-            return _link_info(self.sock(ns).link("get", index=index)[0])
+            return self.sock(ns).link("get", **which)[0]
         except NetlinkError as exc:
             if exc.code == errno.ENODEV:
                 return None
