@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -17,9 +16,7 @@ import time
 
 from wirework.errors import NotFound, Unsupported
 from wirework.kernel.netns import NETNS_RUN_DIR, create_named, inside, remove_named
-from wirework.kernel.proc import process_start, read_pidfile, write_pidfile
-
-_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+from wirework.kernel.proc import process_start, read_pidfile, which, write_pidfile
 
 
 class Namespaces:
@@ -48,9 +45,9 @@ class Namespaces:
 
 def resolve_program(argv: list[str]) -> list[str]:
     """argv with its program found on PATH, or run as a busybox applet (httpd, nc, ...)."""
-    if shutil.which(argv[0], path=_PATH):
+    if which(argv[0]):
         return argv
-    busybox = shutil.which("busybox", path=_PATH)
+    busybox = which("busybox")
     if busybox:
         applets = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=False).stdout.split()
         if argv[0] in applets:
@@ -126,7 +123,7 @@ def tcp_connect(ns_path: str, ip: str, port: int, timeout: float = 2.0) -> bool:
 
 
 def ping(ns_path: str, ip: str, *, size: int | None = None, dont_fragment: bool = False, timeout: float = 2.0) -> bool:
-    program = shutil.which("ping", path=_PATH)
+    program = which("ping")
     if program is None:
         raise NotFound(what="program", name="ping", fix="install it (apt-get install iputils-ping)")
     argv = ["nsenter", f"--net={ns_path}", "--", program, "-n", "-c", "1", "-W", str(int(timeout))]
@@ -162,7 +159,7 @@ def run_captured(ns_path: str, argv: list[str], env: dict[str, str] | None = Non
 
 
 def render_graphviz(dot_text: str, fmt: str) -> bytes:
-    if shutil.which("dot", path=_PATH) is None:
+    if which("dot") is None:
         raise NotFound(what="program", name="dot", fix="install it (apt-get install graphviz)")
     done = subprocess.run(["dot", f"-T{fmt}"], input=dot_text.encode(), capture_output=True, check=False, timeout=60)
     if done.returncode != 0:

@@ -15,6 +15,14 @@ import threading
 
 from wirework.errors import NotFound, WireworkError
 
+#: Where programs are looked for, whatever PATH this process was started with (sudo, systemd).
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def which(program: str) -> str | None:
+    """The program's path on `SYSTEM_PATH`, or None."""
+    return shutil.which(program, path=SYSTEM_PATH)
+
 
 class ProgramFailed(WireworkError):
     template = "{program} failed: {detail}"
@@ -25,7 +33,7 @@ class Processes:
         self.netns_path = netns_path
 
     def which(self, program: str) -> str | None:
-        return shutil.which(program, path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        return which(program)
 
     def run_in(self, ns: str | None, argv: list[str], *, timeout: float = 30.0, input_text: str | None = None) -> str:
         """Run argv inside `ns` (None: this host's netns) and return its stdout."""

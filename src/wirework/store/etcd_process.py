@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import ssl
@@ -17,15 +16,14 @@ from collections.abc import Sequence
 
 from wirework.errors import NotFound
 from wirework.kernel.netns import inside, netns_path
-from wirework.kernel.proc import process_start, write_pidfile
+from wirework.kernel.proc import process_start, which, write_pidfile
 
-_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # reaped when they stop: a killed member leaves no zombie
 
 
 def spawn(argv: list[str], log: str, pidfile: str, netns: str | None, *, package: str) -> int:
     """Start argv[0] (found on PATH) in its own session, output to log; write "PID START" to pidfile."""
-    program = shutil.which(argv[0], path=_PATH)
+    program = which(argv[0])
     if program is None:
         raise NotFound(what="program", name=argv[0], fix=f"install it: apt-get install {package}")
     full = [program, *argv[1:]]
