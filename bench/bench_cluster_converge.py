@@ -19,7 +19,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from bench.cluster_lab import ClusterLab, answers, guest_ip
+from bench.cluster_lab import ClusterLab, guest_ip
+from bench.throughput import answers
 
 from wirework.api import Wirework
 from wirework.cluster import registry

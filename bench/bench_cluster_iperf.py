@@ -11,29 +11,17 @@ wirework bridge network in one host. OVS drivers: a private userspace OVS per ho
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from bench.cluster_lab import ClusterLab, answers, guest_ip, sh
+from bench.cluster_lab import ClusterLab, guest_ip, sh
+from bench.throughput import iperf, print_table
 
 from wirework.cluster import registry
 from wirework.cluster.model import validate_cluster_network
 from wirework.testing import MemoryClusterStore
-
-
-def iperf(client: str, server: str, addr: str, seconds: int) -> tuple[float, int]:
-    sh("iperf3", "-s", "-1", "-D", "-p", "5298", ns=server)
-    time.sleep(0.2)
-    for _ in range(20):  # the first packets wait for ARP (and OVS's route learning)
-        if answers(client, addr):
-            break
-    out = json.loads(sh("iperf3", "-c", addr, "-p", "5298", "-t", str(seconds), "-J", ns=client))
-    end = out["end"]
-    return end["sum_received"]["bits_per_second"] / 1e9, int(end["sum_sent"].get("retransmits", 0))
 
 
 def cluster_run(driver: str, seconds: int) -> tuple[float, int, int]:
@@ -52,7 +40,7 @@ def cluster_run(driver: str, seconds: int) -> tuple[float, int, int]:
             lab.sessions[label].connect("bench", f"/run/netns/{guest}")
             guests.append(guest)
         mtu = int(sh("cat", "/sys/class/net/eth0/mtu", ns=guests[0]).strip())
-        gbps, retr = iperf(guests[0], guests[1], guest_ip(guests[1]), seconds)
+        gbps, retr = iperf(guests[0], guests[1], guest_ip(guests[1]), seconds, port=5298, tries=20)
         return gbps, retr, mtu
     finally:
         lab.close()
@@ -67,7 +55,7 @@ def bridge_run(seconds: int) -> tuple[float, int, int]:
         guests = [lab.ns(f"g{i}") for i in (1, 2)]
         for guest in guests:
             ww.connect("benchbr", f"/run/netns/{guest}")
-        gbps, retr = iperf(guests[0], guests[1], guest_ip(guests[1]), seconds)
+        gbps, retr = iperf(guests[0], guests[1], guest_ip(guests[1]), seconds, port=5298, tries=20)
         return gbps, retr, 1500
     finally:
         lab.close()
@@ -83,10 +71,8 @@ def main() -> int:
              for d in ("vxlan", "host-gw", "ovs-vxlan", "ovs-gre")]
     for name, run in runs:
         gbps, retr, mtu = run()
-        rows.append(f"| {name} | {mtu} | {gbps:.2f} | {retr} |")
-    print(f"iperf3 TCP, 1 stream, {args.seconds} s, guest to guest\n")
-    print("| path | guest MTU | Gbit/s | retransmits |\n|---|---|---|---|")
-    print("\n".join(rows))
+        rows.append((name, mtu, gbps, retr))
+    print_table(args.seconds, rows)
     return 0
 
 

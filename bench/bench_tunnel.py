@@ -12,16 +12,17 @@ Everything is made with unique names and removed at the end.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from bench.throughput import iperf, print_table
 
 from wirework.api import Wirework
 from wirework.kernel.ovs_instance import OvsInstance, start_instance
@@ -56,17 +57,6 @@ class Lab:
         shutil.rmtree(self.state, ignore_errors=True)
 
 
-def iperf(client: str, server: str, addr: str, seconds: int) -> tuple[float, int]:
-    sh("iperf3", "-s", "-1", "-D", "-p", "5299", ns=server)
-    time.sleep(0.2)
-    for _ in range(10):  # the first packets wait for ARP and OVS's route learning
-        if subprocess.run(["ip", "netns", "exec", client, "ping", "-c1", "-W1", addr], capture_output=True).returncode == 0:
-            break
-    out = json.loads(sh("iperf3", "-c", addr, "-p", "5299", "-t", str(seconds), "-J", ns=client))
-    end = out["end"]
-    return end["sum_received"]["bits_per_second"] / 1e9, int(end["sum_sent"].get("retransmits", 0))
-
-
 def tunnel_run(lab: Lab, type_: str, seconds: int) -> tuple[float, int, int]:
     tag = type_[0]
     hosts = [lab.ns(f"{tag}h{i}") for i in (1, 2)]
@@ -81,7 +71,7 @@ def tunnel_run(lab: Lab, type_: str, seconds: int) -> tuple[float, int, int]:
             ww.attach(f"/run/netns/{guests[i]}", "obr0", ip=f"172.18.1.{10 + i}/24", create="ovs")
             ww.tunnel_add("obr0", f"10.98.0.{2 - i}", type_=type_)
     mtu = int(sh("cat", "/sys/class/net/eth1/mtu", ns=guests[0]).strip())
-    gbps, retr = iperf(guests[0], guests[1], "172.18.1.11", seconds)
+    gbps, retr = iperf(guests[0], guests[1], "172.18.1.11", seconds, port=5299, tries=10)
     return gbps, retr, mtu
 
 
@@ -91,7 +81,7 @@ def bridge_run(lab: Lab, seconds: int) -> tuple[float, int, int]:
     with Wirework(host, state_dir=lab.state) as ww:
         for i, guest in enumerate(guests):
             ww.attach(f"/run/netns/{guest}", "br0", ip=f"172.18.2.{10 + i}/24", create="linux")
-    gbps, retr = iperf(guests[0], guests[1], "172.18.2.11", seconds)
+    gbps, retr = iperf(guests[0], guests[1], "172.18.2.11", seconds, port=5299, tries=10)
     return gbps, retr, 1500
 
 
@@ -106,12 +96,10 @@ def main() -> int:
                           ("OVS userspace GRE tunnel", lambda: tunnel_run(lab, "gre", args.seconds)),
                           ("OVS userspace VXLAN tunnel", lambda: tunnel_run(lab, "vxlan", args.seconds))):
             gbps, retr, mtu = run()
-            rows.append(f"| {name} | {mtu} | {gbps:.2f} | {retr} |")
+            rows.append((name, mtu, gbps, retr))
     finally:
         lab.close()
-    print(f"iperf3 TCP, 1 stream, {args.seconds} s, guest to guest\n")
-    print("| path | guest MTU | Gbit/s | retransmits |\n|---|---|---|---|")
-    print("\n".join(rows))
+    print_table(args.seconds, rows)
     return 0
 
 

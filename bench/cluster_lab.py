@@ -125,7 +125,3 @@ class ClusterLab:
 
 def guest_ip(ns: str) -> str:
     return sh("ip", "-o", "-4", "addr", "show", "dev", "eth0", ns=ns).split()[3].split("/")[0]
-
-
-def answers(ns: str, addr: str) -> bool:
-    return subprocess.run(["ip", "netns", "exec", ns, "ping", "-c1", "-W1", addr], capture_output=True).returncode == 0

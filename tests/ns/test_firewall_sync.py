@@ -10,9 +10,10 @@ from tests.conftest import sh
 from tests.ns.test_firewall_traffic import HOST_LAN, NEIGHBOUR, Lab, get, lab, probe
 from wirework.errors import Conflict, NotFound, StepFailed
 from wirework.firewall import render
+from wirework.firewall.links import LinkNetworks
 from wirework.firewall.model import PortMapping
 from wirework.firewall.ports import PublishPort, UnpublishPort
-from wirework.firewall.steps import AddNetworkRules, EnsureFirewallBase, EnsureForwarding, LinkNetworks, RemoveNetworkRules
+from wirework.firewall.steps import AddNetworkRules, EnsureFirewallBase, EnsureForwarding, RemoveNetworkRules
 from wirework.firewall.sync import apply_full_ruleset
 from wirework.kernel.nft import Nft, NftRejected
 from wirework.plan.executor import Executor

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Namespaces, sh
+from wirework.firewall.links import LinkNetworks, UnlinkNetworks
 from wirework.firewall.model import NetworkRules, PortMapping
 from wirework.firewall.ports import PublishPort, UnpublishPort
-from wirework.firewall.steps import AddNetworkRules, EnsureFirewallBase, LinkNetworks, UnlinkNetworks
+from wirework.firewall.steps import AddNetworkRules, EnsureFirewallBase
 from wirework.kernel.host import KernelHost
 from wirework.plan.executor import Executor
 from wirework.plan.steps import Plan, Step

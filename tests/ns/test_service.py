@@ -234,6 +234,19 @@ def test_an_idle_service_exits_by_itself(rundir: str) -> None:
     assert not os.path.exists(svc.sock) and "no request for 1 s: exiting" in svc.log_text()
 
 
+def test_starts_at_the_same_moment_all_end_with_the_one_service(rundir: str) -> None:
+    """A `service start` racing another (or a command's auto-start) finds the lock taken: it
+    answers with the service that won instead of failing."""
+    svc = Service(os.path.join(rundir, "s.sock"))
+    argv = [*CLI, "service", "start", "--socket", svc.sock, "--no-docker-events", "--json"]
+    starts = [subprocess.Popen(argv, env={"PATH": os.environ["PATH"]}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True) for _ in range(3)]
+    outcomes = [(p.wait(120), *p.communicate()) for p in starts]
+    assert [code for code, _, _ in outcomes] == [0, 0, 0], outcomes
+    pid = svc.pid()
+    assert pid and all(str(pid) in out for _, out, _ in outcomes), outcomes
+
+
 def _state(pid: int) -> bytes:
     try:
         return Path(f"/proc/{pid}/stat").read_bytes().split(b") ")[1][:1]

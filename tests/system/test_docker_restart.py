@@ -118,8 +118,7 @@ def test_a_stopped_service_catches_up_and_up_wires_again_without_one(dockerd: Pr
     service.cli("pipework", BRIDGE, "-i", "eth1", c, "10.191.5.5/24")
     service.stop()
     dockerd.cli("restart", "-t", "0", c)
-    # In-process, and starting no service: one started in the background by this command would
-    # hold the socket's lock when service.start() below starts its own (which then exits).
+    # In-process, and starting no service (a command that finds none would start one).
     assert [r["state"] for r in _rows(service, local=True, cidr="10.191.5.5/24")] == ["restarted"]
     service.start()
     wait_until("the resync to wire it again", lambda: "10.191.5.5/24" in dockerd.addresses(c))

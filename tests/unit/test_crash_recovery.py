@@ -13,10 +13,11 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from wirework.attachments.attach import check_attach, plan_attach, probe_attach
-from wirework.drivers.links import LinkDown, LinkUp, MoveLink, SetMaster, SetMtu
+from wirework.drivers.fdb import AddFdb, AddNeighbour, DelFdb, DelNeighbour
+from wirework.drivers.guestlinks import MoveLink
+from wirework.drivers.links import LinkDown, LinkUp, SetMaster, SetMtu
 from wirework.drivers.routes import AddAddress, AddRoute, DelAddress, DelRoute, ReplaceRoute
 from wirework.drivers.switch import EnsureForwardAccept, SetSysctl
-from wirework.drivers.vxlan import AddFdb, AddNeighbour, DelFdb, DelNeighbour
 from wirework.model.addr import parse_cidr
 from wirework.model.guest import Guest
 from wirework.model.host import RouteSpec

@@ -6,16 +6,10 @@ import pytest
 
 from wirework.errors import Conflict, InvalidInput
 from wirework.firewall.check import port_conflicts
+from wirework.firewall.links import LinkNetworks, UnlinkNetworks
 from wirework.firewall.model import NetworkRules, PortMapping, bind, parse_publish
 from wirework.firewall.ports import PublishPort, UnpublishPort
-from wirework.firewall.steps import (
-    AddNetworkRules,
-    EnsureFirewallBase,
-    EnsureForwarding,
-    LinkNetworks,
-    RemoveNetworkRules,
-    UnlinkNetworks,
-)
+from wirework.firewall.steps import AddNetworkRules, EnsureFirewallBase, EnsureForwarding, RemoveNetworkRules
 from wirework.plan.steps import Plan, plan_from_dict
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from wirework.errors import Conflict, NotFound
 from wirework.firewall.fake import FakeNft
+from wirework.firewall.links import LinkNetworks, UnlinkNetworks
 from wirework.firewall.model import NetworkRules, PortMapping
 from wirework.firewall.ports import PublishPort, UnpublishPort
 from wirework.firewall.steps import (
@@ -16,10 +17,8 @@ from wirework.firewall.steps import (
     DeleteFirewallBase,
     EnsureFirewallBase,
     EnsureForwarding,
-    LinkNetworks,
     RemoveBridgeAccept,
     RemoveNetworkRules,
-    UnlinkNetworks,
 )
 from wirework.plan.executor import Executor, run_best_effort
 from wirework.plan.steps import Plan, Step

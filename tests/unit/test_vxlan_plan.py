@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from wirework.drivers.fdb import AddFdb, AddNeighbour, DelFdb, DelNeighbour
 from wirework.drivers.vxlan import (
-    AddFdb,
-    AddNeighbour,
     CreateVxlan,
-    DelFdb,
-    DelNeighbour,
     VxlanPeer,
     peer_l3_steps,
     plan_vxlan,

@@ -11,18 +11,10 @@ import os
 from dataclasses import dataclass
 
 from wirework.attachments.records import Attachment
+from wirework.drivers.bridgeports import BridgeVlan
 from wirework.drivers.dhcp import RunDhcpClient
-from wirework.drivers.links import (
-    BridgeVlan,
-    CreateBridge,
-    CreateMacvlan,
-    CreateVeth,
-    CreateVlan,
-    DeleteLink,
-    LinkUp,
-    MoveLink,
-    SetTxOffload,
-)
+from wirework.drivers.guestlinks import CreateMacvlan, CreateVlan, MoveLink, SetTxOffload
+from wirework.drivers.links import CreateBridge, CreateVeth, DeleteLink, LinkUp
 from wirework.drivers.routes import AddAddress, AddRoute, DelRoute
 from wirework.drivers.switch import EnsureForwardAccept, OvsAddBridge, OvsAddPort, OvsDelBridge, RemoveForwardAccept
 from wirework.errors import Conflict, InvalidInput, NotFound, Unsupported

@@ -16,7 +16,7 @@ from wirework.diagnostics.doctor_fw import firewall_findings, stale_firewall
 from wirework.diagnostics.doctor_guests import guest_findings
 from wirework.diagnostics.fixes import here, wirework
 from wirework.errors import WireworkError
-from wirework.kernel.proc import process_alive
+from wirework.kernel.proc import process_alive, read_text
 from wirework.naming import owner_of
 from wirework.networks import endpoints
 from wirework.networks import network as nets
@@ -84,14 +84,6 @@ def managers(ctx: HostContext, networks: list[Network], root: str) -> list[Findi
     return _network_manager(names, root) + _networkd(names, root)
 
 
-def _read(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
 def _files(root: str, dirs: tuple[str, ...]) -> list[str]:
     out = []
     for d in dirs:
@@ -108,13 +100,13 @@ def _network_manager(names: list[str], root: str) -> list[Finding]:
         return []
     out = []
     for path in _files(root, NM_DIRS):
-        text = _read(path)
+        text = read_text(path)
         for name in names:
             if f"interface-name={name}\n" in text + "\n":
                 out.append(Finding("nm-manages", "error", f"NetworkManager has a connection for {name} ({path})",
                                    "it will reconfigure or tear down an interface wirework owns",
                                    f"remove it: nmcli connection delete filename {path}"))
-    conf = "\n".join(_read(p) for p in _files(root, NM_CONF))
+    conf = "\n".join(read_text(p) for p in _files(root, NM_CONF))
     if "interface-name:ctx" not in conf:
         out.append(Finding("nm-unmanaged-missing", "warning", "NetworkManager does not leave wirework's interfaces alone",
                            "it may take over new bridges and veths (ctx-*, wwv*) and drop their addresses",
@@ -128,7 +120,7 @@ def _networkd(names: list[str], root: str) -> list[Finding]:
     for path in _files(root, NETWORKD_DIRS):
         if not path.endswith(".network"):
             continue
-        text = _read(path)
+        text = read_text(path)
         if "Unmanaged=yes" in text.replace(" ", ""):
             continue
         patterns = [p for line in text.splitlines() if line.strip().startswith("Name=")

@@ -1,4 +1,5 @@
-"""Steps on the ports of a Linux bridge: hairpin mode (each one netlink change with its exact undo)."""
+"""Steps on the ports of a Linux bridge: hairpin mode and VLAN membership (each one netlink change with
+its exact undo)."""
 
 from __future__ import annotations
 
@@ -48,3 +49,30 @@ class SetHairpin(Step):
 
     def commands(self) -> list[str]:
         return [f"ip link set {self.port} type bridge_slave hairpin {'on' if self.on else 'off'}"]
+
+
+@register
+@dataclass(frozen=True)
+class BridgeVlan(Step):
+    """Make `port` an untagged member (PVID) of VLAN `vid` on its VLAN-filtering bridge."""
+
+    kind = "bridge_vlan"
+    port: str
+    vid: int
+    add: bool = True
+
+    def apply(self, host: Host) -> Sequence[Step]:
+        if not self.add and host.net.link(self.port) is None:
+            return ()
+        host.net.bridge_vlan(self.port, self.vid, add=self.add)
+        return [BridgeVlan(self.port, self.vid, not self.add)]
+
+    def prepare(self, host: Host) -> Sequence[Step]:
+        return [BridgeVlan(self.port, self.vid, not self.add)] if host.net.link(self.port) is not None else ()
+
+    def describe(self) -> str:
+        return f"{'add' if self.add else 'remove'} {self.port} {'to' if self.add else 'from'} VLAN {self.vid} (untagged)"
+
+    def commands(self) -> list[str]:
+        verb = "add" if self.add else "del"
+        return [f"bridge vlan {verb} dev {self.port} vid {self.vid} pvid untagged"]

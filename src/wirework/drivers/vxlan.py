@@ -4,9 +4,9 @@ No multicast and no flooding to unknown places: the device is made with learning
 one all-zero-MAC FDB entry per peer (`bridge fdb append 00:00:00:00:00:00 dev vx dst PEER`),
 so broadcast and unknown unicast are replicated head-end to exactly the peers listed. For a
 routed overlay (flannel's layout) `peer_l3_steps` adds the per-peer route + neighbour + FDB
-triple instead. `probe_vxlan` reads what exists; `plan_vxlan` is pure; an existing device is
-verified field by field (create-or-verify), and a converging run adds missing peers and drops
-peers no longer listed.
+triple instead. The entries' steps live in `drivers.fdb`. `probe_vxlan` reads what exists;
+`plan_vxlan` is pure; an existing device is verified field by field (create-or-verify), and a
+converging run adds missing peers and drops peers no longer listed.
 """
 
 from __future__ import annotations
@@ -15,7 +15,13 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from wirework.drivers.links import CreateBridge, LinkUp, SetMaster, SetMtu, ns_ip
+# Re-exported (`as`): cluster.dataplane.vxlan imports the entries' steps from this module.
+from wirework.drivers.fdb import ZERO_MAC as ZERO_MAC
+from wirework.drivers.fdb import AddFdb as AddFdb
+from wirework.drivers.fdb import AddNeighbour as AddNeighbour
+from wirework.drivers.fdb import DelFdb as DelFdb
+from wirework.drivers.fdb import DelNeighbour as DelNeighbour
+from wirework.drivers.links import CreateBridge, CreatesTaggedLink, DeleteLink, LinkUp, SetMaster, SetMtu, tag_or_remove
 from wirework.errors import Conflict, InvalidInput, NotFound
 from wirework.model.addr import parse_ifname
 from wirework.model.host import FdbEntry, Host, LinkInfo, RouteSpec, VxlanInfo
@@ -23,7 +29,6 @@ from wirework.naming import owner_of, tag
 from wirework.plan.steps import Step, register
 
 VXLAN_PORT = 4789
-ZERO_MAC = "00:00:00:00:00:00"
 MAX_VNI = 2**24 - 1
 #: Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14); IPv6 underlay: 20 more.
 OVERHEAD_V4 = 50
@@ -175,7 +180,7 @@ def peer_l3_steps(dev: str, peer: VxlanPeer) -> list[Step]:
 # -- steps ----------------------------------------------------------------------------------
 @register
 @dataclass(frozen=True)
-class CreateVxlan(Step):
+class CreateVxlan(CreatesTaggedLink):
     kind = "create_vxlan"
     name: str
     vni: int
@@ -189,18 +194,11 @@ class CreateVxlan(Step):
     def apply(self, host: Host) -> Sequence[Step]:
         host.net.create_vxlan(self.name, vni=self.vni, local=self.local, port=self.port, learning=False,
                               underlay=self.underlay, mtu=self.mtu, mac=self.mac)
-        try:
-            host.net.set_alias(self.name, tag(self.owner))
-        except Exception:
-            host.net.delete_link(self.name)
-            raise
-        return [_delete(self.name, self.owner)]
+        tag_or_remove(host, self.name, None, self.owner)
+        return [self.removal()]
 
-    def crash_undo(self) -> Sequence[Step]:
-        return [_delete(self.name, self.owner)]
-
-    def changes_existing(self) -> bool:
-        return False
+    def removal(self) -> Step:
+        return DeleteLink(self.name, None, self.owner)  # tag-checked, tolerates absence; FDB entries go with it
 
     def describe(self) -> str:
         return (f"create VXLAN device {self.name} (VNI {self.vni}, local {self.local}, UDP {self.port}, "
@@ -212,137 +210,3 @@ class CreateVxlan(Step):
         dev = f" dev {self.underlay}" if self.underlay else ""
         return [f"ip link add {self.name}{mtu} type vxlan id {self.vni} local {self.local} dstport {self.port}"
                 f" nolearning{dev}", f"ip link set {self.name} alias {tag(self.owner)}"]
-
-
-def _delete(name: str, owner: str) -> Step:
-    from wirework.drivers.links import DeleteLink
-
-    return DeleteLink(name, None, owner)  # tag-checked, tolerates absence; FDB entries go with it
-
-
-@register
-@dataclass(frozen=True)
-class AddFdb(Step):
-    """A static FDB entry on a VXLAN device: frames for `mac` (all-zero: flood) go to `dst`."""
-
-    kind = "add_fdb"
-    dev: str
-    dst: str
-    mac: str = ZERO_MAC
-    fresh: bool = False  # on a device this plan created: the entry goes with the device
-    probed: bool = False  # the planner saw it absent: add it without looking again
-
-    def apply(self, host: Host) -> Sequence[Step]:
-        added = host.net.fdb_append(self.dev, self.mac, self.dst, check=not (self.fresh or self.probed))
-        return [DelFdb(self.dev, self.dst, self.mac)] if added and not self.fresh else ()
-
-    def changes_existing(self) -> bool:
-        return not self.fresh
-
-    def prepare(self, host: Host) -> Sequence[Step]:
-        if self.fresh:
-            return ()
-        if self.probed:  # the planner saw it absent just before: no dump
-            return [DelFdb(self.dev, self.dst, self.mac)]
-        return () if _has_fdb(host, self.dev, self.mac, self.dst) else [DelFdb(self.dev, self.dst, self.mac)]
-
-    def describe(self) -> str:
-        what = "flood (broadcast, unknown unicast)" if self.mac == ZERO_MAC else f"frames for {self.mac}"
-        return f"send {what} on {self.dev} to peer {self.dst}"
-
-    def commands(self) -> list[str]:
-        return [f"bridge fdb append {self.mac} dev {self.dev} dst {self.dst}"]
-
-
-@register
-@dataclass(frozen=True)
-class DelFdb(Step):
-    kind = "del_fdb"
-    dev: str
-    dst: str
-    mac: str = ZERO_MAC
-
-    def apply(self, host: Host) -> Sequence[Step]:
-        return [AddFdb(self.dev, self.dst, self.mac)] if host.net.fdb_del(self.dev, self.mac, self.dst) else ()
-
-    def prepare(self, host: Host) -> Sequence[Step]:
-        return [AddFdb(self.dev, self.dst, self.mac)] if _has_fdb(host, self.dev, self.mac, self.dst) else ()
-
-
-    def describe(self) -> str:
-        return f"remove FDB entry {self.mac} -> {self.dst} from {self.dev}"
-
-    def commands(self) -> list[str]:
-        return [f"bridge fdb del {self.mac} dev {self.dev} dst {self.dst}"]
-
-
-def _has_fdb(host: Host, dev: str, mac: str, dst: str) -> bool:
-    if host.net.link(dev) is None:
-        return False
-    return FdbEntry(mac.lower(), dst) in {FdbEntry(e.mac.lower(), e.dst) for e in host.net.fdb(dev)}
-
-
-def _neighbour(host: Host, dev: str, ip: str) -> str | None:
-    """The MAC a neighbour entry gives `ip` on `dev` now ("" without one; None: no entry)."""
-    if host.net.link(dev) is None:
-        return None
-    return next((n.mac for n in host.net.neighbours(dev) if n.ip == ip), None)
-
-
-@register
-@dataclass(frozen=True)
-class AddNeighbour(Step):
-    kind = "add_neighbour"
-    dev: str
-    ip: str
-    mac: str
-    fresh: bool = False  # on a device this plan created: the entry goes with the device
-    probed: bool = False  # the planner read the table: `old_mac` is what it held ("": nothing)
-    old_mac: str = ""
-
-    def apply(self, host: Host) -> Sequence[Step]:
-        if self.fresh:
-            host.net.neigh_add(self.dev, self.ip, self.mac, check=False)
-            return ()
-        undo = self.prepare(host)  # an entry it replaces comes back with its own MAC
-        return undo if host.net.neigh_add(self.dev, self.ip, self.mac, check=not self.probed) else ()
-
-    def changes_existing(self) -> bool:
-        return not self.fresh
-
-    def prepare(self, host: Host) -> Sequence[Step]:
-        # Probed: the planner read the table just before (`old_mac`, "" for no entry): no dump.
-        old = (self.old_mac or None) if self.probed else _neighbour(host, self.dev, self.ip)
-        if old is None:
-            return [DelNeighbour(self.dev, self.ip)]
-        return [AddNeighbour(self.dev, self.ip, old)] if old and old.lower() != self.mac.lower() else ()
-
-    def describe(self) -> str:
-        return f"add permanent neighbour {self.ip} at {self.mac} on {self.dev}"
-
-    def commands(self) -> list[str]:
-        return [f"{ns_ip(None)} neigh replace {self.ip} lladdr {self.mac} dev {self.dev} nud permanent"]
-
-
-@register
-@dataclass(frozen=True)
-class DelNeighbour(Step):
-    kind = "del_neighbour"
-    dev: str
-    ip: str
-
-    def apply(self, host: Host) -> Sequence[Step]:
-        old = next((n for n in host.net.neighbours(self.dev) if n.ip == self.ip), None)
-        if old is None or not host.net.neigh_del(self.dev, self.ip):
-            return ()
-        return [AddNeighbour(self.dev, self.ip, old.mac)] if old.mac else ()
-
-    def prepare(self, host: Host) -> Sequence[Step]:
-        old = _neighbour(host, self.dev, self.ip)
-        return [AddNeighbour(self.dev, self.ip, old)] if old else ()
-
-    def describe(self) -> str:
-        return f"remove neighbour {self.ip} from {self.dev}"
-
-    def commands(self) -> list[str]:
-        return [f"{ns_ip(None)} neigh del {self.ip} dev {self.dev}"]

@@ -1,8 +1,8 @@
 """The firewall layer: NAT, isolation and published ports in nftables (issue 3, items 6-8).
 
 `model` (what to enforce, `-p` parsing) -> `render` (pure JSON, golden-tested; `text` is the
-same as `nft` command lines for dry runs) -> `steps` and `ports` (one atomic libnftables batch each, exact
-undo), plus `check` (port conflicts), `sync` (rebuild everything for `wirework up`) and `state`
+same as `nft` command lines for dry runs) -> `steps`, `links` and `ports` (one atomic libnftables batch
+each, exact undo), plus `check` (port conflicts), `sync` (rebuild everything for `wirework up`) and `state`
 (small read-only queries); `fake.FakeNft` stands in for `host.nft` in unit tests. The
 adapter is `kernel.nft.Nft` (`host.nft`).
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from wirework.errors import Conflict
 from wirework.firewall import render as r
 from wirework.firewall import text
+from wirework.firewall.links import create_or_confirm
 from wirework.firewall.model import PortMapping
 from wirework.model.host import Host
 from wirework.naming import tag
@@ -30,13 +31,7 @@ class PublishPort(Step):
     def apply(self, host: Host) -> Sequence[Step]:
         m = self.mapping
         try:
-            host.nft.run(r.render_port(m, "create"))
-            return [UnpublishPort(m)]
-        except Conflict:
-            pass
-        try:
-            host.nft.run(r.render_port(m, "add"))  # succeeds only when the same mapping is there
-            return ()
+            return [UnpublishPort(m)] if create_or_confirm(host, lambda how: r.render_port(m, how)) else ()
         except Conflict:
             held = host.nft.get_element("inet", "wirework", r.port_maps(m)[0], r.port_key_text(m))
             holder = f" (to {held[0]})" if held else ""

@@ -1,4 +1,5 @@
-"""Firewall steps: the `inet wirework` table, networks and links between them (ports: `firewall.ports`).
+"""Firewall steps: the `inet wirework` table and networks (links between networks: `firewall.links`;
+ports: `firewall.ports`).
 
 Every step applies one atomic nft batch (through `host.nft`, libnftables JSON) and returns
 its exact undo: nothing when it found its change already made. Creating the tables, a
@@ -20,8 +21,9 @@ from wirework.drivers.switch import SetSysctl
 from wirework.errors import Conflict, NotFound
 from wirework.firewall import render as r
 from wirework.firewall import text
+from wirework.firewall.links import LinkNetworks
 from wirework.firewall.model import NetworkRules
-from wirework.firewall.state import bridges_by_network, is_empty, link_pairs, missing_base, network_of, registry
+from wirework.firewall.state import is_empty, link_pairs, missing_base, network_of, registry
 from wirework.model.host import Host
 from wirework.naming import conf_sysctl, tag
 from wirework.plan.executor import run_best_effort
@@ -203,84 +205,6 @@ class RemoveBridgeAccept(Step):
     def commands(self) -> list[str]:
         c = f"-m comment --comment {tag(self.owner)} -j ACCEPT"
         return [f"iptables -D DOCKER-USER -i {self.bridge} {c}", f"iptables -D DOCKER-USER -o {self.bridge} {c}"]
-
-
-@register
-@dataclass(frozen=True)
-class LinkNetworks(Step):
-    """Allow traffic between two networks (isolated from each other otherwise)."""
-
-    kind = "fw_link_networks"
-    a: str
-    b: str
-    #: the networks' bridges as planned (for the printed commands; apply looks them up)
-    bridge_a: str = ""
-    bridge_b: str = ""
-
-    def _bridges(self, host: Host) -> tuple[str, str]:
-        known = bridges_by_network(host)
-        for name in (self.a, self.b):
-            if name not in known:
-                raise NotFound(what="network with firewall rules", name=name, fix="create the network first")
-        return known[self.a], known[self.b]
-
-    def apply(self, host: Host) -> Sequence[Step]:
-        ba, bb = self._bridges(host)
-        owner = r.link_owner(self.a, self.b)
-        try:
-            host.nft.run(r.render_link(ba, bb, owner, "create"))
-        except Conflict:
-            host.nft.run(r.render_link(ba, bb, owner, "add"))
-            return ()
-        return [UnlinkNetworks(self.a, self.b, self.bridge_a, self.bridge_b)]
-
-    def prepare(self, host: Host) -> Sequence[Step]:
-        return () if _linked(host, self.a, self.b) else [UnlinkNetworks(self.a, self.b, self.bridge_a, self.bridge_b)]
-
-    def describe(self) -> str:
-        return f"allow traffic between networks {self.a} and {self.b}"
-
-    def commands(self) -> list[str]:
-        return text.link(self.bridge_a or f"<bridge of {self.a}>", self.bridge_b or f"<bridge of {self.b}>",
-                         r.link_owner(self.a, self.b))
-
-
-@register
-@dataclass(frozen=True)
-class UnlinkNetworks(Step):
-    kind = "fw_unlink_networks"
-    a: str
-    b: str
-    bridge_a: str = ""
-    bridge_b: str = ""
-
-    def apply(self, host: Host) -> Sequence[Step]:
-        known = bridges_by_network(host)
-        if self.a not in known or self.b not in known:
-            return ()
-        try:
-            host.nft.run(r.render_unlink(known[self.a], known[self.b]))
-        except NotFound:
-            return ()
-        return [LinkNetworks(self.a, self.b, self.bridge_a, self.bridge_b)]
-
-    def prepare(self, host: Host) -> Sequence[Step]:
-        return [LinkNetworks(self.a, self.b, self.bridge_a, self.bridge_b)] if _linked(host, self.a, self.b) else ()
-
-
-    def describe(self) -> str:
-        return f"isolate networks {self.a} and {self.b} from each other again"
-
-    def commands(self) -> list[str]:
-        return text.unlink(self.bridge_a or f"<bridge of {self.a}>", self.bridge_b or f"<bridge of {self.b}>")
-
-
-def _linked(host: Host, a: str, b: str) -> bool:
-    known = bridges_by_network(host)
-    if a not in known or b not in known:
-        return False
-    pair = {known[a], known[b]}
-    return any({x, y} == pair for x, y in link_pairs(host))
 
 
 @register

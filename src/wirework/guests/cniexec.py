@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-_DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+from wirework.kernel.proc import SYSTEM_PATH
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def find_plugin(name: str, cni_path: str) -> str | None:
 
 def exec_plugin(program: str, env: Mapping[str, str], stdin: str, *, timeout: float = 60.0) -> PluginRun:
     """Run a plugin program (an absolute path from `find_plugin`) with this env and stdin."""
-    full_env = {"PATH": _DEFAULT_PATH, **env}
+    full_env = {"PATH": SYSTEM_PATH, **env}
     done = subprocess.run([program], input=stdin, capture_output=True, text=True, env=full_env,
                           timeout=timeout, check=False)
     if done.stderr:

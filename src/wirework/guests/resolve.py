@@ -17,6 +17,7 @@ from typing import Any
 from wirework.errors import GuestNotFound, GuestNotRunning, InvalidInput
 from wirework.guests.docker import DockerClient
 from wirework.kernel.netns import NETNS_RUN_DIR, netns_id
+from wirework.kernel.proc import process_start
 from wirework.model.guest import Guest, cni_key
 
 _KINDS = ("docker", "pid", "netns", "path", "cni")
@@ -96,7 +97,7 @@ def _nsid(path: str, ref: str) -> str:
 
 def _from_pid(pid: int, ref: str) -> Guest:
     path = f"/proc/{pid}/ns/net"
-    start = _start_time(pid)
+    start = process_start(pid) or "0"  # the key of a pid that is gone matches no live process
     return Guest("pid", ref, f"pid {pid}", f"pid:{pid}:{start}", path, _nsid(path, ref), pid=pid, mode="netns")
 
 
@@ -122,10 +123,3 @@ def guest_from_inspect(info: dict[str, Any], ref: str) -> Guest:
     path = f"/proc/{pid}/ns/net"
     return Guest("docker", ref, cname, f"docker:{info['Id']}", path, _nsid(path, ref), pid=pid, mode=mode)
 
-
-def _start_time(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except OSError:
-        return "0"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -17,8 +16,7 @@ import time
 
 from wirework.errors import NotFound, Unsupported
 from wirework.kernel.netns import NETNS_RUN_DIR, create_named, inside, remove_named
-
-_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+from wirework.kernel.proc import process_start, read_pidfile, which, write_pidfile
 
 
 class Namespaces:
@@ -45,20 +43,11 @@ class Namespaces:
             return []
 
 
-def _start_time(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return ""
-    return "" if fields[0] in ("Z", "X") else fields[19]
-
-
 def resolve_program(argv: list[str]) -> list[str]:
     """argv with its program found on PATH, or run as a busybox applet (httpd, nc, ...)."""
-    if shutil.which(argv[0], path=_PATH):
+    if which(argv[0]):
         return argv
-    busybox = shutil.which("busybox", path=_PATH)
+    busybox = which("busybox")
     if busybox:
         applets = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=False).stdout.split()
         if argv[0] in applets:
@@ -74,39 +63,30 @@ class Daemons:
             proc = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                     start_new_session=True, close_fds=True)
         time.sleep(0.03)
-        start = _start_time(proc.pid)
+        start = process_start(proc.pid, running_only=True)
         if proc.poll() is not None or not start:
             raise Unsupported(feature=f"guest program {argv[0]!r}", why=f"it exited at once; see {log}")
-        with open(pidfile, "w", encoding="ascii") as f:
-            f.write(f"{proc.pid} {start}\n")
+        write_pidfile(pidfile, proc.pid, start)
         return proc.pid
 
-    def _read(self, pidfile: str) -> tuple[int, str] | None:
-        try:
-            with open(pidfile, encoding="ascii") as f:
-                pid, start = f.read().split()
-            return int(pid), start
-        except (OSError, ValueError):
-            return None
-
     def alive(self, pidfile: str) -> bool:
-        rec = self._read(pidfile)
-        return rec is not None and _start_time(rec[0]) == rec[1]
+        rec = read_pidfile(pidfile)
+        return rec is not None and process_start(rec[0], running_only=True) == rec[1]
 
     def stop(self, pidfile: str, timeout: float = 2.0) -> bool:
         """Signal only the process this pidfile names (same start time); False if it was gone."""
-        rec = self._read(pidfile)
+        rec = read_pidfile(pidfile)
         stopped = False
-        if rec is not None and _start_time(rec[0]) == rec[1]:
+        if rec is not None and process_start(rec[0], running_only=True) == rec[1]:
             pid, start = rec
             for sig in (signal.SIGTERM, signal.SIGKILL):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, sig)
                 deadline = time.monotonic() + timeout
-                while time.monotonic() < deadline and _start_time(pid) == start:
+                while time.monotonic() < deadline and process_start(pid, running_only=True) == start:
                     _reap(pid)
                     time.sleep(0.01)
-                if _start_time(pid) != start:
+                if process_start(pid, running_only=True) != start:
                     break
             stopped = True
             _reap(pid)
@@ -143,7 +123,7 @@ def tcp_connect(ns_path: str, ip: str, port: int, timeout: float = 2.0) -> bool:
 
 
 def ping(ns_path: str, ip: str, *, size: int | None = None, dont_fragment: bool = False, timeout: float = 2.0) -> bool:
-    program = shutil.which("ping", path=_PATH)
+    program = which("ping")
     if program is None:
         raise NotFound(what="program", name="ping", fix="install it (apt-get install iputils-ping)")
     argv = ["nsenter", f"--net={ns_path}", "--", program, "-n", "-c", "1", "-W", str(int(timeout))]
@@ -179,7 +159,7 @@ def run_captured(ns_path: str, argv: list[str], env: dict[str, str] | None = Non
 
 
 def render_graphviz(dot_text: str, fmt: str) -> bytes:
-    if shutil.which("dot", path=_PATH) is None:
+    if which("dot") is None:
         raise NotFound(what="program", name="dot", fix="install it (apt-get install graphviz)")
     done = subprocess.run(["dot", f"-T{fmt}"], input=dot_text.encode(), capture_output=True, check=False, timeout=60)
     if done.returncode != 0:

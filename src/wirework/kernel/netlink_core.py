@@ -1,4 +1,5 @@
-"""Netlink adapter, core part: sockets per namespace, links, and link changes.
+"""Netlink adapter, core part: sockets per namespace, links, and link changes (bridge ports and
+offloads: `netlink.PortOps`).
 
 The host's socket is opened once inside the host's netns; guest sockets are opened inside
 the guest's netns (setns in this thread, create, switch back) and kept in a small cache keyed
@@ -19,16 +20,12 @@ from collections import OrderedDict
 from typing import Any
 
 from wirework.errors import Conflict, NotFound, Unsupported
-from wirework.kernel import sockets
 from wirework.kernel.netlink_lib import IPRoute, NetlinkError
 from wirework.kernel.netns import inside, netns_id, netns_path, open_netns
-from wirework.model.host import (
-    LinkInfo,
-)
+from wirework.model.host import LinkInfo
 from wirework.naming import owner_of
 
 _GUEST_SOCKETS = 16
-_NUD_PERMANENT = 0x80
 #: How long a name -> index answer is trusted. Indices are never reused soon within a netns,
 #: so a stale entry fails with ENODEV (and is looked up again) rather than hitting another link.
 _INDEX_TTL = 2.0
@@ -84,17 +81,17 @@ class LinkCore:
 
     # -- links -------------------------------------------------------------------------
     def link(self, name: str, ns: str | None = None) -> LinkInfo | None:
-        try:
-            msg = self.sock(ns).link("get", ifname=name)[0]
-        except NetlinkError as exc:
-            if exc.code == errno.ENODEV:
-                return None
-            raise
-        return _link_info(msg)
+        msg = self._link_msg(ns, ifname=name)
+        return None if msg is None else _link_info(msg)
 
     def link_by_index(self, index: int, ns: str | None = None) -> LinkInfo | None:
+        msg = self._link_msg(ns, index=index)
+        return None if msg is None else _link_info(msg)
+
+    def _link_msg(self, ns: str | None, **which: Any) -> Any:
+        """The kernel's answer for one link (`ifname=` or `index=`); None when there is none."""
         try:
-            return _link_info(self.sock(ns).link("get", index=index)[0])
+            return self.sock(ns).link("get", **which)[0]
         except NetlinkError as exc:
             if exc.code == errno.ENODEV:
                 return None
@@ -279,24 +276,6 @@ class LinkCore:
     def set_mtu(self, name: str, mtu: int, ns: str | None = None) -> None:
         self._set(name, ns, mtu=mtu)
 
-    def bridge_vlan(self, port: str, vid: int, *, add: bool) -> None:
-        self.sock().vlan_filter(
-            "add" if add else "del", index=self._index(port), vlan_info={"vid": vid, "flags": ["pvid", "untagged"]}
-        )
-
-    def hairpin(self, port: str) -> bool | None:
-        """Whether bridge port `port` may send a frame back out of the port it came in by (None:
-        `port` is no bridge port)."""
-        msg = self.sock().link("get", index=self._index(port))[0]
-        mode = msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_SLAVE_DATA", "IFLA_BRPORT_MODE")
-        return None if mode is None else bool(mode)
-
-    def set_hairpin(self, port: str, on: bool) -> None:
-        self.sock().brport("set", index=self._index(port), mode=int(on))  # IFLA_BRPORT_MODE
-
-    def set_tx_offload(self, name: str, ns: str | None, on: bool) -> None:
-        with inside(ns):
-            sockets.set_tx_checksum(name, on)
 
 def _link_info(msg: Any) -> LinkInfo:
     kind = msg.get(("linkinfo", "kind")) or ""

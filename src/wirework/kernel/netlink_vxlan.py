@@ -29,13 +29,8 @@ class VxlanOps(LinkCore):
         self._create(name, kind="vxlan", **extra)
 
     def vxlan(self, name: str) -> VxlanInfo | None:
-        try:
-            msg = self.sock().link("get", ifname=name)[0]
-        except NetlinkError as exc:
-            if exc.code == errno.ENODEV:
-                return None
-            raise
-        if msg.get(("linkinfo", "kind")) != "vxlan":
+        msg = self._link_msg(None, ifname=name)
+        if msg is None or msg.get(("linkinfo", "kind")) != "vxlan":
             return None
 
         def data(key: str) -> Any:

@@ -15,6 +15,14 @@ import threading
 
 from wirework.errors import NotFound, WireworkError
 
+#: Where programs are looked for, whatever PATH this process was started with (sudo, systemd).
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def which(program: str) -> str | None:
+    """The program's path on `SYSTEM_PATH`, or None."""
+    return shutil.which(program, path=SYSTEM_PATH)
+
 
 class ProgramFailed(WireworkError):
     template = "{program} failed: {detail}"
@@ -25,7 +33,7 @@ class Processes:
         self.netns_path = netns_path
 
     def which(self, program: str) -> str | None:
-        return shutil.which(program, path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        return which(program)
 
     def run_in(self, ns: str | None, argv: list[str], *, timeout: float = 30.0, input_text: str | None = None) -> str:
         """Run argv inside `ns` (None: this host's netns) and return its stdout."""
@@ -77,11 +85,41 @@ def _package(program: str) -> str:
     }.get(program, program)
 
 
-def process_start(pid: int) -> str:
-    """The start time of `pid` from /proc ("" when there is no such process)."""
+def process_start(pid: int, *, running_only: bool = False) -> str:
+    """The start time of `pid` from /proc ("" when there is no such process). With
+    `running_only`, "" too once it has ended and waits to be reaped (a zombie): whoever stops
+    a daemon by its pidfile must see it gone then."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
+            # The name (field 2) may hold spaces and parentheses: split after its last ")".
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return ""
+    return "" if running_only and fields[0] in ("Z", "X") else fields[19]
+
+
+def write_pidfile(path: str, pid: int, start: str) -> None:
+    """Write "PID START" to path: with the start time a reused PID is never taken for this process."""
+    with open(path, "w", encoding="ascii") as f:
+        f.write(f"{pid} {start}\n")
+
+
+def read_pidfile(path: str) -> tuple[int, str] | None:
+    """(PID, start) from a pidfile `write_pidfile` wrote; None when absent or unreadable."""
+    try:
+        with open(path, encoding="ascii") as f:
+            pid, start = f.read().split()
+        return int(pid), start
+    except (OSError, ValueError):
+        return None
+
+
+def read_text(path: str) -> str:
+    """A file's text ("" when it cannot be read): a program's log, a configuration that may be
+    absent. Undecodable bytes are replaced: such files are shown, never parsed strictly."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
     except OSError:
         return ""
 

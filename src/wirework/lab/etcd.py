@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 from wirework.lab.model import EtcdDef, Topology
+from wirework.lab.resolve import LabNames
 from wirework.model.host import Host
 from wirework.plan.steps import Step, register
 
@@ -39,6 +40,21 @@ class EtcdOps(Protocol):
     def etcd_running_layout(self, root: str) -> str: ...
     def etcd_start(self, layout: str) -> None: ...
     def etcd_stop(self, root: str) -> None: ...
+
+
+def probe_layout(runtime: EtcdOps, names: LabNames, topo: Topology) -> tuple[str, bool]:
+    """The lab's etcd layout and whether it runs: the running members' (a converging run keeps
+    them), else a new one."""
+    if topo.etcd is None:
+        return "", False
+    running = runtime.etcd_running_layout(root(topo.name))
+    if running:
+        return running, True
+    host = topo.etcd.host
+    netns = names.ns(host) if host else None
+    ports = NS_PORTS[: 2 * topo.etcd.members] if host else None
+    address = listen_address(topo) or "127.0.0.1"
+    return runtime.etcd_layout(tag(topo.name), topo.etcd.members, address, netns, ports), False
 
 
 def tag(lab: str) -> str:

@@ -198,22 +198,8 @@ class LabManager:
                               for a in runtime.net.addresses(names.ns_path(h)))
         routed = frozenset(h for h in topo.hosts if names.ns(h) in spaces
                            if any(r.dst == "default" for r in runtime.net.routes(names.ns_path(h))))
-        layout, etcd_up = self._probe_etcd(runtime, names, topo)
+        layout, etcd_up = lab_etcd.probe_layout(runtime, names, topo)
         return LabFacts(spaces, links, frozenset(running), addresses, routed, layout, etcd_up)
-
-    @staticmethod
-    def _probe_etcd(runtime: LabRuntime, names: LabNames, topo: Topology) -> tuple[str, bool]:
-        """The lab's etcd layout: the running members' (a converging run keeps them), else a new one."""
-        if topo.etcd is None:
-            return "", False
-        running = runtime.etcd_running_layout(lab_etcd.root(topo.name))
-        if running:
-            return running, True
-        host = topo.etcd.host
-        netns = names.ns(host) if host else None
-        ports = lab_etcd.NS_PORTS[: 2 * topo.etcd.members] if host else None
-        address = lab_etcd.listen_address(topo) or "127.0.0.1"
-        return runtime.etcd_layout(lab_etcd.tag(topo.name), topo.etcd.members, address, netns, ports), False
 
     # -- down ------------------------------------------------------------------------------
     def down(self, ref: str) -> list[str]:

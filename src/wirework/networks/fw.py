@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 
 from wirework.firewall import ports
 from wirework.firewall import steps as fws
+from wirework.firewall.links import LinkNetworks, UnlinkNetworks
 from wirework.firewall.model import NetworkRules, PortMapping
 from wirework.networks.network import Network
 from wirework.plan.steps import Step
@@ -31,11 +32,11 @@ def remove_network_steps(net: Network) -> list[Step]:
 
 
 def link_steps(a: Network, b: Network) -> list[Step]:
-    return [fws.EnsureFirewallBase(), fws.LinkNetworks(a.name, b.name, a.bridge, b.bridge)]
+    return [fws.EnsureFirewallBase(), LinkNetworks(a.name, b.name, a.bridge, b.bridge)]
 
 
 def unlink_steps(net: Network, linked: Iterable[Network]) -> list[Step]:
-    return [fws.UnlinkNetworks(net.name, other.name, net.bridge, other.bridge) for other in linked]
+    return [UnlinkNetworks(net.name, other.name, net.bridge, other.bridge) for other in linked]
 
 
 def publish_steps(mappings: Sequence[PortMapping]) -> list[Step]:

@@ -99,6 +99,7 @@ class Step:
 #: below the layers that define steps).
 STEP_MODULES = (
     "wirework.drivers.links",
+    "wirework.drivers.guestlinks",
     "wirework.drivers.bridgeports",
     "wirework.drivers.routes",
     "wirework.drivers.namespaces",
@@ -106,7 +107,9 @@ STEP_MODULES = (
     "wirework.drivers.dhcp",
     "wirework.drivers.tunnel",
     "wirework.drivers.vxlan",
+    "wirework.drivers.fdb",
     "wirework.firewall.steps",
+    "wirework.firewall.links",
     "wirework.firewall.ports",
     "wirework.networks.up",
     "wirework.lab.steps",

@@ -63,9 +63,12 @@ def start(path: str, *, watch_docker: bool = True, idle_exit: int = 0, group: st
                                 env={**os.environ, **env} if env else None)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if running_pid(path) == proc.pid and os.path.exists(path):
-            return proc.pid
-        if proc.poll() is not None:
+        running = running_pid(path)
+        # Ours, or one that a command started at the same moment (ours then found the lock
+        # taken and left): either way a service answers on `path`.
+        if running and (running == proc.pid or proc.poll() is not None) and os.path.exists(path):
+            return running
+        if proc.poll() is not None and not _lock_held(path):
             break
         time.sleep(0.02)
     raise RuntimeError(f"the wirework service did not start; see {path}.log")
@@ -202,6 +205,15 @@ def _take_lock(path: str) -> int | None:
         os.close(fd)
         return None
     return fd
+
+
+def _lock_held(path: str) -> bool:
+    """Whether a service (maybe still loading) holds `path`'s lock."""
+    fd = _take_lock(path)
+    if fd is None:
+        return True
+    os.close(fd)
+    return False
 
 
 def _note_failure(path: str, reason: str) -> None:

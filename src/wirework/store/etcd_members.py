@@ -25,7 +25,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from wirework.errors import InvalidInput, Unsupported
-from wirework.store.etcd_process import free_ports, http_get, read_pidfile, spawn, start_time, stop_pid
+from wirework.kernel.proc import process_start, read_pidfile
+from wirework.store.etcd_process import free_ports, http_get, spawn, stop_pid
 
 RUN_ROOT = "/dev/shm/wirework-etcd"  # tmpfs: the data dirs never touch the disk
 _FAST = ("--heartbeat-interval", "10", "--election-timeout", "100")
@@ -119,7 +120,7 @@ class EtcdCluster:
     def pid(self, index_or_name: int | str) -> int | None:
         member = self.member(index_or_name)
         rec = read_pidfile(self.pidfile(member))
-        return rec[0] if rec is not None and start_time(rec[0]) == rec[1] else None
+        return rec[0] if rec is not None and process_start(rec[0], running_only=True) == rec[1] else None
 
     def alive(self, index_or_name: int | str) -> bool:
         return self.pid(index_or_name) is not None
@@ -236,7 +237,7 @@ def plan_cluster(tag: str, *, members: int = 1, host: str = "127.0.0.1", netns: 
     if len(chosen) != needed:
         raise InvalidInput(what="etcd ports", value=list(chosen), why=f"{members} members need {needed} ports")
     layout = tuple(Member(f"ww-{tag}-{i}", host, chosen[2 * i], chosen[2 * i + 1]) for i in range(members))
-    owner_start = start_time(owner_pid) if owner_pid else ""
+    owner_start = process_start(owner_pid, running_only=True) if owner_pid else ""
     return EtcdCluster(tag, os.path.join(run_root, tag), layout, netns, tls, owner_pid, owner_start,
                        tuple(extra_args))
 
@@ -263,7 +264,7 @@ def stop_orphans(run_root: str = RUN_ROOT) -> list[str]:
             cluster = load_cluster(os.path.join(run_root, tag))
             if cluster is None or cluster.owner_pid is None:
                 continue  # owned by a lab (stopped by its `down`), or not a cluster
-            if start_time(cluster.owner_pid) != cluster.owner_start:
+            if process_start(cluster.owner_pid, running_only=True) != cluster.owner_start:
                 cluster.stop()
                 stopped.append(tag)
     return stopped

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import ssl
@@ -17,14 +16,14 @@ from collections.abc import Sequence
 
 from wirework.errors import NotFound
 from wirework.kernel.netns import inside, netns_path
+from wirework.kernel.proc import process_start, which, write_pidfile
 
-_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # reaped when they stop: a killed member leaves no zombie
 
 
 def spawn(argv: list[str], log: str, pidfile: str, netns: str | None, *, package: str) -> int:
     """Start argv[0] (found on PATH) in its own session, output to log; write "PID START" to pidfile."""
-    program = shutil.which(argv[0], path=_PATH)
+    program = which(argv[0])
     if program is None:
         raise NotFound(what="program", name=argv[0], fix=f"install it: apt-get install {package}")
     full = [program, *argv[1:]]
@@ -34,8 +33,7 @@ def spawn(argv: list[str], log: str, pidfile: str, netns: str | None, *, package
         proc = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True, close_fds=True)
     _CHILDREN[proc.pid] = proc
-    with open(pidfile, "w", encoding="ascii") as f:
-        f.write(f"{proc.pid} {start_time(proc.pid)}\n")
+    write_pidfile(pidfile, proc.pid, process_start(proc.pid, running_only=True))
     return proc.pid
 
 
@@ -73,24 +71,6 @@ def http_get(host: str, port: int, path: str, netns: str | None, tls: tuple[str,
         return b"".join(chunks)
 
 
-def start_time(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return ""
-    return "" if fields[0] in ("Z", "X") else fields[19]
-
-
-def read_pidfile(path: str) -> tuple[int, str] | None:
-    try:
-        with open(path, encoding="ascii") as f:
-            pid, start = f.read().split()
-        return int(pid), start
-    except (OSError, ValueError):
-        return None
-
-
 def stop_pid(pid: int, start: str, signals: Sequence[signal.Signals], timeout: float = 3.0) -> None:
     """Signal pid while it is still the process started at `start`; wait until it is all gone."""
     for sig in signals:
@@ -108,7 +88,7 @@ def stop_pid(pid: int, start: str, signals: Sequence[signal.Signals], timeout: f
 def running(pid: int, start: str) -> bool:
     """The process still exists as started, threads included: a killed etcd's leader thread turns
     zombie while its other threads still hold the sockets open."""
-    if start_time(pid) == start:
+    if process_start(pid, running_only=True) == start:
         return True
     try:
         return bool(start) and len(os.listdir(f"/proc/{pid}/task")) > 1

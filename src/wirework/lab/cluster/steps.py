@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wirework.errors import Conflict, InvalidInput
+from wirework.kernel.proc import read_text
 from wirework.lab.model import Topology
 from wirework.lab.resolve import LabNames
 from wirework.lab.steps import StopProgram, lab_ops
@@ -137,7 +138,7 @@ class StartAgent(Step):
         ops.daemon_start(self.ns, list(self.argv), self.pidfile, self.log)
         deadline = time.monotonic() + JOIN_TIMEOUT
         while time.monotonic() < deadline:
-            text = _read(self.log)
+            text = read_text(self.log)
             if " joined in " in text:
                 return [StopProgram(self.pidfile)]
             if not ops.daemon_alive(self.pidfile):
@@ -145,7 +146,7 @@ class StartAgent(Step):
             time.sleep(0.05)
         ops.daemon_stop(self.pidfile)
         raise Conflict(f"the agent of lab host {self.host_name} did not join within {JOIN_TIMEOUT:g} s "
-                       f"(log {self.log}): {_last_line(_read(self.log))}")
+                       f"(log {self.log}): {_last_line(read_text(self.log))}")
 
     def crash_undo(self) -> Sequence[Step]:
         return [StopProgram(self.pidfile)]
@@ -158,14 +159,6 @@ class StartAgent(Step):
 
     def commands(self) -> list[str]:
         return [f"nsenter --net={self.ns} {' '.join(self.argv[self.argv.index('-m') + 2:])} >{self.log} 2>&1 &"]
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
 
 
 def _last_line(text: str) -> str:
