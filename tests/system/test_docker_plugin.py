@@ -168,7 +168,8 @@ def _world(dockerd: PrivateDockerd, plugin: Service) -> tuple[object, ...]:
     ("gateway outside", ("--subnet", "10.190.222.0/24", "--gateway", "10.190.223.1"), "gateway"),
     ("ipv6", ("--ipv6", "--subnet", "fd00:1::/64"), "IPv6"),
     ("bad ipam option", ("--ipam-opt", "colour=blue"), "IPAM option 'colour' is invalid"),
-    ("cluster driver", ("-o", "wirework.driver=vxlan"), "wirework.driver=vxlan is not available"),
+    ("cluster driver without a store", ("-o", "wirework.driver=vxlan", "--subnet", "10.191.0.0/16"),
+     "needs the store the hosts share: start the service with it ('wirework service start --store etcd://"),
 ])
 def test_refused_requests_say_one_line_and_change_nothing(dockerd: PrivateDockerd, plugin: Service, label: str,
                                                           opts: tuple[str, ...], message: str) -> None:

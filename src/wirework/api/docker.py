@@ -16,6 +16,14 @@ class DockerAPI:
     """Methods of `Wirework` that build on `networks.restart` and `networks.docker`."""
 
     context: HostContext
+
+    def cluster_configured(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def cluster_store(self) -> Any:
+        raise NotImplementedError
+
     #: Where the IPAM driver picks subnets from (`BASE/LEN:SIZE,...`); None: WIREWORK_ADDRESS_POOLS
     #: or Docker's default pools. The service sets it once, from its own environment.
     address_pools: str | None = None
@@ -61,6 +69,7 @@ class DockerAPI:
     def docker_request_address(self, pool_id: str, address: str, options: dict[str, Any] | None) -> str:
         from wirework.networks.docker import pools
 
+        self._define_pending()
         return pools.request_address(self.context, pool_id, address, options)
 
     def docker_release_address(self, pool_id: str, address: str) -> None:
@@ -70,8 +79,14 @@ class DockerAPI:
 
     def docker_create_network(self, network_id: str, options: dict[str, Any], ipv4: list[dict[str, Any]],
                               ipv6: list[dict[str, Any]]) -> Any:
-        from wirework.networks.docker import nets
+        """A bridge network on this host, or (-o wirework.driver=vxlan...) a cluster network's
+        binding, when this session has the shared store (the service's `--store`)."""
+        from wirework.networks.docker import model, nets
 
+        if model.parse_network_options(options).is_cluster and self.cluster_configured():
+            from wirework.cluster import dockernets
+
+            return dockernets.create_network(self.context, self.cluster_store, network_id, options, ipv4, ipv6)
         return nets.create_network(self.context, network_id, options, ipv4, ipv6)
 
     def docker_delete_network(self, network_id: str) -> None:
@@ -116,9 +131,10 @@ class DockerAPI:
     # -- reconciling with Docker (after the plugin or dockerd was away) -------------------------
     def docker_network_ids(self) -> list[str]:
         """Docker ids of the networks Docker made on wirework (store only)."""
-        from wirework.networks.docker import nets
+        from wirework.networks.docker import bindings, nets
 
-        return [n.docker_id for n in nets.docker_networks(self.context)]
+        return [n.docker_id for n in nets.docker_networks(self.context)] + \
+            [b.docker_id for b in bindings.all_bindings(self.context)]
 
     def docker_view(self, network_ids: list[str]) -> Any:
         """Docker's view of those networks (Docker API reads only: safe outside the session's thread)."""
@@ -130,9 +146,26 @@ class DockerAPI:
         """Remove what Docker no longer knows, learn names; one line per change."""
         from wirework.networks.docker import resync
 
-        return resync.resync(self.context, view, grace=resync.GRACE if grace is None else grace)
+        out = resync.resync(self.context, view, grace=resync.GRACE if grace is None else grace)
+        self._define_pending()
+        return out
 
     def docker_network_named(self, network_id: str, name: str) -> bool:
-        from wirework.networks.docker import nets
+        """Docker's name for a network (its event): remembered; a cluster network is defined under it."""
+        from wirework.networks.docker import bindings, nets
 
+        if bindings.load(self.context, network_id) is not None and self.cluster_configured():
+            from wirework.cluster import dockernets
+
+            return dockernets.learn_name(self.context, self.cluster_store, network_id, name)
         return nets.set_docker_name(self.context, network_id, name)
+
+    def _define_pending(self) -> None:
+        """Cluster networks whose definition waits for the shared store (it was out of reach)."""
+        from wirework.networks.docker import bindings
+
+        if self.cluster_configured() and any(b.docker_name and not b.cluster and not b.error
+                                             for b in bindings.all_bindings(self.context)):
+            from wirework.cluster import dockernets
+
+            dockernets.ensure_defined(self.context, self.cluster_store)

@@ -4,6 +4,8 @@
 - every `CACHE_REFRESH_EVERY` s, read again the adapters' caches of hosts in use (the iptables
   listing, trusted 10 s), so that their requests never wait for `iptables`;
 - DHCP lease renewal (`service.leases`), which also decides whether the service may exit idle;
+- the cluster agent (`service.agent_side`, when the service has a shared store) runs on its own
+  thread; while it runs the service does not exit idle (the host's leases would expire);
 - Docker's event stream is followed by `service.docker_watch` (started with the plugin by
   `service.docker_side`): a container's wiring is suspended when it stops, put back when it starts.
 """
@@ -22,10 +24,11 @@ IN_USE = 60.0  # a host a request used this recently is "in use"
 
 
 class Background:
-    def __init__(self, log: Callable[[str], None]) -> None:
+    def __init__(self, log: Callable[[str], None], agent: Any = None) -> None:
         from wirework.service.leases import LeaseRenewal
 
         self.log = log
+        self.agent = agent
         self.renewal = LeaseRenewal(log)
         self.next_sweep = self.next_refresh = time.monotonic() + SWEEP_EVERY
 
@@ -43,6 +46,8 @@ class Background:
             self.next_refresh = now + CACHE_REFRESH_EVERY
 
     def may_exit_idle(self) -> bool:
+        if self.agent is not None and self.agent.running:
+            return False
         return not self.renewal.keeps_service()
 
 

@@ -46,7 +46,9 @@ def running_pid(path: str) -> int | None:
     return pid if b"wirework" in cmdline and b"service" in cmdline else None
 
 
-def start(path: str, *, watch_docker: bool = True, idle_exit: int = 0, group: str | None = None) -> int:
+def start(path: str, *, watch_docker: bool = True, idle_exit: int = 0, group: str | None = None,
+          env: dict[str, str] | None = None) -> int:
+    """Start the service detached (`env`: variables it gets besides this process's, e.g. its store)."""
     pid = running_pid(path)
     if pid:
         return pid
@@ -57,7 +59,8 @@ def start(path: str, *, watch_docker: bool = True, idle_exit: int = 0, group: st
     if group:
         argv += ["--group", group]
     with open(path + ".log", "ab") as log:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                                env={**os.environ, **env} if env else None)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         running = running_pid(path)
@@ -128,18 +131,21 @@ def serve(path: str, *, watch_docker: bool = True, idle_exit: float = 0, group: 
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     docker = _start_docker_side(watch_docker, path)
+    agent = _start_agent(docker, path)
     server = srv.Server(listener, gid, _log)
     sessions.RUN_ON = server.run_on
     sessions.ON_LANE = server.on_lane
     _log(f"serving {path} (pid {os.getpid()}, idle exit {idle_exit or 'never'})")
     try:
-        _loop(server, stopping, idle_exit)
+        _loop(server, stopping, idle_exit, agent)
     finally:
         if inherited is None:  # a socket systemd passed stays systemd's
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
         _drain_backlog(server)
         listener.close()
+        if agent is not None:
+            agent.stop()
         docker.stop()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(_pidfile(path))
@@ -149,10 +155,10 @@ def serve(path: str, *, watch_docker: bool = True, idle_exit: float = 0, group: 
     return 0
 
 
-def _loop(server: Any, stopping: threading.Event, idle_exit: float) -> None:
+def _loop(server: Any, stopping: threading.Event, idle_exit: float, agent: Any = None) -> None:
     from wirework.service.background import Background
 
-    background = Background(_log)
+    background = Background(_log, agent)
     while not stopping.is_set():
         server.accept_one()
         background.tick()
@@ -281,3 +287,16 @@ def _start_docker_side(watch_docker: bool, path: str) -> Any:
     side = DockerSide.from_environment(watch_docker=watch_docker, log=_log, default_socket=path == DEFAULT_SOCKET)
     side.start()
     return side
+
+
+def _start_agent(side: Any, path: str) -> Any:
+    """This host's cluster agent on its own thread, when the service was given a shared store."""
+    settings = side.settings.agent_settings()
+    if settings is None:
+        return None
+    from wirework.service.agent_side import AgentRunner, status_path
+
+    runner = AgentRunner(settings, side.session, _log, status_path(path))
+    runner.start()
+    _log(f"cluster agent on {settings.store_url}")
+    return runner

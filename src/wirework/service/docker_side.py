@@ -10,11 +10,17 @@ so that two services never fight over one plugin name. `WIREWORK_DOCKER_RESYNC_E
 how old a record must be before a resync may remove it. For crash tests only,
 `WIREWORK_DOCKER_CRASH_AT=STEP_KIND:MARKER_FILE` kills the whole service (as SIGKILL would) when
 a plugin request reaches that step, once: the marker file says it happened.
+
+The shared store (`WIREWORK_STORE*`, which `wirework service start --store URL` sets) is read at
+start too: the plugin's sessions use it (cluster networks through Docker), and the service runs
+this host's cluster agent on it (`service.agent_side`), tuned by `WIREWORK_AGENT_PUBLIC_IP`,
+`WIREWORK_AGENT_LEASE_TTL` (seconds) and `WIREWORK_AGENT_HOST_ID`.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +38,10 @@ class Settings:
     resync_every: float = 60.0
     resync_grace: float = 30.0
     address_pools: str | None = None
+    store: Any = None  # the shared store's StoreConfig (etcd), or None: this host alone
+    agent_public_ip: str | None = None
+    agent_lease_ttl: float = 10.0
+    agent_host_id: str | None = None
 
     @classmethod
     def from_environment(cls, *, default_socket: bool) -> Settings:
@@ -43,7 +53,45 @@ class Settings:
         return cls(os.environ.get("DOCKER_HOST") or None, os.environ.get("WIREWORK_STATE_DIR") or None,
                    os.environ.get("WIREWORK_OVS_DB") or None, plugin,
                    max(1.0, _seconds("WIREWORK_DOCKER_RESYNC_EVERY", 60.0)), _seconds("WIREWORK_DOCKER_RESYNC_GRACE", 30.0),
-                   os.environ.get("WIREWORK_ADDRESS_POOLS") or None)
+                   os.environ.get("WIREWORK_ADDRESS_POOLS") or None, _shared_store(),
+                   os.environ.get(AGENT_ENV["public_ip"]) or None, max(1.0, _seconds(AGENT_ENV["lease_ttl"], 10.0)),
+                   os.environ.get(AGENT_ENV["host_id"]) or None)
+
+    def agent_settings(self) -> Any:
+        """How to run the agent (None: no shared store, no agent)."""
+        if self.store is None:
+            return None
+        from wirework.service.agent_side import AgentSettings
+
+        return AgentSettings(self.store.url, self.agent_public_ip, self.agent_lease_ttl, self.agent_host_id)
+
+
+#: The agent's options as the service reads them (`service start --public-ip/--lease-ttl/--host-id`).
+AGENT_ENV = {"public_ip": "WIREWORK_AGENT_PUBLIC_IP", "lease_ttl": "WIREWORK_AGENT_LEASE_TTL",
+             "host_id": "WIREWORK_AGENT_HOST_ID"}
+
+
+def store_environment(config: Any) -> dict[str, str]:
+    """The WIREWORK_STORE* variables that give a service started with them this StoreConfig."""
+    from wirework.store.config import ENV
+
+    return {variable: str(getattr(config, field)) for field, variable in ENV.items()
+            if getattr(config, field) is not None}
+
+
+def _shared_store() -> Any:
+    """The StoreConfig of WIREWORK_STORE* when it names a shared store (etcd), else None."""
+    if not os.environ.get("WIREWORK_STORE"):
+        return None
+    from wirework.api.env import store_config
+    from wirework.errors import WireworkError
+
+    try:
+        config = store_config(env=os.environ)
+    except WireworkError as exc:  # said in the service's log; the service serves on without it
+        sys.stderr.write(f"wireworkd: WIREWORK_STORE ignored, no cluster agent: {exc}\n")
+        return None
+    return config if config.scheme in ("etcd", "etcds") else None
 
 
 def _seconds(name: str, default: float) -> float:
@@ -77,7 +125,7 @@ class DockerSide:
         from wirework.service.docker_watch import socket_of
 
         ww = Wirework(netns, state_dir=self.settings.state_dir, docker_socket=socket_of(self.settings.docker_host),
-                      ovs_db=self.settings.ovs_db)
+                      ovs_db=self.settings.ovs_db, store=self.settings.store)
         ww.context.fault = _crash_hook()  # a request's fault injection is not the plugin's
         ww.address_pools = self.settings.address_pools
         return ww

@@ -23,8 +23,12 @@ MAC_OPTION = "com.docker.network.endpoint.macaddress"
 ADDRESS_TYPE = "RequestAddressType"
 GATEWAY_TYPE = "com.docker.network.gateway"
 LOCAL_DRIVER = "bridge"
-#: Cluster data planes (issue 9); they need the cluster branch's control plane.
+#: Cluster data planes (issue 9): the network is defined in the shared store, built by the agents.
 CLUSTER_DRIVERS = ("vxlan", "host-gw", "ovs-vxlan", "ovs-gre")
+#: -o options that only cluster networks take (-> the definition's field).
+CLUSTER_OPTIONS = {"wirework.host-subnet-len": "host_subnet_len", "wirework.vni": "vni", "wirework.port": "port"}
+#: -o options that only bridge networks take (a cluster network's hosts build it their way).
+BRIDGE_ONLY = ("wirework.bridge", "wirework.icc", "wirework.masquerade")
 _PROTOCOLS = {6: "tcp", 17: "udp", 132: "sctp"}
 
 #: -o options: name -> (what it sets, Docker bridge-driver alias or "").
@@ -34,6 +38,9 @@ NETWORK_OPTIONS = {
     "wirework.mtu": "MTU of the bridge and guests",
     "wirework.icc": "true/false: guests of the network may talk to each other",
     "wirework.masquerade": "true/false: NAT traffic leaving the host",
+    "wirework.host-subnet-len": "cluster networks: prefix length of each host's share (default 24)",
+    "wirework.vni": "cluster networks: VXLAN network identifier / tunnel key (default: the lowest free)",
+    "wirework.port": "cluster networks: VXLAN UDP port (default 4789)",
     "com.docker.network.bridge.name": "= wirework.bridge",
     "com.docker.network.driver.mtu": "= wirework.mtu",
     "com.docker.network.bridge.enable_icc": "= wirework.icc",
@@ -53,6 +60,11 @@ class NetworkOptions:
     icc: bool = True
     masquerade: bool = True
     internal: bool = False
+    cluster: tuple[tuple[str, str], ...] = ()  # cluster-only options given: (definition field, value)
+
+    @property
+    def is_cluster(self) -> bool:
+        return self.driver in CLUSTER_DRIVERS
 
 
 def _bool(name: str, value: Any) -> bool:
@@ -84,6 +96,7 @@ def parse_network_options(options: dict[str, Any]) -> NetworkOptions:
     if driver != LOCAL_DRIVER and driver not in CLUSTER_DRIVERS:
         raise InvalidInput(what="option wirework.driver", value=driver,
                            why=f"use {LOCAL_DRIVER} or one of {', '.join(CLUSTER_DRIVERS)}")
+    _check_kind(driver, values, options.get(INTERNAL) in (True, "true"))
     bridge = values.get("wirework.bridge")
     if bridge is not None:
         parse_ifname(str(bridge), "bridge name")
@@ -92,7 +105,26 @@ def parse_network_options(options: dict[str, Any]) -> NetworkOptions:
         mtu=parse_mtu(str(values["wirework.mtu"])) if "wirework.mtu" in values else None,
         icc=_bool("wirework.icc", values.get("wirework.icc", True)),
         masquerade=_bool("wirework.masquerade", values.get("wirework.masquerade", True)),
-        internal=options.get(INTERNAL) in (True, "true"))
+        internal=options.get(INTERNAL) in (True, "true"),
+        cluster=tuple((CLUSTER_OPTIONS[k], str(values[k]).strip()) for k in CLUSTER_OPTIONS if k in values))
+
+
+def _check_kind(driver: str, values: dict[str, Any], internal: bool) -> None:
+    """Refuse options the kind of network has no use for (one line naming the option)."""
+    if driver in CLUSTER_DRIVERS:
+        for name in BRIDGE_ONLY:
+            if name in values:
+                raise InvalidInput(what=f"option {name}", value=str(values[name]), why=(
+                    f"a cluster network ({driver}) is built by each host's agent with its own bridge, "
+                    "guests talking to each other and NAT to the outside; leave it out"))
+        if internal:
+            raise Unsupported(feature="--internal on a cluster network", why="its hosts route between each other; "
+                              "leave --internal out, or make a bridge network (no wirework.driver)")
+        return
+    for name in CLUSTER_OPTIONS:
+        if name in values:
+            raise InvalidInput(what=f"option {name}", value=str(values[name]), why=(
+                f"it applies to cluster networks only; add -o wirework.driver=vxlan (or {', '.join(CLUSTER_DRIVERS[1:])})"))
 
 
 def parse_ipam_options(options: dict[str, Any] | None) -> bool:

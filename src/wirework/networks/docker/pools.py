@@ -9,6 +9,14 @@ reservation. Container addresses are leases of the network's
 `wirework.ipam`, held by `docker-mac:<MAC>` (Docker sends the endpoint's MAC because the driver
 requires it), which makes a retried RequestAddress return the same address and gives a
 container with a fixed `--mac-address` its address back after a restart.
+
+A cluster network's pool is the whole cluster subnet (`--subnet 10.244.0.0/16`), but each host
+hands out addresses of its own share only (the agent's lease, `10.244.7.0/24`): a container's
+address comes back with that share's prefix length, so that the rest of the cluster is reached
+through the host's gateway (Join names it) and the data plane. RequestPool cannot tell a
+cluster network from a bridge one (Docker passes the -o options to CreateNetwork only), so a
+subnet that is a known cluster network's is not checked against the host's routes (its own
+share and peers' routes are there); CreateNetwork decides.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from wirework.errors import Conflict, InvalidInput, NotFound, Unsupported
 from wirework.ipam import Ipam
 from wirework.networks import endpoints
 from wirework.networks import network as nets
-from wirework.networks.docker import model
+from wirework.networks.docker import bindings, model
 from wirework.networks.netops import pools_from
 from wirework.networks.network import Network
 from wirework.networks.subnets import reservations as res
@@ -63,12 +71,15 @@ def request_pool(ctx: HostContext, pool: str, sub_pool: str, options: dict[str, 
         found = res.load(ctx.store, ctx.host_id, subnet)
         if found is not None and not found[0].network and found[0].data.get("sub_pool") == rng:
             return pool_id(subnet)  # Docker asking again (a retry): the same pool
-        occupied = probe_occupied(ctx.host, ctx.store, ctx.host_id, ctx.docker)
-        check_subnet(ipaddress.ip_network(subnet), occupied, force, force_hint="add --ipam-opt wirework.force=true")
+        if subnet not in bindings.cluster_cidrs(ctx):
+            occupied = probe_occupied(ctx.host, ctx.store, ctx.host_id, ctx.docker)
+            check_subnet(ipaddress.ip_network(subnet), occupied, force, force_hint="add --ipam-opt wirework.force=true")
+        data: dict[str, Any] = {"sub_pool": rng}
     else:
         subnet = pick_subnet(parse_pools(pools_from(pools)), probe_occupied(ctx.host, ctx.store, ctx.host_id,
                                                                            ctx.docker)).subnet
-    if not res.reserve(ctx.store, ctx.host_id, Reservation(subnet, HOLDER, data={"sub_pool": rng})):
+        data = {"sub_pool": rng, "picked": True}
+    if not res.reserve(ctx.store, ctx.host_id, Reservation(subnet, HOLDER, data=data)):
         raise Conflict(f"subnet {subnet} was just reserved for another network; choose another --subnet")
     return pool_id(subnet)
 
@@ -85,9 +96,11 @@ def release_pool(ctx: HostContext, pid: str) -> None:
 
 
 def network_of(ctx: HostContext, subnet: str) -> Network | None:
-    """The network Docker made from this pool (its record is the pool once it exists)."""
-    return next((n for n in nets.all_networks(ctx.store, ctx.host_id) if n.made_by == "docker" and n.subnet == subnet),
-                None)
+    """The network Docker made from this pool (its record is the pool once it exists), or the
+    cluster network a Docker network on this pool is bound to, once built here."""
+    found = next((n for n in nets.all_networks(ctx.store, ctx.host_id) if n.made_by == "docker" and n.subnet == subnet),
+                 None)
+    return found or bindings.network_of_pool(ctx, subnet)
 
 
 def request_address(ctx: HostContext, pid: str, address: str, options: dict[str, Any] | None) -> str:
@@ -95,6 +108,10 @@ def request_address(ctx: HostContext, pid: str, address: str, options: dict[str,
     ctx.before_change()
     options = options or {}
     net = network_of(ctx, subnet_of(pid))
+    if net is None and options.get(model.ADDRESS_TYPE) != model.GATEWAY_TYPE:
+        binding = bindings.by_subnet(ctx, subnet_of(pid))
+        if binding is not None:  # a cluster network this host's agent may be building right now
+            net = bindings.wait_materialised(ctx, binding)
     if net is not None and options.get(model.ADDRESS_TYPE) != model.GATEWAY_TYPE:
         return _lease(ctx, net, address, options)
     reservation, revision = load_pool(ctx, pid)
@@ -107,9 +124,19 @@ def request_address(ctx: HostContext, pid: str, address: str, options: dict[str,
 
 
 def _lease(ctx: HostContext, net: Network, address: str, options: dict[str, Any]) -> str:
+    if net.driver and address:
+        check_in_share(net, model.ip_of(address))
     owner = lease_owner(ctx, net, str(options.get(model.MAC_OPTION) or ""))
     lease = Ipam(ctx.store, ctx.host_id).allocate(net.addresses(), owner, address or None, in_range_ok=True)
     return f"{lease.ip}/{net.addresses().prefixlen}"
+
+
+def check_in_share(net: Network, ip: str) -> None:
+    """`--ip` on a cluster network: only this host's share of it is handed out here."""
+    if ipaddress.ip_address(ip) not in ipaddress.ip_network(net.subnet):
+        raise InvalidInput(what="address", value=ip, why=(
+            f"it is outside {net.subnet}, this host's share of cluster network {net.name} ({net.cluster_cidr}); the "
+            f"other hosts hand out the rest: pick an address in {net.subnet} or leave --ip out"))
 
 
 def _aux_address(ctx: HostContext, reservation: Reservation, revision: int, address: str) -> str:

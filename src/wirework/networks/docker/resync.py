@@ -20,7 +20,7 @@ from wirework.errors import ServiceError
 from wirework.guests.docker import DockerClient
 from wirework.ipam import Ipam
 from wirework.networks import connops, endpoints, netops
-from wirework.networks.docker import nets, pools
+from wirework.networks.docker import bindings, nets, pools
 from wirework.networks.docker.joins import EP_KEY
 from wirework.networks.endpoints import Endpoint
 from wirework.networks.network import Network
@@ -69,7 +69,30 @@ def resync(ctx: HostContext, docker_view: DockerView, *, grace: float = GRACE) -
         if info.get("Name"):
             nets.set_docker_name(ctx, net.docker_id, str(info["Name"]))
         out += _endpoints(ctx, net, info, now - grace)
+    out += _bound(ctx, docker_view, now - grace)
     out += _pools(ctx, now - grace)
+    return out
+
+
+def _bound(ctx: HostContext, docker_view: DockerView, before: float) -> list[str]:
+    """Docker networks bound to cluster networks: forgotten ones unbound (the cluster network
+    stays), names learned, endpoints and leases Docker forgot removed."""
+    out: list[str] = []
+    for binding in bindings.all_bindings(ctx):
+        if binding.docker_id not in docker_view.networks:
+            continue
+        info = docker_view.networks[binding.docker_id]
+        if info is None:
+            if binding.created < before:
+                nets.delete_network(ctx, binding.docker_id)
+                out.append(f"network {binding.docker_name or binding.docker_id[:12]}: Docker no longer has it, "
+                           f"unbound from cluster network {binding.cluster or '-'}")
+            continue
+        if info.get("Name"):
+            nets.set_docker_name(ctx, binding.docker_id, str(info["Name"]))
+        net = bindings.materialised(ctx, binding)
+        if net is not None:
+            out += _endpoints(ctx, net, info, before)
     return out
 
 
