@@ -15,12 +15,7 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-# Re-exported (`as`): cluster.dataplane.vxlan imports the entries' steps from this module.
-from wirework.drivers.fdb import ZERO_MAC as ZERO_MAC
-from wirework.drivers.fdb import AddFdb as AddFdb
-from wirework.drivers.fdb import AddNeighbour as AddNeighbour
-from wirework.drivers.fdb import DelFdb as DelFdb
-from wirework.drivers.fdb import DelNeighbour as DelNeighbour
+from wirework.drivers.fdb import ZERO_MAC, AddFdb, AddNeighbour, DelFdb
 from wirework.drivers.links import CreateBridge, CreatesTaggedLink, DeleteLink, LinkUp, SetMaster, SetMtu, tag_or_remove
 from wirework.errors import Conflict, InvalidInput, NotFound
 from wirework.model.addr import parse_ifname

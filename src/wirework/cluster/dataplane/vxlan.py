@@ -25,9 +25,10 @@ from wirework.cluster.dataplane.base import (
     usable_peers,
 )
 from wirework.cluster.model import ClusterNetwork, HostSubnet
+from wirework.drivers.fdb import ZERO_MAC, AddFdb, AddNeighbour, DelFdb, DelNeighbour
 from wirework.drivers.links import DeleteLink, LinkUp, SetMtu
 from wirework.drivers.routes import AddAddress
-from wirework.drivers.vxlan import OVERHEAD_V4, ZERO_MAC, AddFdb, AddNeighbour, CreateVxlan, DelFdb, DelNeighbour
+from wirework.drivers.vxlan import OVERHEAD_V4, CreateVxlan
 from wirework.errors import Conflict
 from wirework.model.host import FdbEntry, Host, LinkInfo, NeighInfo, RouteInfo, RouteSpec, VxlanInfo
 from wirework.naming import owner_of, short_hash
