@@ -130,6 +130,14 @@ class PrivateDockerd:
         if name in self.containers:
             self.containers.remove(name)
 
+    def remove_all(self) -> None:
+        """Remove the containers, then the networks, this run made (by the names it gave them)."""
+        for name in list(self.containers):
+            self.rm(name)
+        for name in list(self.networks):
+            self.cli("network", "rm", name, check=False)
+            self.networks.remove(name)
+
     def network_create(self, name: str, *opts: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         self.networks.append(name)
         return self.cli("network", "create", *opts, name, check=check)

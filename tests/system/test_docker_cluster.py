@@ -46,11 +46,7 @@ def clustered(dockerd: PrivateDockerd, etcd_server: Any, tmp_path_factory: pytes
     try:
         yield svc, store
     finally:
-        for name in list(dockerd.containers):
-            dockerd.rm(name)
-        for name in list(dockerd.networks):
-            dockerd.cli("network", "rm", name, check=False)
-            dockerd.networks.remove(name)
+        dockerd.remove_all()
         svc.remove()
 
 

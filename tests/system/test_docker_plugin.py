@@ -32,11 +32,7 @@ def plugin(dockerd: PrivateDockerd, tmp_path_factory: pytest.TempPathFactory) ->
     svc = Service(str(state), dockerd.host, plugin=True, WIREWORK_ADDRESS_POOLS=POOLS)
     svc.start()
     yield svc
-    for name in list(dockerd.containers):
-        dockerd.rm(name)
-    for name in list(dockerd.networks):
-        dockerd.cli("network", "rm", name, check=False)
-        dockerd.networks.remove(name)
+    dockerd.remove_all()
     svc.remove()
 
 

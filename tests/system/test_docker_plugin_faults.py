@@ -27,11 +27,7 @@ def plugin(dockerd: PrivateDockerd, state_dir: str) -> Iterator[Service]:
                   WIREWORK_DOCKER_RESYNC_EVERY="1", WIREWORK_DOCKER_RESYNC_GRACE="3")
     svc.start()
     yield svc
-    for name in list(dockerd.containers):
-        dockerd.rm(name)
-    for name in list(dockerd.networks):
-        dockerd.cli("network", "rm", name, check=False)
-        dockerd.networks.remove(name)
+    dockerd.remove_all()
     svc.remove()
 
 
@@ -140,11 +136,7 @@ def test_plugin_killed_in_the_middle_of_a_join(dockerd: PrivateDockerd, state_di
         dockerd.rm(name)
         wait_until("nothing left after the removal", lambda: _converged(dockerd, svc, net, bridge), timeout=60)
     finally:
-        for name in list(dockerd.containers):
-            dockerd.rm(name)
-        for net_name in list(dockerd.networks):
-            dockerd.cli("network", "rm", net_name, check=False)
-            dockerd.networks.remove(net_name)
+        dockerd.remove_all()
         svc.remove()
 
 
