@@ -47,7 +47,14 @@ def clustered(dockerd: PrivateDockerd, etcd_server: Any, tmp_path_factory: pytes
         yield svc, store
     finally:
         dockerd.remove_all()
+        _remove_cluster_networks(svc, store)  # a failed test too: the agent takes its host's part down
         svc.remove()
+
+
+def _remove_cluster_networks(svc: Service, store: list[str]) -> None:
+    listed = svc.cli("network", "ls", "--json", *store, local=True, check=False)
+    for net in json.loads(listed.stdout or "{}").get("cluster", []) if listed.returncode == 0 else []:
+        svc.cli("network", "rm", net["name"], "--force", *store, local=True, check=False)
 
 
 def _json(svc: Service, *argv: str) -> Any:
@@ -96,6 +103,12 @@ def test_docker_network_on_a_cluster_network(dockerd: PrivateDockerd, clustered:
     assert dockerd.exec(c1, "ping", "-c", "1", "-W", "2", inside).returncode == 0
     assert dockerd.exec(c2, "ping", "-c", "1", "-W", "2", ip1.split("/")[0]).returncode == 0
     assert dockerd.exec(c2, "ping", "-c", "1", "-W", "2", c1).returncode == 0  # names: Docker's embedded DNS
+    dockerd.cli("network", "disconnect", name, c2)  # docker network disconnect/connect on a cluster network
+    assert f"{inside}/24" not in dockerd.addresses(c2)
+    again = str(share.network_address + 60)
+    dockerd.cli("network", "connect", "--ip", again, name, c2)
+    assert f"{again}/24" in dockerd.addresses(c2)
+    assert dockerd.exec(c1, "ping", "-c", "1", "-W", "2", again).returncode == 0
 
     outside = str(next(s for s in ipaddress.ip_network(SUBNET).subnets(new_prefix=24) if s != share)[9])
     dockerd.containers.append(f"wwc{RUN_ID}c")
