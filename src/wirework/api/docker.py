@@ -53,6 +53,16 @@ class DockerAPI:
 
         return restart.recorded_hosts(self.context)
 
+    def docker_connected(self, network_id: str, container_id: str) -> tuple[str, str] | None:
+        """(address, sandbox) to announce after Docker's `connect` event on a wirework network."""
+        from wirework.networks.docker import joins
+
+        return joins.announcement(self.context, network_id, container_id)
+
+    def announce_address(self, ip: str, netns_path: str) -> bool:
+        """Gratuitous ARPs for `ip` from inside `netns_path` (takes ~0.5 s: run it on a thread)."""
+        return self.context.host.icmp.announce(ip, netns_path)
+
     # -- the Docker plugin: one method per request (IPAM driver, then network driver) -----------
     def docker_request_pool(self, pool: str, sub_pool: str, options: dict[str, Any] | None, v6: bool) -> tuple[str, str]:
         """Reserve a pool (the given subnet, checked, or one wirework picks): (pool id, subnet)."""

@@ -217,6 +217,7 @@ class ProcessOps(Protocol):
 
 class IcmpOps(Protocol):
     def echo(self, target: str, *, timeout: float = 1.0) -> bool: ...
+    def announce(self, ip: str, netns_path: str, *, count: int = 3, interval: float = 0.25) -> bool: ...
 
 
 class SysctlOps(Protocol):

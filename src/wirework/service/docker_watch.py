@@ -139,6 +139,9 @@ class DockerWatcher:
     def _handle(self, event: dict[str, Any], *, notify: bool = True) -> None:
         if notify:
             self._notify(event)
+        if event.get("Type") == "network" and event.get("Action") == "connect":
+            self._announce(event)
+            return
         cid, action = _container_event(event)
         if not cid or action not in ("start", "die", "destroy"):
             return
@@ -153,6 +156,22 @@ class DockerWatcher:
         if self.trace and event.get("timeNano"):
             age = (began - int(event["timeNano"]) / 1e9) * 1000
             self.log(f"{action} {cid[:12]}: handled {age:.1f} ms after the event, in {(time.time() - began) * 1000:.1f} ms")
+
+    def _announce(self, event: dict[str, Any]) -> None:
+        """A container joined a network: if it is one of wirework's, announce its address (on a
+        thread of its own: the ARPs take ~0.5 s and must not hold up the next event)."""
+        actor = event.get("Actor") or {}
+        network_id, container_id = str(actor.get("ID") or ""), str((actor.get("Attributes") or {}).get("container") or "")
+        if not network_id or not container_id:
+            return
+        session = self._session("-")  # Docker's networks live in the real host
+        try:
+            target = session.docker_connected(network_id, container_id)
+        except Exception as exc:
+            self.log(f"connect {container_id[:12]}: {type(exc).__name__}: {exc}")
+            return
+        if target is not None:
+            threading.Thread(target=session.announce_address, args=target, name="announce", daemon=True).start()
 
     def _hosts(self) -> list[Any]:
         """A session for the real host and for each namespace host that has records (and exists)."""

@@ -132,9 +132,14 @@ class FakeIcmp:
 
     def __init__(self) -> None:
         self.answering: set[str] = set()
+        self.announced: list[tuple[str, str]] = []
 
     def echo(self, target: str, *, timeout: float = 1.0) -> bool:
         return target in self.answering
+
+    def announce(self, ip: str, netns_path: str, *, count: int = 3, interval: float = 0.25) -> bool:
+        self.announced.append((ip, netns_path))
+        return True
 
 
 class FakeHost:

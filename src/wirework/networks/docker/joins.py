@@ -167,3 +167,19 @@ def endpoint_info(ctx: HostContext, network_id: str, endpoint_id: str) -> dict[s
     att = records.load(ctx.store, ctx.host_id, ep.att_id)
     return {"wirework.network": ep.network, "wirework.host_end": att.host_ifname if att else "",
             "wirework.ports": [connops.mappings(ep)[i].text() for i in range(len(ep.ports))]}
+
+
+def announcement(ctx: HostContext, network_id: str, container_id: str) -> tuple[str, str] | None:
+    """(address, sandbox) to announce once Docker has connected a container to one of
+    wirework's networks (its `connect` event), None for other networks. Docker gives the
+    container a new random MAC each time it joins: peers that cached the old one (a restart, a
+    disconnect and connect with the same --ip) would not reach it until their entry ages out."""
+    if nets.by_docker_id(ctx, network_id) is None:
+        return None
+    info = ctx.docker.inspect(container_id) or {}
+    settings = info.get("NetworkSettings") or {}
+    sandbox = str(settings.get("SandboxKey") or "")
+    for attached in (settings.get("Networks") or {}).values():
+        if attached.get("NetworkID") == network_id and attached.get("IPAddress") and sandbox:
+            return str(attached["IPAddress"]), sandbox
+    return None
