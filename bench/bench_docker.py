@@ -169,11 +169,8 @@ def plugin_calls(log: str) -> dict[str, Any]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--containers", type=int, default=20)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
+def service_setting() -> tuple[str, str, str, dict[str, str]]:
+    """(run id, plugin name, run dir, environment) of a wirework service of this run's own."""
     run = uuid.uuid4().hex[:5]
     plugin = f"wirework-bench{run}"
     rundir = tempfile.mkdtemp(prefix="wwbench", dir="/tmp")
@@ -182,6 +179,15 @@ def main() -> None:
     env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "WIREWORK_STATE_DIR": state,
            "WIREWORK_SOCKET": os.path.join(rundir, "s.sock"), "WIREWORK_DOCKER_PLUGIN": plugin,
            "WIREWORK_DOCKER_TRACE": "1"}
+    return run, plugin, rundir, env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--containers", type=int, default=20)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    run, plugin, rundir, env = service_setting()
     made: list[str] = []
     nets: list[str] = []
     result: dict[str, Any] = {}

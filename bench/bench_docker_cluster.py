@@ -26,14 +26,12 @@ import random
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_docker import IMAGE, docker, plugin_calls, stats, wirework
+from bench_docker import IMAGE, docker, plugin_calls, service_setting, stats, wirework
 
 
 def built(env: dict[str, str], name: str) -> bool:
@@ -84,14 +82,7 @@ def main() -> None:
     parser.add_argument("--containers", type=int, default=10)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    run = uuid.uuid4().hex[:5]
-    plugin = f"wirework-bench{run}"
-    rundir = tempfile.mkdtemp(prefix="wwbench", dir="/tmp")
-    state = os.path.join(rundir, "state")
-    os.makedirs(state)
-    env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "WIREWORK_STATE_DIR": state,
-           "WIREWORK_SOCKET": os.path.join(rundir, "s.sock"), "WIREWORK_DOCKER_PLUGIN": plugin,
-           "WIREWORK_DOCKER_TRACE": "1"}
+    run, plugin, rundir, env = service_setting()
     etcd = start_cluster(f"bdc{run}", members=1, owner_pid=os.getpid())
     store = ["--store", etcd.url, "--store-prefix", f"/wwbench/{run}/"]
     made: list[str] = []
