@@ -34,7 +34,8 @@ echo "services: docker $(docker version --format '{{.Server.Version}}'), image $
 # boot on a host without systemd), so that the first `wirework` command is already served warm.
 # The tests never use it (tests/conftest.py sets WIREWORK_NO_SERVICE=1); `wirework service stop`
 # stops it.
-if [ ! -d /run/systemd/system ] && [ -z "${WIREWORK_NO_BOOT_SERVICE:-}" ]; then
+systemd_has_it() { [ -d /run/systemd/system ] && systemctl is-active --quiet wireworkd.socket 2>/dev/null; }
+if ! systemd_has_it && [ -z "${WIREWORK_NO_BOOT_SERVICE:-}" ]; then
   WIREWORK_NO_SERVICE=1 .venv/bin/wirework service start --idle-exit 0 >/dev/null \
     || echo "services: the wirework service did not start; see /run/wirework/wireworkd.sock.log" >&2
   echo "services: wirework $(WIREWORK_NO_SERVICE=1 .venv/bin/wirework service status)"

@@ -44,9 +44,13 @@ if [ -d /run/systemd/system ] && [ -z "${WIREWORK_NO_SYSTEMD:-}" ]; then
   install -m 0644 contrib/systemd/wireworkd.socket /etc/systemd/system/wireworkd.socket
   sed "s|^ExecStart=.*|ExecStart=$PWD/.venv/bin/wirework service run --idle-exit 0|" \
     contrib/systemd/wireworkd.service > /etc/systemd/system/wireworkd.service
-  systemctl daemon-reload
-  systemctl enable --now wireworkd.socket wireworkd.service >/dev/null
-  echo "setup: wireworkd.socket and wireworkd.service enabled (systemd)"
+  # A systemd that cannot manage units here (a container's) must not stop the set-up:
+  # scripts/services.sh then starts the service as it does without systemd.
+  if systemctl daemon-reload && systemctl enable --now wireworkd.socket wireworkd.service >/dev/null; then
+    echo "setup: wireworkd.socket and wireworkd.service enabled (systemd)"
+  else
+    echo "setup: systemd did not take wireworkd's units; scripts/services.sh starts the service" >&2
+  fi
 fi
 # wirework as a CNI plugin: the launcher runtimes find as "type": "wirework" (WIREWORK_CNI_DIR
 # overrides the directory; podman, containerd and CRI-O look in /opt/cni/bin by default).
