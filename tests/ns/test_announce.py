@@ -1,4 +1,4 @@
-"""Gratuitous ARP from inside a namespace (`Icmp.announce`): a peer holding a stale MAC for the
+"""Gratuitous ARP from inside a namespace (`Arp.announce`): a peer holding a stale MAC for the
 address learns the new one at once (issue 10: Docker gives a container a new MAC each time it
 joins a network)."""
 
@@ -27,12 +27,12 @@ def test_a_peer_replaces_a_stale_mac_when_the_address_is_announced(netns: Namesp
     time.sleep(1.1)  # past the neighbour table's locktime, as after a real ping some time before
     kernel = KernelHost(None)
     try:
-        assert kernel.icmp.announce("10.77.3.2", f"/run/netns/{guest}", count=1)
+        assert kernel.arp.announce("10.77.3.2", f"/run/netns/{guest}", count=1)
         deadline = time.monotonic() + 5
         while real not in _neighbour(peer, "10.77.3.2") and time.monotonic() < deadline:
             time.sleep(0.05)
         assert real in _neighbour(peer, "10.77.3.2")
-        assert not kernel.icmp.announce("10.77.3.9", f"/run/netns/{guest}", count=1)  # no interface holds it
-        assert not kernel.icmp.announce("10.77.3.2", f"/run/netns/{guest}-gone", count=1)
+        assert not kernel.arp.announce("10.77.3.9", f"/run/netns/{guest}", count=1)  # no interface holds it
+        assert not kernel.arp.announce("10.77.3.2", f"/run/netns/{guest}-gone", count=1)
     finally:
         kernel.close()

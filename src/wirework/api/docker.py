@@ -61,7 +61,7 @@ class DockerAPI:
 
     def announce_address(self, ip: str, netns_path: str) -> bool:
         """Gratuitous ARPs for `ip` from inside `netns_path` (takes ~0.5 s: run it on a thread)."""
-        return self.context.host.icmp.announce(ip, netns_path)
+        return self.context.host.arp.announce(ip, netns_path)
 
     # -- the Docker plugin: one method per request (IPAM driver, then network driver) -----------
     def docker_request_pool(self, pool: str, sub_pool: str, options: dict[str, Any] | None, v6: bool) -> tuple[str, str]:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from wirework.kernel.nft import Nft
     from wirework.kernel.ovs import Ovs
     from wirework.kernel.proc import Processes
-    from wirework.kernel.sockets import Icmp
+    from wirework.kernel.sockets import Arp, Icmp
 
 # Each adapter is imported when first used: a command that fails validation, or never touches
 # netlink, does not pay for pyroute2 (~0.1 s even without its package __init__).
@@ -67,6 +67,12 @@ class KernelHost:
         from wirework.kernel.sockets import Icmp
 
         return Icmp(self.netns_path)
+
+    @cached_property
+    def arp(self) -> Arp:
+        from wirework.kernel.sockets import Arp
+
+        return Arp()
 
     @cached_property
     def nft(self) -> Nft:

@@ -1,4 +1,4 @@
-"""In-process socket work inside a namespace: ICMP echo, and the one ethtool ioctl wirework needs.
+"""In-process socket work inside a namespace: ICMP echo, gratuitous ARP, and one ethtool ioctl.
 
 ICMP echo (the uplink check, no `ping` program needed): a socket belongs to the namespace it
 was created in, so it is opened inside the host's netns (`kernel.netns.inside`) and used from
@@ -6,7 +6,7 @@ here. As root a raw socket works everywhere; otherwise an unprivileged ICMP data
 which `net.ipv4.ping_group_range` must allow. Replies are matched by a random payload: a raw
 socket sees every echo reply in the namespace.
 
-Gratuitous ARP (`Icmp.announce`): an address that comes back on a new MAC (Docker gives a
+Gratuitous ARP (`Arp.announce`): an address that comes back on a new MAC (Docker gives a
 container a new random MAC each time it joins a network) is announced from inside the guest's
 namespace, so that its peers replace their cached entry at once instead of ~30 s later. The
 kernel's own arp_notify fires when the interface comes up, before the bridge port forwards.
@@ -101,9 +101,13 @@ class Icmp:
                 return True
         return False
 
+
+class Arp:
+    """ARP sent from inside a guest's namespace (named by path: it need not be this host's)."""
+
     def announce(self, ip: str, netns_path: str, *, count: int = 3, interval: float = 0.25) -> bool:
         """Send `count` gratuitous ARPs for IPv4 `ip` from the interface that holds it inside
-        `netns_path`; False when no interface there holds it (or the namespace is gone)."""
+        `netns_path`; False when no interface there holds it, or the namespace or interface is gone."""
         try:
             with inside(netns_path):
                 found = _interface_with(ip)
@@ -113,16 +117,15 @@ class Icmp:
                 sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
         except (OSError, NamespaceGone):
             return False
+        frame = _garp_frame(mac, socket.inet_aton(ip))
         with sock:
-            sock.bind((ifname, ETH_P_ARP))
-            frame = _garp_frame(mac, socket.inet_aton(ip))
-            for n in range(count):
-                if n:
-                    time.sleep(interval)
-                try:
+            try:
+                sock.bind((ifname, ETH_P_ARP))
+                for n in range(count):
+                    time.sleep(interval if n else 0)
                     sock.send(frame)
-                except OSError:
-                    return False
+            except OSError:
+                return False  # the interface went away meanwhile
         return True
 
 

@@ -132,10 +132,16 @@ class FakeIcmp:
 
     def __init__(self) -> None:
         self.answering: set[str] = set()
-        self.announced: list[tuple[str, str]] = []
 
     def echo(self, target: str, *, timeout: float = 1.0) -> bool:
         return target in self.answering
+
+
+class FakeArp:
+    """Records the addresses announced."""
+
+    def __init__(self) -> None:
+        self.announced: list[tuple[str, str]] = []
 
     def announce(self, ip: str, netns_path: str, *, count: int = 3, interval: float = 0.25) -> bool:
         self.announced.append((ip, netns_path))
@@ -157,6 +163,7 @@ class FakeHost:
         self.proc = FakeProc()
         self.nft = FakeNft()
         self.icmp = FakeIcmp()
+        self.arp = FakeArp()
 
     def fail_on(self, call: str) -> None:
         self._fail.add(call)
