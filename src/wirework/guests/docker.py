@@ -133,16 +133,9 @@ class DockerClient:
             raise ServiceError(f"Docker API: list networks answered {status}")
         return data
 
-    def events(self, types: tuple[str, ...] = ("container",)) -> Iterator[dict[str, Any]]:
-        """Stream Docker events (blocks); used by the resident service."""
-        stream = self.event_stream(types)
-        try:
-            yield from stream
-        finally:
-            stream.close()
-
     def event_stream(self, types: tuple[str, ...] = ("container",), since: float | None = None) -> EventStream:
-        """Docker's events from `since` (a Unix time; events before now are replayed) on."""
+        """Docker's events from `since` (a Unix time; events before now are replayed) on, for the
+        resident service's follower (`service.docker_watch`)."""
         query = {"filters": json.dumps({"type": list(types)})}
         if since is not None:
             query["since"] = f"{since:.9f}"
